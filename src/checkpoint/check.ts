@@ -1,0 +1,144 @@
+/**
+ * `crtool check`: what this kernel and these privileges allow, like
+ * `criu check` — each feature crtool relies on, tried for real.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import {
+  BPF_F_NO_PREALLOC,
+  KCMP,
+  MAP_TYPE,
+  btfLoad,
+  close,
+  kcmp,
+  mapCreate,
+  mapLookupBatch,
+  mapTypeName,
+  pidfdGetfd,
+  pidfdOpen,
+  possibleCpus,
+  type MapTypeName,
+} from "../kernel/index.js";
+
+export interface CheckResult {
+  feature: string;
+  ok: boolean;
+  detail: string;
+  /** Without it crtool cannot dump at all. */
+  essential: boolean;
+}
+
+function attempt(feature: string, essential: boolean, fn: () => string): CheckResult {
+  try {
+    return { feature, ok: true, detail: fn(), essential };
+  } catch (e) {
+    return { feature, ok: false, detail: (e as Error).message, essential };
+  }
+}
+
+/** Map types crtool dumps, with attributes valid for a probe map. */
+const PROBES: [MapTypeName, number, number, number][] = [
+  ["HASH", 4, 8, 0],
+  ["ARRAY", 4, 8, 0],
+  ["PERCPU_HASH", 4, 8, 0],
+  ["PERCPU_ARRAY", 4, 8, 0],
+  ["LRU_HASH", 4, 8, 0],
+  ["LRU_PERCPU_HASH", 4, 8, 0],
+  ["LPM_TRIE", 8, 8, BPF_F_NO_PREALLOC],
+  ["QUEUE", 0, 8, 0],
+  ["STACK", 0, 8, 0],
+  ["HASH_OF_MAPS", 4, 4, 0],
+  ["ARRAY_OF_MAPS", 4, 4, 0],
+];
+
+function probeMap(type: MapTypeName, keySize: number, valueSize: number, flags: number): string {
+  const inner = type.endsWith("_OF_MAPS") ? mapCreate({ mapType: "ARRAY", keySize: 4, valueSize: 4, maxEntries: 1 }) : undefined;
+  const fd = mapCreate({ mapType: type, keySize, valueSize, maxEntries: 4, mapFlags: flags, innerMapFd: inner });
+  try {
+    const cpus = type.startsWith("PERCPU") || type === "LRU_PERCPU_HASH" ? possibleCpus() : 1;
+    const vsize = type.includes("PERCPU") ? Math.ceil(valueSize / 8) * 8 * cpus : valueSize;
+    try {
+      mapLookupBatch(fd, {
+        keySize: Math.max(keySize, 1),
+        valueSize: vsize,
+        inBatch: null,
+        outBatch: new Uint8Array(Math.max(keySize, 4)),
+        keys: new Uint8Array(Math.max(keySize, 1) * 4),
+        values: new Uint8Array(vsize * 4),
+        count: 4,
+      });
+      return "yes, batch lookup";
+    } catch {
+      return "yes, per-element iteration (no batch lookup)";
+    }
+  } finally {
+    close(fd);
+    if (inner !== undefined) close(inner);
+  }
+}
+
+/** A minimal valid BTF blob: one 32-bit "int". */
+function tinyBtf(): Uint8Array {
+  const strings = Buffer.from("\0int\0", "latin1");
+  const types = Buffer.alloc(16);
+  types.writeUInt32LE(1, 0); // name_off -> "int"
+  types.writeUInt32LE(1 << 24, 4); // kind INT
+  types.writeUInt32LE(4, 8); // size
+  types.writeUInt32LE(32, 12); // encoding 0, offset 0, 32 bits
+  const hdr = Buffer.alloc(24);
+  hdr.writeUInt16LE(0xeb9f, 0);
+  hdr.writeUInt8(1, 2);
+  hdr.writeUInt32LE(24, 4);
+  hdr.writeUInt32LE(0, 8);
+  hdr.writeUInt32LE(types.length, 12);
+  hdr.writeUInt32LE(types.length, 16);
+  hdr.writeUInt32LE(strings.length, 20);
+  return Buffer.concat([hdr, types, strings]);
+}
+
+function yamaScope(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8").trim();
+  } catch {
+    return "none";
+  }
+}
+
+export function checkKernel(): CheckResult[] {
+  const results: CheckResult[] = [];
+  results.push(attempt("bpf(2)", true, () => {
+    close(mapCreate({ mapType: "ARRAY", keySize: 4, valueSize: 4, maxEntries: 1 }));
+    return "yes";
+  }));
+  for (const [type, k, v, f] of PROBES) results.push(attempt(`map ${type}`, false, () => probeMap(type, k, v, f)));
+  results.push(attempt("pidfd_getfd", true, () => {
+    const p = pidfdOpen(process.pid);
+    try {
+      close(pidfdGetfd(p, 0));
+    } finally {
+      close(p);
+    }
+    return "yes";
+  }));
+  results.push(attempt("kcmp", true, () => {
+    kcmp(process.pid, process.pid, KCMP.FILE, 0, 0);
+    return "yes";
+  }));
+  results.push(attempt("ptrace", true, () => {
+    const root = process.getuid?.() === 0;
+    const scope = yamaScope();
+    if (!root && scope !== "0" && scope !== "none") throw new Error(`not root and kernel.yama.ptrace_scope=${scope}: only root (CAP_SYS_PTRACE) can freeze other processes`);
+    return `yes (${root ? "root" : "same-user"}, yama ptrace_scope ${scope})`;
+  }));
+  results.push(attempt("BTF", false, () => {
+    close(btfLoad(tinyBtf()));
+    return existsSync("/sys/kernel/btf/vmlinux") ? "yes (kernel BTF at /sys/kernel/btf/vmlinux)" : "yes (no kernel BTF)";
+  }));
+  results.push(attempt("cgroup v2 freezer", false, () => {
+    if (!existsSync("/sys/fs/cgroup/cgroup.controllers")) throw new Error("no cgroup v2 hierarchy at /sys/fs/cgroup (ptrace is used)");
+    return "available (crtool freezes with ptrace, which a crash cannot leave behind)";
+  }));
+  results.push(attempt("possible CPUs", false, () => String(possibleCpus())));
+  return results;
+}
+
+export { MAP_TYPE, mapTypeName };

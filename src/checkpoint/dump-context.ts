@@ -1,0 +1,60 @@
+/**
+ * What an fd kind may use while dumping: its own duplicate of the target's
+ * fd, the images of the dump being written, file ids, and the run's options.
+ */
+import type { MagicName } from "../images/magic.js";
+import type { ImageMessage } from "../images/wire/message.js";
+import type { Payload } from "../images/payloads/layout.js";
+import type { TaskFd } from "../fds/fd-kind.js";
+
+export interface DumpOptions {
+  /** Record what cannot be dumped (attributes only, no contents) instead of failing. */
+  skipUnsupported: boolean;
+  verbose: boolean;
+}
+
+/** An image of the dump directory, written entry by entry. */
+export interface ImageSink {
+  /** Appends an entry with its payload (in memory). */
+  append(message: ImageMessage, payload?: Payload): void;
+  /**
+   * Appends an entry whose byte payload is produced piece by piece (BPF map
+   * contents, file data): the pieces must add up to the size the message announces.
+   */
+  appendStreamed(message: ImageMessage, pieces: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>;
+}
+
+export interface DumpStats {
+  processes: number;
+  threads: number;
+  fds: number;
+  fdsByKind: Record<string, number>;
+  maps: number;
+  mapEntries: number;
+  /** Bytes of map contents written. */
+  mapBytes: number;
+  skipped: { pid: number; fd: number; kind: string; why: string }[];
+}
+
+export interface DumpContext {
+  readonly options: DumpOptions;
+  readonly stats: DumpStats;
+  /**
+   * crtool's own duplicate of the task's fd (pidfd_getfd), the same open
+   * file; closed by the orchestrator when the dump ends.
+   */
+  grab(fd: TaskFd): number;
+  /** The image `fileName` in the dump directory (created on first use). */
+  image(fileName: string, magic: MagicName): ImageSink;
+  /** A new file id, for files.img entries that are not an fd (a FIFO's path, cwd...). */
+  newFileId(): number;
+  /** Adds a file_entry to files.img ({type, id, <field>: message}). */
+  addFile(entry: ImageMessage): void;
+  /**
+   * Runs `fn` once per key in this dump and returns its result every time
+   * (e.g. a BPF map's contents are written once however many fds share it).
+   */
+  once<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /** A progress line for -v (stderr). */
+  log(message: string): void;
+}

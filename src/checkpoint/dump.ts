@@ -1,0 +1,177 @@
+/**
+ * `crtool dump`: freeze a process tree, write its fd table (and everything
+ * CRIU's tools need around it) as CRIU images, and let the tree run again.
+ * The directory appears complete or not at all.
+ */
+import { NotSupportedError } from "../images/errors.js";
+import type { ImageMessage } from "../images/wire/message.js";
+import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../fds/fd-kind.js";
+import { describeUnknown, kindOf } from "../fds/index.js";
+import type { DumpContext, DumpOptions, DumpStats } from "./dump-context.js";
+import { DumpDir } from "./dump-dir.js";
+import { ImageSet } from "./image-set.js";
+import { Freezer } from "./freezer.js";
+import { FdGrabber, readTaskFds } from "./task-fds.js";
+import { FileIds, KernelObjectIds } from "./file-ids.js";
+import { NamespaceIds, coreEntries, fsPaths, inventoryEntry, pstreeEntry } from "./task-images.js";
+import type { TreeProcess } from "./process-tree.js";
+
+export interface DumpRequest extends DumpOptions {
+  pid: number;
+  dir: string;
+  leaveStopped: boolean;
+  log?: (message: string) => void;
+}
+
+export interface DumpSummary extends DumpStats {
+  dir: string;
+  images: number;
+  bytes: number;
+  seconds: number;
+}
+
+export function emptyStats(): DumpStats {
+  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [] };
+}
+
+/** An fd whose kind crtool does not handle (or cannot save), with --skip-unsupported off. */
+export class UnsupportedFdError extends NotSupportedError {
+  override readonly code = "UNSUPPORTED_FD";
+}
+
+const zeroFown = (): ImageMessage => ({ uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 });
+
+class Dump {
+  readonly stats = emptyStats();
+  readonly images: ImageSet;
+  readonly grabber = new FdGrabber();
+  readonly fileIds = new FileIds();
+  private readonly onceResults = new Map<string, Promise<unknown>>();
+  private readonly pathIds = new Map<string, number>();
+  readonly ctx: DumpContext;
+
+  constructor(readonly req: DumpRequest, dir: string) {
+    this.images = new ImageSet(dir);
+    const log = req.log ?? (() => {});
+    this.ctx = {
+      options: { skipUnsupported: req.skipUnsupported, verbose: req.verbose },
+      stats: this.stats,
+      grab: (fd: TaskFd) => this.grabber.grab(fd.pid, fd.fd),
+      image: (name, magic) => this.images.image(name, magic),
+      newFileId: () => this.fileIds.newId(),
+      addFile: (entry) => this.images.image("files.img", "FILES").append(entry),
+      once: <T>(key: string, fn: () => Promise<T>) => {
+        let p = this.onceResults.get(key) as Promise<T> | undefined;
+        if (!p) this.onceResults.set(key, (p = fn()));
+        return p;
+      },
+      log,
+    };
+  }
+
+  private skip(fd: TaskFd, kind: string, why: string): void {
+    this.stats.skipped.push({ pid: fd.pid, fd: fd.fd, kind, why });
+    this.ctx.log(`skipped pid ${fd.pid} fd ${fd.fd} (${kind}): ${why}`);
+  }
+
+  /** One fd: its file entry (once per open file) and its fdinfo entry. */
+  private async dumpFd(fd: TaskFd, fdinfo: ReturnType<ImageSet["image"]>): Promise<void> {
+    const kind: FdKind | undefined = kindOf(fd);
+    if (!kind) {
+      const what = describeUnknown(fd);
+      if (!this.req.skipUnsupported) {
+        throw new UnsupportedFdError(`pid ${fd.pid} fd ${fd.fd}: crtool cannot dump this kind of file (${what}); use --skip-unsupported to leave it out`);
+      }
+      this.skip(fd, what, "unknown fd kind");
+      return;
+    }
+    let id = this.fileIds.find(fd);
+    if (id === undefined) {
+      id = this.fileIds.newId();
+      let msg: ImageMessage;
+      try {
+        msg = await kind.dump(fd, id, this.ctx);
+      } catch (e) {
+        if (e instanceof NotSupportedError && this.req.skipUnsupported) {
+          this.skip(fd, kind.type, e.reason);
+          return;
+        }
+        throw e;
+      }
+      this.fileIds.remember(fd, id);
+      this.ctx.addFile({ type: FD_TYPE_NUMBERS[kind.type], id, [kind.field]: msg });
+    } else {
+      this.fileIds.remember(fd, id);
+    }
+    fdinfo.append({ id, flags: fd.cloexec ? 1 : 0, type: FD_TYPE_NUMBERS[kind.type], fd: fd.fd });
+    this.stats.fds++;
+    this.stats.fdsByKind[kind.type] = (this.stats.fdsByKind[kind.type] ?? 0) + 1;
+  }
+
+  /** A REG entry for a path that is not an open file (cwd, root), shared by path. */
+  private pathEntry(path: string, mode: number): number {
+    let id = this.pathIds.get(path);
+    if (id === undefined) {
+      id = this.fileIds.newId();
+      this.pathIds.set(path, id);
+      this.ctx.addFile({ type: FD_TYPE_NUMBERS.REG, id, reg: { id, flags: 0, pos: 0n, fown: zeroFown(), name: path, mode } });
+    }
+    return id;
+  }
+
+  async run(tree: TreeProcess[]): Promise<void> {
+    const root = tree[0].pid;
+    const kobj = new KernelObjectIds();
+    const ns = new NamespaceIds();
+    const pstree = this.images.image("pstree.img", "PSTREE");
+    const tablesDone = new Set<number>();
+    let rootNs: Record<string, number> = {};
+    for (const p of tree) {
+      this.stats.processes++;
+      this.stats.threads += p.zombie ? 0 : p.threads.length;
+      pstree.append(pstreeEntry(p, root));
+      for (const [tid, core] of coreEntries(p)) this.images.image(`core-${tid}.img`, "CORE").append(core);
+      if (p.zombie) continue;
+      const nsIds = ns.idsOf(p.pid);
+      if (p.pid === root) rootNs = nsIds;
+      const ids = { ...kobj.idsOf(p.pid), ...nsIds };
+      this.images.image(`ids-${p.pid}.img`, "IDS").append(ids);
+      if (!tablesDone.has(ids.files_id)) {
+        tablesDone.add(ids.files_id);
+        // Created even when empty: CRIU's restore expects every task's fd table image.
+        const fdinfo = this.images.image(`fdinfo-${ids.files_id}.img`, "FDINFO");
+        for (const fd of readTaskFds(p.pid, this.grabber)) await this.dumpFd(fd, fdinfo);
+      }
+      const fs = fsPaths(p.pid);
+      const cwdId = this.pathEntry(fs.cwd, fs.cwdMode);
+      const rootId = this.pathEntry(fs.root, fs.rootMode);
+      this.images.image(`fs-${p.pid}.img`, "FS").append({ cwd_id: cwdId, root_id: rootId, umask: fs.umask });
+    }
+    this.images.image("inventory.img", "INVENTORY").append(inventoryEntry(rootNs));
+  }
+}
+
+export async function dump(req: DumpRequest): Promise<DumpSummary> {
+  const started = performance.now();
+  const log = req.log ?? (() => {});
+  const dir = DumpDir.prepare(req.dir);
+  const freezer = new Freezer(log);
+  const d = new Dump(req, dir.temp);
+  try {
+    const tree = freezer.freeze(req.pid);
+    await d.run(tree);
+    d.grabber.closeAll();
+    const images = d.images.names().length;
+    const bytes = d.images.bytes;
+    d.images.closeAll();
+    dir.commit();
+    return { ...d.stats, dir: dir.final, images, bytes, seconds: (performance.now() - started) / 1000 };
+  } catch (e) {
+    d.grabber.closeAll();
+    d.images.closeAll();
+    dir.abort();
+    throw e;
+  } finally {
+    freezer.release(req.leaveStopped);
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Keeps a process tree still while it is read: every thread is seized and
+ * interrupted with ptrace (no signal the target can see), and released at the
+ * end, on every error path and on SIGINT/SIGTERM. If crtool itself dies, the
+ * kernel detaches its tracees and they run on: a crash cannot leave a target
+ * stopped.
+ */
+import { readFileSync } from "node:fs";
+import { CrtoolError } from "../images/errors.js";
+import { isErrno, ptraceDetach, ptraceInterrupt, ptraceSeize, waitTask, type WaitResult } from "../kernel/index.js";
+import { onTerminate } from "../io/terminate.js";
+import { discoverTree, sameTree, NoSuchProcessError, type TreeProcess } from "./process-tree.js";
+
+const SIGSTOP = 19;
+const SIGTRAP = 5;
+const PTRACE_EVENT_STOP = 128;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** Not allowed to trace the target: says which rule applies. */
+export class PermissionError extends CrtoolError {
+  readonly code = "PERMISSION";
+}
+
+function ptraceScope(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8").trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+function permissionError(pid: number, tid: number): PermissionError {
+  const root = process.getuid?.() === 0;
+  const why = root
+    ? `even as root (another tracer, TracerPid in /proc/${tid}/status, or an LSM may forbid it)`
+    : `crtool needs CAP_SYS_PTRACE (run as root), or the same user as the target with kernel.yama.ptrace_scope=0 (it is ${ptraceScope()})`;
+  return new PermissionError(`not permitted to trace process ${pid} (task ${tid}): ${why}`);
+}
+
+export class Freezer {
+  /** Seized tasks, with a signal that arrived while stopping it (re-sent on release). */
+  private readonly seized = new Map<number, number>();
+  private readonly unregister: () => void;
+  private released = false;
+
+  constructor(private readonly log: (m: string) => void = () => {}) {
+    this.unregister = onTerminate(() => this.release(false));
+  }
+
+  /**
+   * Stops the whole tree rooted at `root`. New threads or children created
+   * while seizing are caught by listing the tree again until it is stable.
+   */
+  freeze(root: number): TreeProcess[] {
+    let tree = discoverTree(root);
+    for (let round = 0; round < 20; round++) {
+      for (const p of tree) {
+        if (p.zombie) continue;
+        for (const tid of p.threads) if (!this.seized.has(tid)) this.stopTask(p.pid, tid);
+      }
+      const again = discoverTree(root);
+      if (sameTree(tree, again)) {
+        this.log(`froze ${tree.length} process(es), ${this.seized.size} task(s)`);
+        return again;
+      }
+      tree = again;
+    }
+    throw new TreeUnstableError(root);
+  }
+
+  private stopTask(pid: number, tid: number): void {
+    try {
+      ptraceSeize(tid);
+    } catch (e) {
+      if (isErrno(e, "ESRCH")) return; // gone: the next listing will tell
+      if (isErrno(e, "EPERM")) throw permissionError(pid, tid);
+      throw e;
+    }
+    this.seized.set(tid, 0);
+    try {
+      ptraceInterrupt(tid);
+    } catch (e) {
+      if (isErrno(e, "ESRCH")) return;
+      throw e;
+    }
+    const r: WaitResult | undefined = waitTask(tid, STOP_TIMEOUT_MS);
+    if (!r) throw new StopTimeoutError(pid, tid);
+    if (r.kind !== "stopped") {
+      this.seized.delete(tid);
+      if (tid === pid) throw new NoSuchProcessError(`process ${pid} exited during the dump`);
+      return;
+    }
+    // A stop for a signal (not our interrupt) keeps that signal pending: deliver it on release.
+    if (r.event !== PTRACE_EVENT_STOP && r.signal !== SIGSTOP && r.signal !== SIGTRAP) this.seized.set(tid, r.signal);
+  }
+
+  /** Lets every task run again (or leaves them stopped with SIGSTOP). Idempotent. */
+  release(leaveStopped: boolean): void {
+    if (this.released) return;
+    this.released = true;
+    for (const [tid, pending] of this.seized) {
+      try {
+        ptraceDetach(tid, leaveStopped ? SIGSTOP : pending);
+      } catch {
+        // Already gone, or already released by the kernel: nothing to undo.
+      }
+    }
+    this.log(`${leaveStopped ? "left stopped" : "resumed"} ${this.seized.size} task(s)`);
+    this.seized.clear();
+    this.unregister();
+  }
+}
+
+export class TreeUnstableError extends CrtoolError {
+  readonly code = "TREE_UNSTABLE";
+  constructor(root: number) {
+    super(`the process tree of ${root} kept changing while it was being frozen`);
+  }
+}
+
+export class StopTimeoutError extends CrtoolError {
+  readonly code = "STOP_TIMEOUT";
+  constructor(pid: number, tid: number) {
+    super(`task ${tid} of process ${pid} did not stop within ${STOP_TIMEOUT_MS / 1000} s (stuck in the kernel?)`);
+  }
+}

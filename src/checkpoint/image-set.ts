@@ -1,0 +1,114 @@
+/**
+ * The images of a dump directory being written: one file per image, opened
+ * on first use (mode 0600), entries appended as they come, payloads streamed.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { ImageEncoder } from "../images/image-encoder.js";
+import { CrtoolError, EncodeError, IoError } from "../images/errors.js";
+import type { MagicName } from "../images/magic.js";
+import type { ImageMessage } from "../images/wire/message.js";
+import { roundUp, type Payload } from "../images/payloads/layout.js";
+import type { ImageSink } from "./dump-context.js";
+
+function writeAll(fd: number, bytes: Uint8Array, path: string): void {
+  let off = 0;
+  try {
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new IoError(`${path}: ${err.code === "ENOSPC" ? "no space left on device" : err.message}`);
+  }
+}
+
+class ImageFile implements ImageSink {
+  private readonly encoder: ImageEncoder;
+  private readonly fd: number;
+  bytes = 0;
+
+  constructor(readonly path: string, readonly magic: MagicName) {
+    this.encoder = new ImageEncoder(magic);
+    try {
+      this.fd = openSync(path, "wx", 0o600);
+    } catch (e) {
+      throw new IoError(`${path}: ${(e as Error).message}`);
+    }
+    this.write(this.encoder.header());
+  }
+
+  private write(b: Uint8Array): void {
+    writeAll(this.fd, b, this.path);
+    this.bytes += b.length;
+  }
+
+  private located<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw e instanceof CrtoolError ? e.withLocation({ file: this.path }) : e;
+    }
+  }
+
+  append(message: ImageMessage, payload?: Payload): void {
+    for (const piece of this.located(() => this.encoder.entry(message, payload))) this.write(piece);
+  }
+
+  async appendStreamed(message: ImageMessage, pieces: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    const index = this.encoder.count;
+    const { bytes, layout } = this.located(() => this.encoder.entryHead(message));
+    if (!layout || layout.kind !== "bytes") throw new EncodeError(`${this.path}: entry ${index} takes no byte payload`);
+    this.write(bytes);
+    let n = 0;
+    for await (const p of pieces) {
+      n += p.length;
+      if (n > layout.size) throw new EncodeError(`${this.path}: entry ${index}: payload longer than the ${layout.size} bytes announced`);
+      this.write(p);
+    }
+    if (n !== layout.size) throw new EncodeError(`${this.path}: entry ${index}: payload of ${n} bytes, ${layout.size} announced`);
+    const pad = roundUp(n, layout.align) - n;
+    if (pad) this.write(new Uint8Array(pad));
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+export class ImageSet {
+  private readonly files = new Map<string, ImageFile>();
+
+  constructor(readonly dir: string) {}
+
+  image(fileName: string, magic: MagicName): ImageSink {
+    let f = this.files.get(fileName);
+    if (!f) {
+      f = new ImageFile(join(this.dir, fileName), magic);
+      this.files.set(fileName, f);
+    } else if (f.magic !== magic) {
+      throw new EncodeError(`${fileName} is a ${f.magic} image, not ${magic}`);
+    }
+    return f;
+  }
+
+  /** Bytes written so far, over all images. */
+  get bytes(): number {
+    let n = 0;
+    for (const f of this.files.values()) n += f.bytes;
+    return n;
+  }
+
+  names(): string[] {
+    return [...this.files.keys()];
+  }
+
+  closeAll(): void {
+    for (const f of this.files.values()) {
+      try {
+        f.close();
+      } catch {
+        /* closing is best effort on error paths */
+      }
+    }
+    this.files.clear();
+  }
+}

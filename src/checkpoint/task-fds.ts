@@ -1,0 +1,87 @@
+/**
+ * Reading a frozen process's fd table: for each fd, its /proc link and
+ * fdinfo, and crtool's own duplicate of the open file (pidfd_getfd) to fstat
+ * and to read through. Duplicates are closed when the dump ends.
+ */
+import { fstatSync } from "node:fs";
+import { close, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdinfo, readFdLinkBytes, O_CLOEXEC } from "../kernel/index.js";
+import type { TaskFd } from "../fds/fd-kind.js";
+import { NoSuchProcessError } from "./process-tree.js";
+import { PermissionError } from "./freezer.js";
+
+export class FdGrabber {
+  private readonly pidfds = new Map<number, number>();
+  private readonly grabbed = new Map<string, number>();
+
+  private pidfd(pid: number): number {
+    let p = this.pidfds.get(pid);
+    if (p === undefined) {
+      try {
+        p = pidfdOpen(pid);
+      } catch (e) {
+        if (isErrno(e, "ESRCH")) throw new NoSuchProcessError(`process ${pid} exited during the dump`);
+        throw e;
+      }
+      this.pidfds.set(pid, p);
+    }
+    return p;
+  }
+
+  /** crtool's duplicate of fd `fd` of `pid` (the same open file), cached. */
+  grab(pid: number, fd: number): number {
+    const key = `${pid}:${fd}`;
+    let ours = this.grabbed.get(key);
+    if (ours === undefined) {
+      try {
+        ours = pidfdGetfd(this.pidfd(pid), fd);
+      } catch (e) {
+        if (isErrno(e, "EPERM")) throw new PermissionError(`not permitted to take fd ${fd} of process ${pid} (pidfd_getfd needs ptrace rights over it)`);
+        if (isErrno(e, "EBADF")) throw new NoSuchProcessError(`fd ${fd} of process ${pid} was closed during the dump`);
+        throw e;
+      }
+      this.grabbed.set(key, ours);
+    }
+    return ours;
+  }
+
+  closeAll(): void {
+    for (const fd of [...this.grabbed.values(), ...this.pidfds.values()]) {
+      try {
+        close(fd);
+      } catch {
+        /* best effort */
+      }
+    }
+    this.grabbed.clear();
+    this.pidfds.clear();
+  }
+}
+
+/** Every fd of a process, in fd order. */
+export function readTaskFds(pid: number, grabber: FdGrabber): TaskFd[] {
+  const out: TaskFd[] = [];
+  let fds: number[];
+  try {
+    fds = listFds(pid);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchProcessError(`process ${pid} exited during the dump`);
+    if ((e as NodeJS.ErrnoException).code === "EACCES") throw new PermissionError(`not permitted to read /proc/${pid}/fd (run as root or as the target's user)`);
+    throw e;
+  }
+  for (const fd of fds) {
+    const linkBytes = readFdLinkBytes(pid, fd);
+    const link = parseFdLink(linkBytes.toString("utf8"));
+    const fdinfo = readFdinfo(pid, fd);
+    const st = fstatSync(grabber.grab(pid, fd), { bigint: true });
+    out.push({
+      pid,
+      fd,
+      link,
+      linkBytes,
+      fdinfo,
+      cloexec: (fdinfo.flags & O_CLOEXEC) !== 0,
+      stat: { dev: st.dev, ino: st.ino, mode: Number(st.mode), rdev: st.rdev, size: st.size, nlink: Number(st.nlink) },
+    });
+  }
+  return out;
+}

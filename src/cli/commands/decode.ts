@@ -1,0 +1,43 @@
+/** `decode [--pretty] [-i IN] [-o OUT]` and `show IN [--nopl]`: binary image → crit JSON. */
+import type { Command } from "commander";
+import { imageToJson } from "../../images/crit/document.js";
+import { openImage } from "../../io/input.js";
+import { openOutput } from "../../io/output.js";
+
+export interface DecodeCommandOptions {
+  in?: string;
+  out?: string;
+  pretty?: boolean;
+  nopl?: boolean;
+}
+
+export async function decodeCommand(opts: DecodeCommandOptions): Promise<void> {
+  const reader = await openImage(opts.in);
+  const out = await openOutput(opts.out);
+  try {
+    await imageToJson(reader, (t) => out.write(t), { pretty: opts.pretty, nopl: opts.nopl });
+    // Like crit: a newline on stdout only.
+    if (!opts.out) await out.write("\n");
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
+
+export function registerDecode(program: Command): void {
+  program
+    .command("decode")
+    .description("convert criu image from binary type to json")
+    .option("--pretty", "Multiline with indents and some numerical fields in field-specific format")
+    .option("-i, --in <file>", "criu image in binary format to be decoded (stdin by default)")
+    .option("-o, --out <file>", "where to put criu image in json format (stdout by default)")
+    .action((opts: DecodeCommandOptions) => decodeCommand(opts));
+
+  program
+    .command("show")
+    .description("convert criu image from binary to human-readable json")
+    .argument("<in>", "criu image in binary format")
+    .option("--nopl", "do not show entry payload (if exists)")
+    .action((input: string, opts: { nopl?: boolean }) => decodeCommand({ in: input, pretty: true, nopl: opts.nopl }));
+}

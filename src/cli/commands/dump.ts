@@ -1,0 +1,75 @@
+/** `crtool dump -t PID -D DIR`: checkpoint a process tree's fds and BPF maps. */
+import { Command, InvalidArgumentError } from "commander";
+import { dump, type DumpSummary } from "../../checkpoint/dump.js";
+
+interface DumpFlags {
+  tree?: number;
+  imagesDir: string;
+  verbose?: boolean;
+  leaveStopped?: boolean;
+  skipUnsupported?: boolean;
+  json?: boolean;
+  pinned?: string;
+}
+
+function pid(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("expected a process id");
+  return n;
+}
+
+function size(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+export function humanSummary(s: DumpSummary): string {
+  const kinds = Object.entries(s.fdsByKind).map(([k, n]) => `${k} ${n}`).join(", ");
+  const lines = [
+    `dumped ${s.processes} process${s.processes === 1 ? "" : "es"} (${s.threads} thread${s.threads === 1 ? "" : "s"}) to ${s.dir} in ${s.seconds.toFixed(2)} s`,
+    `  fds:      ${s.fds}${kinds ? ` (${kinds})` : ""}`,
+    `  BPF maps: ${s.maps} (${s.mapEntries} entries, ${size(s.mapBytes)} of contents)`,
+    `  images:   ${s.images} files, ${size(s.bytes)}`,
+  ];
+  for (const k of s.skipped) lines.push(`  skipped:  pid ${k.pid} fd ${k.fd} (${k.kind}): ${k.why}`);
+  return lines.join("\n") + "\n";
+}
+
+export async function dumpCommand(flags: DumpFlags): Promise<void> {
+  if (flags.pinned !== undefined) {
+    const { dumpPinned } = await import("../../checkpoint/dump-pinned.js");
+    const summary = await dumpPinned({ bpffsDir: flags.pinned, dir: flags.imagesDir, verbose: !!flags.verbose, skipUnsupported: !!flags.skipUnsupported, log: flags.verbose ? (m) => process.stderr.write(`${m}\n`) : undefined });
+    process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : humanSummary(summary));
+    return;
+  }
+  if (flags.tree === undefined) throw new InvalidArgumentError("dump needs -t PID (or --pinned BPFFS_DIR)");
+  const summary = await dump({
+    pid: flags.tree,
+    dir: flags.imagesDir,
+    leaveStopped: !!flags.leaveStopped,
+    skipUnsupported: !!flags.skipUnsupported,
+    verbose: !!flags.verbose,
+    log: flags.verbose ? (m) => process.stderr.write(`${m}\n`) : undefined,
+  });
+  process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : humanSummary(summary));
+}
+
+export function registerDump(program: Command): void {
+  program
+    .command("dump")
+    .description("checkpoint the file descriptors and BPF maps of a process tree into CRIU images")
+    .option("-t, --tree <pid>", "root of the process tree to dump (the process, its threads and descendants)", pid)
+    .requiredOption("-D, --images-dir <dir>", "directory to write the images to (created; must not exist or be empty)")
+    .option("--pinned <bpffs-dir>", "dump the BPF maps pinned under this bpffs directory instead of a process")
+    .option("--leave-stopped", "leave the tree stopped after the dump")
+    .option("--skip-unsupported", "record what cannot be dumped (attributes only) instead of failing")
+    .option("--json", "print a JSON summary on stdout")
+    .option("-v, --verbose", "say what is being done on stderr")
+    .action((flags: DumpFlags) => dumpCommand(flags));
+}

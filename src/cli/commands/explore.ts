@@ -1,0 +1,38 @@
+/** `x DIR ps|fds|mems|rss`: text views of a dump directory. */
+import { join } from "node:path";
+import { promises as fsp } from "node:fs";
+import { Argument, type Command } from "commander";
+import { EXPLORERS, explore, type ExplorerName } from "../../images/explore/explorers.js";
+import { readImageMessages } from "../../images/read-all.js";
+import { readFileIfExists } from "../../io/input.js";
+import { IoError } from "../../images/errors.js";
+
+export async function exploreCommand(dir: string, what: ExplorerName): Promise<void> {
+  const st = await fsp.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new IoError(`${dir}: not a directory of images`);
+  let out = "";
+  await explore(
+    what,
+    async (name) => {
+      const path = join(dir, name);
+      const bytes = await readFileIfExists(path);
+      return bytes && readImageMessages(bytes, path);
+    },
+    (line) => {
+      out += line + "\n";
+      if (out.length > 1 << 16) {
+        process.stdout.write(out);
+        out = "";
+      }
+    },
+  ).finally(() => process.stdout.write(out));
+}
+
+export function registerExplore(program: Command): void {
+  program
+    .command("x")
+    .description("explore image dir")
+    .argument("<dir>", "directory of images")
+    .addArgument(new Argument("<what>", "what to show").choices(EXPLORERS))
+    .action((dir: string, what: ExplorerName) => exploreCommand(dir, what));
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+/** `crit`: a drop-in for CRIU's crit (same subcommands and flags, same output). */
+import { Command } from "commander";
+import { registerImageCommands } from "./image-commands.js";
+import { runProgram } from "./main.js";
+import { packageVersion } from "./version.js";
+
+const program = new Command("crit")
+  .description("CRiu Image Tool")
+  .version(packageVersion(), "--version")
+  .showHelpAfterError("(use crit --help for usage)");
+registerImageCommands(program);
+await runProgram("crit", program, process.argv);

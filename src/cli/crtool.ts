@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/** `crtool`: checkpoint/restore of file descriptors and BPF maps, plus the crit commands. */
+import { Command } from "commander";
+import { registerImageCommands } from "./image-commands.js";
+import { registerDump } from "./commands/dump.js";
+import { registerCheck } from "./commands/check.js";
+import { runProgram } from "./main.js";
+import { packageVersion } from "./version.js";
+
+const program = new Command("crtool")
+  .description("Checkpoint/restore of file descriptors and BPF maps in CRIU's image format, and a crit-compatible image toolkit")
+  .version(packageVersion(), "--version")
+  .showHelpAfterError("(use crtool --help for usage)");
+registerImageCommands(program);
+registerDump(program);
+registerCheck(program);
+await runProgram("crtool", program, process.argv);

@@ -1,0 +1,37 @@
+/**
+ * Running a command-line program: one line on stderr for every failure a user
+ * can cause, exit code 1; a stack trace only for crtool's own bugs and only
+ * when CRTOOL_DEBUG is set.
+ */
+import type { Command } from "commander";
+import { CrtoolError } from "../images/errors.js";
+
+export const EXIT_FAILURE = 1;
+export const EXIT_INTERNAL = 70;
+
+function isBrokenPipe(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === "EPIPE";
+}
+
+export function reportError(prog: string, e: unknown): number {
+  if (isBrokenPipe(e)) return 0; // the reader went away (e.g. `| head`): not an error
+  if (e instanceof CrtoolError) {
+    process.stderr.write(`${prog}: ${e.message}\n`);
+    return EXIT_FAILURE;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`${prog}: internal error: ${msg.split("\n")[0]} (run with CRTOOL_DEBUG=1 for details)\n`);
+  if (process.env.CRTOOL_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  return EXIT_INTERNAL;
+}
+
+export async function runProgram(prog: string, program: Command, argv: string[]): Promise<void> {
+  process.stdout.on("error", (e) => {
+    if (isBrokenPipe(e)) process.exit(0);
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    process.exitCode = reportError(prog, e);
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The interface every fd kind implements, like CRIU's per-type file ops:
+ * adding a kind means adding one module to this folder and listing it in
+ * ./index.ts. The dump orchestrator (src/checkpoint) finds each fd's kind,
+ * works out which fds share one open file (kcmp), and calls `dump` once per
+ * open file; `restore` (when present) recreates it.
+ */
+import type { ImageMessage } from "../images/wire/message.js";
+import type { Fdinfo, FdLink } from "../kernel/index.js";
+import type { DumpContext } from "../checkpoint/dump-context.js";
+
+/** fd_types names (fdinfo.proto). */
+export type FdTypeName =
+  | "UND" | "REG" | "PIPE" | "FIFO" | "INETSK" | "UNIXSK" | "EVENTFD" | "EVENTPOLL" | "INOTIFY"
+  | "SIGNALFD" | "PACKETSK" | "TTY" | "FANOTIFY" | "NETLINKSK" | "NS" | "TUNF" | "EXT" | "TIMERFD"
+  | "MEMFD" | "BPFMAP" | "PIDFD" | "CTL_TTY" | "AUTOFS_PIPE";
+
+export const FD_TYPE_NUMBERS: Readonly<Record<FdTypeName, number>> = {
+  UND: 0, REG: 1, PIPE: 2, FIFO: 3, INETSK: 4, UNIXSK: 5, EVENTFD: 6, EVENTPOLL: 7, INOTIFY: 8,
+  SIGNALFD: 9, PACKETSK: 10, TTY: 11, FANOTIFY: 12, NETLINKSK: 13, NS: 14, TUNF: 15, EXT: 16,
+  TIMERFD: 17, MEMFD: 18, BPFMAP: 19, PIDFD: 20, CTL_TTY: 65534, AUTOFS_PIPE: 65535,
+};
+
+/** One fd of one process as /proc shows it, with stat of the open file. */
+export interface TaskFd {
+  /** The process (thread-group leader) holding the fd. */
+  readonly pid: number;
+  readonly fd: number;
+  /** readlink(/proc/PID/fd/N), parsed. */
+  readonly link: FdLink;
+  /** The raw link bytes (paths may be any bytes). */
+  readonly linkBytes: Uint8Array;
+  readonly fdinfo: Fdinfo;
+  /** FD_CLOEXEC, from the O_CLOEXEC bit of fdinfo `flags`. */
+  readonly cloexec: boolean;
+  /** fstat() of the open file (taken on crtool's duplicate of it). */
+  readonly stat: FileStat;
+}
+
+export interface FileStat {
+  dev: bigint;
+  ino: bigint;
+  mode: number;
+  rdev: bigint;
+  size: bigint;
+  nlink: number;
+}
+
+export interface FdKind {
+  /** The fd_types name this kind writes ("REG", "BPFMAP"...). */
+  readonly type: FdTypeName;
+  /** The file_entry field that holds this kind's message ("reg", "bpf", "pipe"...). */
+  readonly field: string;
+  /** True if this kind handles the fd (decided from its /proc link, fdinfo and stat). */
+  detect(fd: TaskFd): boolean;
+  /**
+   * Dumps one open file (called once even when several fds or processes share
+   * it). Returns the message for `file_entry[field]`; side images (data,
+   * ghost files, map contents...) go through `ctx`. Throws NotSupportedError
+   * for a state it cannot save, naming what and why.
+   */
+  dump(fd: TaskFd, id: number, ctx: DumpContext): Promise<ImageMessage>;
+}

@@ -1,0 +1,169 @@
+/**
+ * ImageMessage → crit's JSON text. Plain mode prints raw numbers; pretty mode
+ * (`decode --pretty`, `show`) applies crit's field options in crit's order of
+ * precedence: hex (inherited by every integer below a hex message field), then
+ * dev, then flags, then dict; and ipadd for address lists.
+ */
+import { T, TYPE_NAMES } from "../schema/table-types.js";
+import type { FieldType, MessageType } from "../schema/message-type.js";
+import { InvalidUtf8, UNKNOWN_FIELDS, type ImageMessage } from "../wire/message.js";
+import { encodeBase64Lines } from "../text/base64.js";
+import { INDENT, pyJsonString } from "../text/python-json.js";
+import { pythonBytesRepr } from "../text/python-values.js";
+import { quopriEncode } from "../text/quopri.js";
+import { formatIPv4, formatIPv6 } from "../text/ipaddr.js";
+import { FLAG_TABLES, dictFor, formatFlags } from "./tables.js";
+import { encodeUnknownFields } from "./unknown-fields.js";
+
+/** The key under which fields unknown to the schema are kept (crit drops them). */
+export const UNKNOWN_KEY = "$unknown";
+
+const newlines: string[] = [];
+/** "\n" followed by `level` indents, cached. */
+export function newline(level: number): string {
+  return (newlines[level] ??= "\n" + INDENT.repeat(level));
+}
+
+function formatDev(v: number | bigint, odev: boolean): string {
+  const d = BigInt(v);
+  if (odev) {
+    // glibc's major()/minor(), as Python's os.major/os.minor.
+    const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+    const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+    return `${major}:${minor}`;
+  }
+  return `${d >> 20n}:${d & 0xfffffn}`;
+}
+
+/**
+ * `indent`: lay out over lines with 4-space indents (json.dump indent=4).
+ * `humanize`: apply crit's pretty field formats (hex, dev, flags, dict, ipadd).
+ * crit's --pretty sets both; IPC message payloads are indented but raw.
+ */
+export interface RenderStyle {
+  readonly indent: boolean;
+  readonly humanize: boolean;
+}
+
+export const PLAIN: RenderStyle = { indent: false, humanize: false };
+export const PRETTY: RenderStyle = { indent: true, humanize: true };
+
+function renderScalar(f: FieldType, v: unknown, humanize: boolean, hex: boolean): string {
+  if (f.kind === "enum") {
+    const name = f.enumNames!.get(v as number);
+    // crit drops unknown enum numbers; we keep them as numbers (docs/COMPAT.md).
+    return name !== undefined ? '"' + name + '"' : String(v);
+  }
+  switch (f.type) {
+    case T.BOOL:
+      return v ? "true" : "false";
+    case T.STRING:
+      return pyJsonString(v instanceof InvalidUtf8 ? pythonBytesRepr(v.bytes) : (v as string));
+    case T.BYTES:
+      return pyJsonString(f.opts.conv === "unix_name" ? quopriEncode(v as Uint8Array) : encodeBase64Lines(v as Uint8Array));
+    case T.FLOAT:
+    case T.DOUBLE:
+      return pythonFloat(v as number);
+  }
+  const n = v as number | bigint;
+  if (!humanize) return String(n);
+  if (hex || f.opts.hex) return '"0x' + n.toString(16) + '"';
+  if (f.opts.dev) return '"' + formatDev(n, f.opts.odev) + '"';
+  if (f.opts.flags) {
+    const table = FLAG_TABLES[f.opts.flags];
+    return '"' + (table ? formatFlags(n, table) : "0x" + n.toString(16)) + '"';
+  }
+  if (f.opts.dict) {
+    const name = dictFor(f.opts.dict, f.name)?.get(Number(n));
+    if (name !== undefined) return '"' + name + '"';
+  }
+  return String(n);
+}
+
+function pythonFloat(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "Infinity" : "-Infinity";
+  const s = String(v);
+  return /[.eE]/.test(s) ? s.replace(/e\+?/, "e+").replace("e+-", "e-") : s + ".0";
+}
+
+function renderIpList(words: number[], style: RenderStyle, level: number): string {
+  // crit crashes on 2 or 3 words; we print the words as plain numbers then.
+  if (words.length === 1) return renderArray(['"' + formatIPv4(words[0]) + '"'], style, level);
+  if (words.length >= 4) return renderArray(['"' + formatIPv6(words) + '"'], style, level);
+  return "";
+}
+
+/** One key/value pair already rendered, to append after the message's own fields. */
+export type RenderedMember = readonly [key: string, value: string];
+
+export function renderMessage(
+  type: MessageType,
+  msg: ImageMessage,
+  style: RenderStyle,
+  level: number,
+  inheritedHex = false,
+  extra?: readonly RenderedMember[],
+): string {
+  const inner = style.indent ? newline(level + 1) : "";
+  const sep = style.indent ? "," + inner : ", ";
+  let out = "";
+  let first = true;
+  for (const f of type.fields) {
+    const v = msg[f.name];
+    if (v === undefined) continue;
+    const hex = inheritedHex || f.opts.hex;
+    let text: string;
+    if (f.repeated) {
+      const list = v as unknown[];
+      if (list.length === 0) continue;
+      text = "";
+      if (style.humanize && f.opts.ipadd && f.isInteger) text = renderIpList(list as number[], style, level + 1);
+      if (text === "") text = renderList(f, list, style, level + 1, hex);
+    } else if (f.kind === "message") {
+      text = renderMessage(f.message!, v as ImageMessage, style, level + 1, hex);
+    } else {
+      text = renderScalar(f, v, style.humanize, hex);
+    }
+    out += (first ? inner : sep) + '"' + f.name + '": ' + text;
+    first = false;
+  }
+  const unknown = msg[UNKNOWN_FIELDS];
+  if (unknown && unknown.length) {
+    out += (first ? inner : sep) + '"' + UNKNOWN_KEY + '": ' + pyJsonString(encodeBase64Lines(encodeUnknownFields(unknown)));
+    first = false;
+  }
+  if (extra) {
+    for (const [k, text] of extra) {
+      out += (first ? inner : sep) + pyJsonString(k) + ": " + text;
+      first = false;
+    }
+  }
+  if (first) return "{}";
+  return "{" + out + (style.indent ? newline(level) : "") + "}";
+}
+
+function renderList(f: FieldType, list: unknown[], style: RenderStyle, level: number, hex: boolean): string {
+  return renderArray(list.map((v) =>
+    f.kind === "message"
+      ? renderMessage(f.message!, v as ImageMessage, style, level + 1, hex)
+      : renderScalar(f, v, style.humanize, hex),
+  ), style, level);
+}
+
+/** A JSON array of already-rendered items, laid out like json.dump. */
+export function renderArray(items: readonly string[], style: RenderStyle, level: number): string {
+  if (items.length === 0) return "[]";
+  if (!style.indent) return "[" + items.join(", ") + "]";
+  const inner = newline(level + 1);
+  return "[" + inner + items.join("," + inner) + newline(level) + "]";
+}
+
+/** A JSON object of already-rendered members, laid out like json.dump. */
+export function renderObject(members: readonly RenderedMember[], style: RenderStyle, level: number): string {
+  if (members.length === 0) return "{}";
+  const parts = members.map(([k, v]) => pyJsonString(k) + ": " + v);
+  if (!style.indent) return "{" + parts.join(", ") + "}";
+  const inner = newline(level + 1);
+  return "{" + inner + parts.join("," + inner) + newline(level) + "}";
+}

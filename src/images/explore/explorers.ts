@@ -1,0 +1,253 @@
+/**
+ * `crit x DIR ps|fds|mems|rss`: text views of a dump directory, printed
+ * exactly as crit prints them. Pure: images come from a loader, so this runs
+ * anywhere the codec runs.
+ *
+ * Where crit crashes (a zombie has no ids/mm/pagemap image), we print the
+ * task's pid line and move on (docs/COMPAT.md).
+ */
+import { ImageFormatError } from "../errors.js";
+import { InvalidUtf8, type ImageMessage } from "../wire/message.js";
+import { pythonBytesRepr } from "../text/python-values.js";
+import { quopriEncode } from "../text/quopri.js";
+import { pyPercent } from "./printf.js";
+
+/** Decoded entries of an image in the directory, or undefined if the file does not exist. */
+export type ImageLoader = (fileName: string) => Promise<ImageMessage[] | undefined>;
+export type LineSink = (line: string) => void;
+
+export const EXPLORERS = ["ps", "fds", "mems", "rss"] as const;
+export type ExplorerName = (typeof EXPLORERS)[number];
+
+type Msg = ImageMessage;
+
+function num(v: unknown): number {
+  return typeof v === "bigint" ? Number(v) : (v as number) ?? 0;
+}
+
+function taskId(p: Msg, key: string): number {
+  if (p[key] !== undefined) return num(p[key]);
+  const ns = p["ns_" + key] as unknown[] | undefined;
+  if (!ns || ns.length === 0) throw new ImageFormatError(`pstree.img: entry has neither ${key} nor ns_${key}`);
+  return num(ns[0]);
+}
+
+async function required(load: ImageLoader, name: string): Promise<Msg[]> {
+  const entries = await load(name);
+  if (!entries) throw new ImageFormatError(`${name}: no such image in the directory`);
+  return entries;
+}
+
+/** Resolves file ids to the names crit prints ("/path", "pipe[ino]", "unix[...]", "TYPE.id"). */
+class FileNames {
+  private files: Msg[] | undefined | null = null;
+  private legacy = new Map<string, Msg[] | undefined>();
+  private cache = new Map<string, string>();
+
+  constructor(private readonly load: ImageLoader) {}
+
+  private async filesImg(): Promise<Msg[]> {
+    if (this.files === null) {
+      try {
+        this.files = (await this.load("files.img")) ?? [];
+      } catch {
+        this.files = [];
+      }
+    }
+    return this.files ?? [];
+  }
+
+  /** The per-type sub-message of a file, from files.img or (older dumps) its own image. */
+  private async find(fid: number, field: string, legacyImage: string): Promise<Msg | undefined> {
+    const files = await this.filesImg();
+    if (files.length > 0) {
+      const f = files.find((e) => num(e.id) === fid);
+      if (f) return f[field] as Msg | undefined;
+    }
+    if (!this.legacy.has(legacyImage)) this.legacy.set(legacyImage, await this.load(legacyImage));
+    return this.legacy.get(legacyImage)?.find((e) => num(e.id) === fid);
+  }
+
+  async name(type: string, fid: number): Promise<string> {
+    const key = `${type}/${fid}`;
+    let s = this.cache.get(key);
+    if (s !== undefined) return s;
+    switch (type) {
+      case "REG": {
+        const rf = await this.find(fid, "reg", "reg-files.img");
+        const name = rf?.name;
+        s = name instanceof InvalidUtf8 ? pythonBytesRepr(name.bytes) : name ? String(name) : "unknown path";
+        break;
+      }
+      case "PIPE": {
+        const p = await this.find(fid, "pipe", "pipes.img");
+        s = p ? `pipe[${num(p.pipe_id)}]` : "pipe[?]";
+        break;
+      }
+      case "UNIXSK": {
+        const ux = await this.find(fid, "usk", "unixsk.img");
+        if (!ux) s = "unix[?]";
+        else {
+          const name = ux.name instanceof Uint8Array && ux.name.length ? " " + quopriEncode(ux.name) : "";
+          s = `unix[${num(ux.ino)} (${num(ux.peer)})${name}]`;
+        }
+        break;
+      }
+      default:
+        s = `${type}.${fid}`;
+    }
+    this.cache.set(key, s);
+    return s;
+  }
+}
+
+function enumName(v: unknown, names: Record<number, string>): string {
+  return typeof v === "string" ? v : names[num(v)] ?? String(v);
+}
+
+interface PsNode {
+  pid: number;
+  entry: Msg;
+  comm: string;
+  kids: PsNode[];
+}
+
+async function explorePs(load: ImageLoader, out: LineSink): Promise<void> {
+  const pstree = await required(load, "pstree.img");
+  const nodes = new Map<number, PsNode>();
+  const order: PsNode[] = [];
+  for (const p of pstree) {
+    const pid = taskId(p, "pid");
+    const core = (await required(load, `core-${pid}.img`))[0];
+    const tc = core?.tc as Msg | undefined;
+    const node = { pid, entry: p, comm: String(tc?.comm ?? ""), kids: [] };
+    nodes.set(pid, node);
+    order.push(node);
+  }
+  const roots: PsNode[] = [];
+  for (const n of order) {
+    const ppid = num(n.entry.ppid);
+    const parent = ppid === 0 ? undefined : nodes.get(ppid);
+    if (parent) parent.kids.push(n);
+    else roots.push(n);
+  }
+  out(pyPercent("%7s%7s%7s   %s", "PID", "PGID", "SID", "COMM"));
+  const show = (n: PsNode, depth: number): void => {
+    out(pyPercent("%7d%7d%7d   %s%s", n.pid, taskId(n.entry, "pgid"), taskId(n.entry, "sid"), " ".repeat(4 * depth), n.comm));
+    for (const k of n.kids) show(k, depth + 1);
+  };
+  for (const r of roots) show(r, 0);
+}
+
+const FD_TYPES: Record<number, string> = {
+  0: "UND", 1: "REG", 2: "PIPE", 3: "FIFO", 4: "INETSK", 5: "UNIXSK", 6: "EVENTFD", 7: "EVENTPOLL", 8: "INOTIFY",
+  9: "SIGNALFD", 10: "PACKETSK", 11: "TTY", 12: "FANOTIFY", 13: "NETLINKSK", 14: "NS", 15: "TUNF", 16: "EXT",
+  17: "TIMERFD", 18: "MEMFD", 19: "BPFMAP", 20: "PIDFD", 65534: "CTL_TTY", 65535: "AUTOFS_PIPE",
+};
+
+async function pids(load: ImageLoader): Promise<number[]> {
+  return (await required(load, "pstree.img")).map((p) => taskId(p, "pid"));
+}
+
+async function exploreFds(load: ImageLoader, out: LineSink): Promise<void> {
+  const names = new FileNames(load);
+  for (const pid of await pids(load)) {
+    const ids = await load(`ids-${pid}.img`);
+    out(String(pid));
+    if (!ids) continue; // a zombie: no files
+    const fdinfo = await required(load, `fdinfo-${num(ids[0].files_id)}.img`);
+    for (const fd of fdinfo) out(pyPercent("\t%7d: %s", num(fd.fd), await names.name(enumName(fd.type, FD_TYPES), num(fd.id))));
+    const fs = (await required(load, `fs-${pid}.img`))[0];
+    out(pyPercent("\t%7s: %s", "cwd", await names.name("REG", num(fs.cwd_id))));
+    out(pyPercent("\t%7s: %s", "root", await names.name("REG", num(fs.root_id))));
+  }
+}
+
+async function exploreMems(load: ImageLoader, out: LineSink): Promise<void> {
+  const names = new FileNames(load);
+  const vids = new Map<number, number>();
+  const vid = (id: number): number => {
+    let v = vids.get(id);
+    if (!v) vids.set(id, (v = vids.size + 1));
+    return v;
+  };
+  for (const pid of await pids(load)) {
+    const mm = await load(`mm-${pid}.img`);
+    out(String(pid));
+    if (!mm) continue;
+    const mmi = mm[0];
+    out(pyPercent("\t%-36s    %s", "exe", await names.name("REG", num(mmi.exe_file_id))));
+    for (const vma of (mmi.vmas as Msg[] | undefined) ?? []) {
+      const st = num(vma.status);
+      const shmid = num(vma.shmid);
+      let fn: string;
+      if (st & (1 << 10)) fn = " " + pyPercent("ips[%lx]", vid(shmid));
+      else if (st & (1 << 8)) fn = " " + pyPercent("shmem[%lx]", vid(shmid));
+      else if (st & (1 << 11)) fn = " " + pyPercent("packet[%lx]", vid(shmid));
+      else if (st & ((1 << 6) | (1 << 7))) {
+        fn = " " + (await names.name("REG", shmid));
+        if (num(vma.pgoff)) fn += pyPercent(" + %#lx", vma.pgoff as bigint);
+        if (st & (1 << 7)) fn += " (s)";
+      } else if (st & (1 << 1)) fn = " [stack]";
+      else if (st & (1 << 2)) fn = " [vsyscall]";
+      else if (st & (1 << 3)) fn = " [vdso]";
+      else if (num(vma.flags) & 0x0100) fn = " [stack?]";
+      else fn = "";
+      if (!(st & 1)) fn += " *";
+      const prot = num(vma.prot);
+      const p = (prot & 1 ? "r" : "-") + (prot & 2 ? "w" : "-") + (prot & 4 ? "x" : "-");
+      out(pyPercent("\t%-36s%s%s", pyPercent("%08lx-%08lx", vma.start as bigint, vma.end as bigint), p, fn));
+    }
+  }
+}
+
+/** pagemap_entry's page count: field 5 since CRIU 4.2, else the old field 2. */
+export function pagemapPages(pm: Msg): bigint {
+  const v = pm.nr_pages ?? pm.compat_nr_pages ?? 0;
+  return BigInt(v as number | bigint);
+}
+
+async function exploreRss(load: ImageLoader, out: LineSink): Promise<void> {
+  const names = new FileNames(load);
+  for (const pid of await pids(load)) {
+    const mm = await load(`mm-${pid}.img`);
+    const pms = await load(`pagemap-${pid}.img`);
+    out(String(pid));
+    if (!mm || !pms) continue;
+    const vmas = (mm[0].vmas as Msg[] | undefined) ?? [];
+    let vmi = 0;
+    let pvmi = -1;
+    for (const pm of pms.slice(1)) {
+      const vaddr = BigInt(pm.vaddr as bigint);
+      const pages = pagemapPages(pm);
+      const pstr = pyPercent("\t%lx / %-8d", vaddr, pages);
+      // crit's index can step back to -1, which Python reads as the last VMA.
+      while (vmi < vmas.length && BigInt(vmas.at(vmi)!.end as bigint) <= vaddr) vmi++;
+      const pme = vaddr + (pages << 12n);
+      let vstr = "";
+      while (vmi < vmas.length && BigInt(vmas.at(vmi)!.start as bigint) < pme) {
+        const vma = vmas.at(vmi)!;
+        if (vmi === pvmi) vstr += " ~";
+        else {
+          const start = BigInt(vma.start as bigint);
+          vstr += pyPercent(" %08lx / %-8d", start, (BigInt(vma.end as bigint) - start) >> 12n);
+          if (num(vma.status) & ((1 << 6) | (1 << 7))) vstr += " " + (await names.name("REG", num(vma.shmid)));
+          pvmi = vmi;
+        }
+        vstr += "\n\t" + pyPercent("%23s", "");
+        vmi++;
+      }
+      vmi--;
+      out(pyPercent("%-24s%s", pstr, vstr));
+    }
+  }
+}
+
+export async function explore(what: ExplorerName, load: ImageLoader, out: LineSink): Promise<void> {
+  switch (what) {
+    case "ps": return explorePs(load, out);
+    case "fds": return exploreFds(load, out);
+    case "mems": return exploreMems(load, out);
+    case "rss": return exploreRss(load, out);
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * A compiled view of a message's schema, shaped for the codec's hot loops
+ * (binary decode/encode and crit JSON rendering): fields sorted by number,
+ * with their `(criu)` options and enum tables resolved once. Built lazily from
+ * the generated tables, so start-up does not pay for schemas it never uses.
+ */
+import { ENUMS, MESSAGES } from "./tables.js";
+import { L, T, type CritOptionsTable } from "./table-types.js";
+
+export type FieldKind = "scalar" | "enum" | "message";
+
+/** Wire types (protobuf encoding). */
+export const W = { VARINT: 0, BIT64: 1, LEN: 2, BIT32: 5 } as const;
+
+export interface CritOptions {
+  readonly hex: boolean;
+  readonly ipadd: boolean;
+  readonly dev: boolean;
+  readonly odev: boolean;
+  readonly flags?: string;
+  readonly dict?: string;
+  readonly conv?: string;
+}
+
+export interface FieldType {
+  readonly no: number;
+  /** The proto field name: also the crit JSON key and the key in decoded messages. */
+  readonly name: string;
+  readonly kind: FieldKind;
+  /** The field's type (T.*); enums are T.ENUM, sub-messages T.MESSAGE. */
+  readonly type: number;
+  /** Wire type of one (unpacked) value of this field. */
+  readonly wireType: number;
+  readonly repeated: boolean;
+  readonly packed: boolean;
+  readonly required: boolean;
+  /** 64-bit integer types decode to bigint. */
+  readonly is64: boolean;
+  /** An integer type that crit's pretty formats apply to (not bool, not enum). */
+  readonly isInteger: boolean;
+  readonly opts: CritOptions;
+  /** Enum value names by number, and numbers by name (enum fields only). */
+  readonly enumNames?: ReadonlyMap<number, string>;
+  readonly enumNumbers?: ReadonlyMap<string, number>;
+  /** Full name of the enum or message type. */
+  readonly ref?: string;
+  /** The sub-message type (message fields only), compiled on first use. */
+  readonly message: MessageType | undefined;
+  /** proto2 `[default = ...]` as written in the schema, if any. */
+  readonly defaultText?: string;
+}
+
+export interface MessageType {
+  readonly name: string;
+  readonly fields: readonly FieldType[];
+  readonly byNumber: ReadonlyMap<number, FieldType>;
+  /** Fields indexed by number, for the decoder's hot loop (sparse array). */
+  readonly byNumberArray: readonly (FieldType | undefined)[];
+  readonly byName: ReadonlyMap<string, FieldType>;
+  readonly requiredFields: readonly FieldType[];
+}
+
+const NO_OPTIONS: CritOptions = { hex: false, ipadd: false, dev: false, odev: false };
+const SIXTY_FOUR = new Set<number>([T.INT64, T.UINT64, T.SINT64, T.FIXED64, T.SFIXED64]);
+const NOT_INTEGER = new Set<number>([T.BOOL, T.STRING, T.BYTES, T.FLOAT, T.DOUBLE, T.MESSAGE, T.ENUM]);
+
+function wireTypeOf(type: number): number {
+  switch (type) {
+    case T.STRING:
+    case T.BYTES:
+    case T.MESSAGE:
+      return W.LEN;
+    case T.FIXED64:
+    case T.SFIXED64:
+    case T.DOUBLE:
+      return W.BIT64;
+    case T.FIXED32:
+    case T.SFIXED32:
+    case T.FLOAT:
+      return W.BIT32;
+    default:
+      return W.VARINT;
+  }
+}
+
+function optionsOf(o: CritOptionsTable | undefined): CritOptions {
+  if (!o) return NO_OPTIONS;
+  return { hex: !!o.hex, ipadd: !!o.ipadd, dev: !!o.dev, odev: !!o.odev, flags: o.flags, dict: o.dict, conv: o.conv };
+}
+
+const enumCache = new Map<string, { names: Map<number, string>; numbers: Map<string, number> }>();
+function enumTables(name: string) {
+  let e = enumCache.get(name);
+  if (!e) {
+    const values = ENUMS[name];
+    if (!values) throw new Error(`enum ${name} is not in crtool's schema`);
+    e = { names: new Map(values.map(([n, v]) => [v, n])), numbers: new Map(values.map(([n, v]) => [n, v])) };
+    enumCache.set(name, e);
+  }
+  return e;
+}
+
+const compiled = new Map<string, MessageType>();
+
+/** The compiled type of a message, by full proto name ("file_entry", "core_entry.tc"...). */
+export function messageType(name: string): MessageType {
+  let t = compiled.get(name);
+  if (!t) {
+    t = compile(name);
+    compiled.set(name, t);
+  }
+  return t;
+}
+
+export function hasMessageType(name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(MESSAGES, name);
+}
+
+function compile(name: string): MessageType {
+  const table = MESSAGES[name];
+  if (!table) throw new Error(`message ${name} is not in crtool's schema`);
+  const fields: FieldType[] = table.map(([no, fname, type, label, extra]) => {
+    const kind: FieldKind = type === T.MESSAGE ? "message" : type === T.ENUM ? "enum" : "scalar";
+    const e = kind === "enum" ? enumTables(extra!.ref!) : undefined;
+    const ref = extra?.ref;
+    return {
+      no,
+      name: fname,
+      kind,
+      type,
+      wireType: wireTypeOf(type),
+      repeated: label === L.REPEATED,
+      packed: extra?.packed === true,
+      required: label === L.REQUIRED,
+      is64: SIXTY_FOUR.has(type),
+      isInteger: !NOT_INTEGER.has(type),
+      opts: optionsOf(extra?.opts),
+      enumNames: e?.names,
+      enumNumbers: e?.numbers,
+      ref,
+      get message() {
+        return kind === "message" ? messageType(ref!) : undefined;
+      },
+      defaultText: extra?.default,
+    };
+  });
+  fields.sort((a, b) => a.no - b.no);
+  const max = fields.reduce((m, f) => Math.max(m, f.no), 0);
+  // Field numbers in CRIU's schemas are small; larger ones use the Map.
+  const dense: (FieldType | undefined)[] = new Array(Math.min(max, 1024) + 1).fill(undefined);
+  for (const f of fields) if (f.no <= 1024) dense[f.no] = f;
+  return {
+    name,
+    fields,
+    byNumber: new Map(fields.map((f) => [f.no, f])),
+    byNumberArray: dense,
+    byName: new Map(fields.map((f) => [f.name, f])),
+    requiredFields: fields.filter((f) => f.required),
+  };
+}

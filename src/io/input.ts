@@ -1,0 +1,73 @@
+/** Opening images and JSON from files or standard input. */
+import { closeSync, fstatSync, openSync, readSync, promises as fsp } from "node:fs";
+import { IoError } from "../images/errors.js";
+import { ImageReader } from "../images/image-reader.js";
+
+const CHUNK = 1 << 20;
+
+function openError(path: string, e: unknown): IoError {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === "ENOENT") return new IoError(`${path}: no such file`);
+  if (err.code === "EACCES") return new IoError(`${path}: permission denied`);
+  if (err.code === "EISDIR") return new IoError(`${path}: is a directory, expected a file`);
+  return new IoError(`${path}: ${err.message}`);
+}
+
+/**
+ * Chunks of a regular file, read synchronously: for local files this is
+ * faster than a stream (no thread-pool round trip per chunk) and the reads
+ * are what the caller waits for anyway.
+ */
+async function* fileChunks(fd: number, path: string): AsyncGenerator<Uint8Array> {
+  try {
+    for (;;) {
+      const buf = new Uint8Array(CHUNK);
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, CHUNK, null);
+      } catch (e) {
+        throw openError(path, e);
+      }
+      if (n === 0) return;
+      yield n === CHUNK ? buf : buf.subarray(0, n);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Bytes of a file (checked to exist first), or of stdin when path is undefined. */
+export async function openInputStream(path: string | undefined): Promise<AsyncIterable<Uint8Array>> {
+  if (path === undefined) return process.stdin;
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+    if (fstatSync(fd).isDirectory()) {
+      closeSync(fd);
+      throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    }
+  } catch (e) {
+    throw openError(path, e);
+  }
+  return fileChunks(fd, path);
+}
+
+export function inputName(path: string | undefined): string {
+  return path ?? "<stdin>";
+}
+
+/** Opens an image file (or stdin) and reads its header. */
+export async function openImage(path: string | undefined): Promise<ImageReader> {
+  const stream = await openInputStream(path);
+  return ImageReader.open(stream, { name: inputName(path) });
+}
+
+/** Reads a whole small image file into memory; undefined if it does not exist. */
+export async function readFileIfExists(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await fsp.readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw openError(path, e);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Output that is all-or-nothing: a file is written under a temporary name in
+ * the same directory and renamed over the target only when complete, so a
+ * failed or interrupted command never leaves a half-written file.
+ *
+ * Writes are synchronous: files and (on Linux) pipes are written that way by
+ * Node anyway, and it spares a promise per chunk.
+ */
+import { closeSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { IoError } from "../images/errors.js";
+import { onTerminate } from "./terminate.js";
+
+export interface Output {
+  write(data: string | Uint8Array): void;
+  /** Completes the output (renames a temporary file into place). */
+  commit(): Promise<void>;
+  /** Abandons the output (removes a temporary file). */
+  abort(): Promise<void>;
+}
+
+function ioError(e: unknown, what: string): IoError {
+  const err = e as NodeJS.ErrnoException;
+  const why = err.code === "ENOSPC" ? "no space left on device" : err.code === "EACCES" ? "permission denied" : err.message;
+  return new IoError(`${what}: ${why}`);
+}
+
+function writeAll(fd: number, data: string | Uint8Array): void {
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += writeSync(fd, bytes, off, bytes.length - off);
+    } catch (e) {
+      // A non-blocking stdout (a terminal or socket) can be momentarily full.
+      if ((e as NodeJS.ErrnoException).code === "EAGAIN") continue;
+      throw e;
+    }
+  }
+}
+
+class StdoutOutput implements Output {
+  write(data: string | Uint8Array): void {
+    writeAll(1, data);
+  }
+  async commit(): Promise<void> {}
+  async abort(): Promise<void> {}
+}
+
+/** Standard output. Nothing to roll back there; a closed pipe (EPIPE) ends the command quietly. */
+export function stdoutOutput(): Output {
+  return new StdoutOutput();
+}
+
+class AtomicFileOutput implements Output {
+  private fd: number;
+  private done = false;
+  private readonly unregister: () => void;
+
+  constructor(private readonly target: string, private readonly temp: string, mode: number) {
+    try {
+      this.fd = openSync(temp, "wx", mode);
+    } catch (e) {
+      throw ioError(e, target);
+    }
+    this.unregister = onTerminate(() => this.removeTemp());
+  }
+
+  private removeTemp(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+    try {
+      unlinkSync(this.temp);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  write(data: string | Uint8Array): void {
+    try {
+      writeAll(this.fd, data);
+    } catch (e) {
+      throw ioError(e, this.target);
+    }
+  }
+
+  async commit(): Promise<void> {
+    if (this.done) return;
+    try {
+      closeSync(this.fd);
+      renameSync(this.temp, this.target);
+      this.done = true;
+      this.unregister();
+    } catch (e) {
+      await this.abort();
+      throw ioError(e, this.target);
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.removeTemp();
+    this.unregister();
+  }
+}
+
+/** The temporary name an output to `path` is written under until it is complete. */
+export function temporaryNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.crtool-${process.pid}.tmp`);
+}
+
+/** A file written atomically (temporary name + rename). */
+export async function fileOutput(path: string, mode = 0o644): Promise<Output> {
+  return new AtomicFileOutput(path, temporaryNameFor(path), mode);
+}
+
+/** `-o PATH` if given, else stdout. */
+export function openOutput(path: string | undefined, mode?: number): Promise<Output> {
+  return path ? fileOutput(path, mode) : Promise.resolve(stdoutOutput());
+}

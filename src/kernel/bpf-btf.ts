@@ -1,0 +1,100 @@
+/**
+ * BTF objects: load a blob (BPF_BTF_LOAD), open one by id, and read its
+ * info and raw bytes back (BPF_OBJ_GET_INFO_BY_FD), which is how a map's key
+ * and value types are carried across a checkpoint.
+ */
+import { BpfAttr, bpf, bpfLoadWithLog, type LogOptions } from "./bpf-attr.js";
+import { BPF_CMD } from "./bpf-constants.js";
+import { INFO_ATTR } from "./bpf-info.js";
+import { getFdById, getNextId } from "./bpf-map.js";
+import { addressOf, stableBuffer } from "./libc.js";
+
+// BPF_BTF_LOAD in union bpf_attr.
+const LOAD = { btf: 0, logBuf: 8, btfSize: 16, logSize: 20, logLevel: 24, logTrueSize: 28, btfFlags: 32, tokenFd: 36 } as const;
+// struct bpf_btf_info.
+const INFO = { btf: 0, btfSize: 8, id: 12, name: 16, nameLen: 24, kernelBtf: 28 } as const;
+const INFO_SIZE = 32;
+/** Module names are at most 56 bytes; room to spare. */
+const NAME_SIZE = 128;
+
+const loadAttr = new BpfAttr();
+const infoAttr = new BpfAttr();
+
+export interface BtfLoadOptions extends LogOptions {
+  /** BPF_F_TOKEN_FD with tokenFd. */
+  flags?: number;
+  tokenFd?: number;
+}
+
+/** BPF_BTF_LOAD: a BTF blob (header, types, strings) → BTF object fd. */
+export function btfLoad(data: Uint8Array, opts: BtfLoadOptions = {}): number {
+  return bpfLoadWithLog(
+    BPF_CMD.BTF_LOAD,
+    loadAttr,
+    opts,
+    (a, log, level) => {
+      a.setPtr(LOAD.btf, data);
+      a.setU32(LOAD.btfSize, data.byteLength);
+      a.setPtr(LOAD.logBuf, log);
+      a.setU32(LOAD.logSize, log ? log.byteLength : 0);
+      a.setU32(LOAD.logLevel, level);
+      a.setU32(LOAD.btfFlags, opts.flags ?? 0);
+      a.setU32(LOAD.tokenFd, opts.tokenFd ?? 0);
+    },
+    `${data.byteLength}-byte BTF`,
+  );
+}
+
+export function btfGetFdById(id: number): number {
+  return getFdById(BPF_CMD.BTF_GET_FD_BY_ID, id);
+}
+
+export function btfGetNextId(startId: number): number | null {
+  return getNextId(BPF_CMD.BTF_GET_NEXT_ID, startId);
+}
+
+export interface BtfInfo {
+  id: number;
+  /** Size of the raw BTF blob. */
+  btfSize: number;
+  /** "vmlinux" or a module name for kernel BTF; "" for BTF loaded by a program. */
+  name: string;
+  kernelBtf: boolean;
+}
+
+export function btfGetInfo(fd: number): BtfInfo {
+  return readInfo(fd, null).info;
+}
+
+/** The raw BTF blob of a BTF object, as BTF_LOAD would accept it. */
+export function btfGetData(fd: number): Uint8Array {
+  const { info } = readInfo(fd, null);
+  const data = stableBuffer(info.btfSize);
+  const second = readInfo(fd, data);
+  // The blob cannot change, but a short read would mean another object behind the fd.
+  return new Uint8Array(data.buffer, data.byteOffset, Math.min(second.info.btfSize, data.byteLength));
+}
+
+function readInfo(fd: number, data: Buffer | null): { info: BtfInfo } {
+  const buf = stableBuffer(INFO_SIZE);
+  const name = stableBuffer(NAME_SIZE);
+  buf.writeBigUInt64LE(BigInt(data ? addressOf(data) : 0), INFO.btf);
+  buf.writeUInt32LE(data ? data.byteLength : 0, INFO.btfSize);
+  buf.writeBigUInt64LE(BigInt(addressOf(name)), INFO.name);
+  buf.writeUInt32LE(NAME_SIZE, INFO.nameLen);
+  const a = infoAttr.clear();
+  a.setU32(INFO_ATTR.bpfFd, fd);
+  a.setU32(INFO_ATTR.infoLen, INFO_SIZE);
+  a.setPtr(INFO_ATTR.info, buf);
+  bpf(BPF_CMD.OBJ_GET_INFO_BY_FD, a, `BTF fd ${fd}`);
+  const nameLen = buf.readUInt32LE(INFO.nameLen);
+  const nul = name.indexOf(0);
+  return {
+    info: {
+      id: buf.readUInt32LE(INFO.id),
+      btfSize: buf.readUInt32LE(INFO.btfSize),
+      name: name.toString("utf8", 0, Math.min(nul < 0 ? NAME_SIZE : nul, nameLen)),
+      kernelBtf: buf.readUInt32LE(INFO.kernelBtf) !== 0,
+    },
+  };
+}

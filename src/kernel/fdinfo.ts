@@ -1,0 +1,298 @@
+/**
+ * Parser for /proc/<pid>/fdinfo/<fd>: a pure function of the text.
+ *
+ * Each number is read in the base the kernel prints it in (fs/proc/fd.c and
+ * each file type's show_fdinfo): pos decimal, flags octal, mnt_id and ino
+ * decimal; map_flags/map_extra hex with "0x"; eventfd-count, sigmask and
+ * every field of the epoll/inotify/fanotify lines hex; "settime flags" octal.
+ * Values that are 64-bit in the kernel and can really use the range (offsets,
+ * inode numbers, user cookies, signal masks, counters) are bigint.
+ */
+import { ProcfsParseError } from "./errors.js";
+import { dec, dec64, hex64, hexStr, oct } from "./proc-numbers.js";
+
+export interface EpollTarget {
+  tfd: number;
+  events: number;
+  /** epoll_event.data, the user's 64-bit cookie. */
+  data: bigint;
+  pos: bigint;
+  ino: bigint;
+  sdev: number;
+}
+
+/** A struct file_handle as printed after inotify/fanotify marks. */
+export interface FileHandle {
+  bytes: number;
+  type: number;
+  handle: Uint8Array;
+}
+
+export interface InotifyWatch {
+  wd: number;
+  ino: bigint;
+  sdev: number;
+  mask: number;
+  ignoredMask: number;
+  fhandle: FileHandle | undefined;
+}
+
+export interface FanotifyMark {
+  /** What the mark is on: an inode, a mount, a whole filesystem, or a mount namespace. */
+  target: "inode" | "mount" | "sb" | "mntns" | "unknown";
+  ino: bigint | undefined;
+  sdev: number | undefined;
+  mntId: number | undefined;
+  mflags: number;
+  mask: number;
+  ignoredMask: number;
+  fhandle: FileHandle | undefined;
+  /** Every key of the line, raw, for fields this parser does not name. */
+  fields: Record<string, string>;
+}
+
+export interface FanotifyGroup {
+  flags: number;
+  eventFlags: number;
+}
+
+export interface EventfdInfo {
+  count: bigint;
+  /** Absent before Linux 6.0. */
+  id: number | undefined;
+  /** Absent before Linux 6.4. */
+  semaphore: boolean | undefined;
+}
+
+export interface Timespec {
+  sec: number;
+  nsec: number;
+}
+
+export interface TimerfdInfo {
+  clockid: number;
+  ticks: bigint;
+  settimeFlags: number;
+  itValue: Timespec;
+  itInterval: Timespec;
+}
+
+export interface BpfMapFdinfo {
+  mapType: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  mapFlags: number;
+  mapExtra: bigint;
+  memlock: number;
+  mapId: number;
+  frozen: boolean;
+  /** For PROG_ARRAY-like maps once a program uses them. */
+  ownerProgType: number | undefined;
+  ownerJited: boolean | undefined;
+}
+
+export interface BpfProgFdinfo {
+  progType: number;
+  progJited: boolean;
+  progTag: string;
+  memlock: number;
+  progId: number;
+  runTimeNs: bigint | undefined;
+  runCnt: bigint | undefined;
+  recursionMisses: bigint | undefined;
+  verifiedInsns: number | undefined;
+}
+
+export interface Fdinfo {
+  pos: bigint;
+  /** open(2) flags: O_ACCMODE, O_APPEND, O_NONBLOCK, O_CLOEXEC (as the fd flag)... */
+  flags: number;
+  mntId: number;
+  /** Absent before Linux 5.3. */
+  ino: bigint | undefined;
+  /** Every "key: value" line, value trimmed, in file order (first wins on repeats). */
+  fields: Map<string, string>;
+  epoll: EpollTarget[] | undefined;
+  inotify: InotifyWatch[] | undefined;
+  fanotify: { group: FanotifyGroup | undefined; marks: FanotifyMark[] } | undefined;
+  eventfd: EventfdInfo | undefined;
+  timerfd: TimerfdInfo | undefined;
+  signalfd: { sigmask: bigint } | undefined;
+  bpfMap: BpfMapFdinfo | undefined;
+  bpfProg: BpfProgFdinfo | undefined;
+}
+
+export function parseFdinfo(text: string): Fdinfo {
+  const fields = new Map<string, string>();
+  let epoll: EpollTarget[] | undefined;
+  let inotify: InotifyWatch[] | undefined;
+  let fanotify: Fdinfo["fanotify"];
+
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    if (line.startsWith("tfd:")) {
+      (epoll ??= []).push(parseEpollLine(line));
+    } else if (line.startsWith("inotify ")) {
+      (inotify ??= []).push(parseInotifyLine(line));
+    } else if (line.startsWith("fanotify ")) {
+      fanotify ??= { group: undefined, marks: [] };
+      const kv = tokens(line.slice("fanotify ".length));
+      if ("event-flags" in kv) fanotify.group = { flags: hex(kv, "flags", line), eventFlags: hex(kv, "event-flags", line) };
+      else fanotify.marks.push(fanotifyMark(kv, line));
+    } else {
+      const colon = line.indexOf(":");
+      if (colon < 0) throw new ProcfsParseError(`fdinfo line without a colon: ${JSON.stringify(line)}`);
+      const key = line.slice(0, colon).trim();
+      if (!fields.has(key)) fields.set(key, line.slice(colon + 1).trim());
+    }
+  }
+
+  return {
+    pos: dec64(req(fields, "pos")),
+    flags: oct(req(fields, "flags")),
+    mntId: dec(req(fields, "mnt_id")),
+    ino: fields.has("ino") ? dec64(fields.get("ino")!) : undefined,
+    fields,
+    epoll,
+    inotify,
+    fanotify,
+    eventfd: fields.has("eventfd-count") ? eventfd(fields) : undefined,
+    timerfd: fields.has("clockid") ? timerfd(fields) : undefined,
+    signalfd: fields.has("sigmask") ? { sigmask: hex64(fields.get("sigmask")!) } : undefined,
+    bpfMap: fields.has("map_type") ? bpfMap(fields) : undefined,
+    bpfProg: fields.has("prog_type") ? bpfProg(fields) : undefined,
+  };
+}
+
+// "tfd: %8d events: %8x data: %16llx  pos:%lli ino:%lx sdev:%x"
+function parseEpollLine(line: string): EpollTarget {
+  const kv = tokens(line);
+  return {
+    tfd: dec(need(kv, "tfd", line)),
+    events: hex(kv, "events", line),
+    data: hex64(need(kv, "data", line)),
+    pos: dec64(need(kv, "pos", line)),
+    ino: hex64(need(kv, "ino", line)),
+    sdev: hex(kv, "sdev", line),
+  };
+}
+
+// "inotify wd:%x ino:%lx sdev:%x mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x f_handle:%02x..."
+function parseInotifyLine(line: string): InotifyWatch {
+  const kv = tokens(line.slice("inotify ".length));
+  return {
+    wd: hex(kv, "wd", line),
+    ino: hex64(need(kv, "ino", line)),
+    sdev: hex(kv, "sdev", line),
+    mask: hex(kv, "mask", line),
+    ignoredMask: hex(kv, "ignored_mask", line),
+    fhandle: fileHandle(kv, line),
+  };
+}
+
+// "fanotify ino:%lx sdev:%x mflags:%x mask:%x ignored_mask:%x <fhandle>" (inode),
+// "fanotify mnt_id:%x ..." (mount), "fanotify sdev:%x ..." (sb), "fanotify mnt_ns:%u ..." (mntns).
+function fanotifyMark(kv: Record<string, string>, line: string): FanotifyMark {
+  const target = "ino" in kv ? "inode" : "mnt_id" in kv ? "mount" : "mnt_ns" in kv ? "mntns" : "sdev" in kv ? "sb" : "unknown";
+  return {
+    target,
+    ino: "ino" in kv ? hex64(kv.ino) : undefined,
+    sdev: "sdev" in kv ? hex(kv, "sdev", line) : undefined,
+    mntId: "mnt_id" in kv ? hex(kv, "mnt_id", line) : undefined,
+    mflags: hex(kv, "mflags", line),
+    mask: hex(kv, "mask", line),
+    ignoredMask: hex(kv, "ignored_mask", line),
+    fhandle: fileHandle(kv, line),
+    fields: kv,
+  };
+}
+
+function fileHandle(kv: Record<string, string>, line: string): FileHandle | undefined {
+  if (!("fhandle-bytes" in kv)) return undefined;
+  const bytes = hex(kv, "fhandle-bytes", line);
+  const raw = kv.f_handle ?? "";
+  if (raw.length !== bytes * 2 || !/^[0-9a-f]*$/i.test(raw)) {
+    throw new ProcfsParseError(`f_handle of ${bytes} bytes expected in ${JSON.stringify(line)}`);
+  }
+  return { bytes, type: hex(kv, "fhandle-type", line), handle: Uint8Array.from(Buffer.from(raw, "hex")) };
+}
+
+function eventfd(f: Map<string, string>): EventfdInfo {
+  return {
+    count: hex64(f.get("eventfd-count")!),
+    id: f.has("eventfd-id") ? dec(f.get("eventfd-id")!) : undefined,
+    semaphore: f.has("eventfd-semaphore") ? dec(f.get("eventfd-semaphore")!) !== 0 : undefined,
+  };
+}
+
+function timerfd(f: Map<string, string>): TimerfdInfo {
+  return {
+    clockid: dec(req(f, "clockid")),
+    ticks: dec64(req(f, "ticks")),
+    settimeFlags: oct(req(f, "settime flags")),
+    itValue: timespec(req(f, "it_value")),
+    itInterval: timespec(req(f, "it_interval")),
+  };
+}
+
+function timespec(s: string): Timespec {
+  const m = /^\(\s*(\d+),\s*(\d+)\s*\)$/.exec(s);
+  if (!m) throw new ProcfsParseError(`expected "(seconds, nanoseconds)", got ${JSON.stringify(s)}`);
+  return { sec: dec(m[1]), nsec: dec(m[2]) };
+}
+
+function bpfMap(f: Map<string, string>): BpfMapFdinfo {
+  return {
+    mapType: dec(req(f, "map_type")),
+    keySize: dec(req(f, "key_size")),
+    valueSize: dec(req(f, "value_size")),
+    maxEntries: dec(req(f, "max_entries")),
+    mapFlags: hexStr(req(f, "map_flags")),
+    mapExtra: f.has("map_extra") ? hex64(f.get("map_extra")!) : 0n,
+    memlock: dec(req(f, "memlock")),
+    mapId: dec(req(f, "map_id")),
+    frozen: f.has("frozen") ? dec(f.get("frozen")!) !== 0 : false,
+    ownerProgType: f.has("owner_prog_type") ? dec(f.get("owner_prog_type")!) : undefined,
+    ownerJited: f.has("owner_jited") ? dec(f.get("owner_jited")!) !== 0 : undefined,
+  };
+}
+
+function bpfProg(f: Map<string, string>): BpfProgFdinfo {
+  const opt64 = (k: string) => (f.has(k) ? dec64(f.get(k)!) : undefined);
+  return {
+    progType: dec(req(f, "prog_type")),
+    progJited: dec(req(f, "prog_jited")) !== 0,
+    progTag: req(f, "prog_tag"),
+    memlock: dec(req(f, "memlock")),
+    progId: dec(req(f, "prog_id")),
+    runTimeNs: opt64("run_time_ns"),
+    runCnt: opt64("run_cnt"),
+    recursionMisses: opt64("recursion_misses"),
+    verifiedInsns: f.has("verified_insns") ? dec(f.get("verified_insns")!) : undefined,
+  };
+}
+
+/** "a: 1 b:2  c: 3" → {a: "1", b: "2", c: "3"}: keys are words before a colon, values the next word. */
+function tokens(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /([A-Za-z_][\w-]*):\s*(\S*)/g;
+  for (let m = re.exec(s); m; m = re.exec(s)) out[m[1]] = m[2];
+  return out;
+}
+
+function req(f: Map<string, string>, key: string): string {
+  const v = f.get(key);
+  if (v === undefined) throw new ProcfsParseError(`fdinfo has no "${key}:" line`);
+  return v;
+}
+
+function need(kv: Record<string, string>, key: string, line: string): string {
+  const v = kv[key];
+  if (v === undefined) throw new ProcfsParseError(`no "${key}:" in ${JSON.stringify(line)}`);
+  return v;
+}
+
+function hex(kv: Record<string, string>, key: string, line: string): number {
+  return hexStr(need(kv, key, line));
+}

@@ -1,0 +1,47 @@
+/**
+ * crtool's kernel layer: the only code that calls into the kernel.
+ * bpf(2), pidfds, a few libc calls, and /proc parsers.
+ */
+export * from "./errors.js";
+export * from "./bpf.js";
+export * from "./pidfd.js";
+export * from "./fdinfo.js";
+export * from "./procfs.js";
+export {
+  close,
+  dup,
+  dup3,
+  fcntl,
+  read,
+  write,
+  pipe2,
+  tee,
+  kcmp,
+  sameOpenFile,
+  getpid,
+  gettid,
+  rawSyscall,
+  rawSyscall6,
+  rawSyscallAsync,
+  check,
+  syscallNumbers,
+  stableBuffer,
+  addressOf,
+  KCMP,
+  O_NONBLOCK,
+  O_CLOEXEC,
+  F_DUPFD,
+  F_GETFD,
+  F_SETFD,
+  F_GETFL,
+  F_SETFL,
+  F_DUPFD_CLOEXEC,
+  F_SETPIPE_SZ,
+  F_GETPIPE_SZ,
+  F_ADD_SEALS,
+  F_GET_SEALS,
+  FD_CLOEXEC,
+  SPLICE_F_NONBLOCK,
+} from "./libc.js";
+export type { SyscallNumbers } from "./syscall-numbers.js";
+export * from "./ptrace.js";
