@@ -20,7 +20,7 @@ export interface ImageKind {
 
 const num = (m: ImageMessage, k: string): number => Number(m[k] ?? 0);
 
-function simple(magic: MagicName, typeName: string, payload?: (m: ImageMessage) => PayloadLayout): ImageKind {
+function simple(magic: MagicName, typeName: string, payload?: (m: ImageMessage) => PayloadLayout | undefined): ImageKind {
   let type: MessageType | undefined;
   return {
     magic,
@@ -128,7 +128,9 @@ function build(magic: MagicName): ImageKind | undefined {
     case "FIFO_DATA": return simple(magic, "pipe_data_entry", (m) => bytes(num(m, "bytes")));
     case "SK_QUEUES": return simple(magic, "sk_packet_entry", (m) => bytes(num(m, "length")));
     case "BPFMAP_DATA": return simple(magic, "bpfmap_data_entry", (m) => bytes(num(m, "keys_bytes") + num(m, "values_bytes")));
-    case "IPCNS_SHM": return simple(magic, "ipc_shm_entry", (m) => bytes(num(m, "size"), 4));
+    // Since CRIU 4.2 a segment's contents go to pagemap/pages images (in_pagemaps);
+    // only older dumps carry them after the entry. crit reads them regardless.
+    case "IPCNS_SHM": return simple(magic, "ipc_shm_entry", (m) => (m.in_pagemaps ? undefined : bytes(num(m, "size"), 4)));
     case "IPCNS_SEM": return simple(magic, "ipc_sem_entry", (m) => ({ kind: "sem", count: num(m, "nsems") }));
     case "IPCNS_MSG": return simple(magic, "ipc_msg_entry", (m) => ({ kind: "msgs", count: num(m, "qnum") }));
     case "TCP_STREAM": return simple(magic, "tcp_stream_entry", (m) => ({ kind: "tcp", inq: num(m, "inq_len"), outq: num(m, "outq_len") }));

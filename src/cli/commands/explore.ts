@@ -5,7 +5,7 @@ import { Argument, type Command } from "commander";
 import { EXPLORERS, explore, type ExplorerName } from "../../images/explore/explorers.js";
 import { readImageMessages } from "../../images/read-all.js";
 import { readFileIfExists } from "../../io/input.js";
-import { IoError } from "../../images/errors.js";
+import { CrtoolError, IoError } from "../../images/errors.js";
 
 export async function exploreCommand(dir: string, what: ExplorerName): Promise<void> {
   const st = await fsp.stat(dir).catch(() => undefined);
@@ -25,7 +25,11 @@ export async function exploreCommand(dir: string, what: ExplorerName): Promise<v
         out = "";
       }
     },
-  ).finally(() => process.stdout.write(out));
+  )
+    .catch((e: unknown) => {
+      throw e instanceof CrtoolError && e.location.file === undefined ? e.withLocation({ file: dir }) : e;
+    })
+    .finally(() => process.stdout.write(out));
 }
 
 export function registerExplore(program: Command): void {

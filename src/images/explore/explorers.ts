@@ -34,7 +34,7 @@ function taskId(p: Msg, key: string): number {
 
 async function required(load: ImageLoader, name: string): Promise<Msg[]> {
   const entries = await load(name);
-  if (!entries) throw new ImageFormatError(`${name}: no such image in the directory`);
+  if (!entries) throw new ImageFormatError(`no ${name} in the image directory`);
   return entries;
 }
 
