@@ -24,6 +24,13 @@ export interface ImageSink {
   appendStreamed(message: ImageMessage, pieces: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>;
 }
 
+/** A raw image (no header, no entries): pages-N.img, which pagemap images refer to by N. */
+export interface RawImage {
+  /** The N of pages-N.img, which a pagemap_head names. */
+  readonly id: number;
+  write(bytes: Uint8Array): void | Promise<void>;
+}
+
 export interface DumpStats {
   processes: number;
   threads: number;
@@ -46,6 +53,8 @@ export interface DumpContext {
   grab(fd: TaskFd): number;
   /** The image `fileName` in the dump directory (created on first use). */
   image(fileName: string, magic: MagicName): ImageSink;
+  /** Creates the next pages-N.img (N shared by every user of page images in the dump). */
+  pagesImage(): RawImage;
   /** A new file id, for files.img entries that are not an fd (a FIFO's path, cwd...). */
   newFileId(): number;
   /** Adds a file_entry to files.img ({type, id, <field>: message}). */
@@ -55,6 +64,11 @@ export interface DumpContext {
    * (e.g. a BPF map's contents are written once however many fds share it).
    */
   once<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Where large scratch data may be spooled (unlinked files only): the dump's
+   * own directory, so it lands on the same filesystem as the images.
+   */
+  readonly spoolDir: string | undefined;
   /** A progress line for -v (stderr). */
   log(message: string): void;
 }

@@ -13,7 +13,8 @@ import { ImageSet } from "./image-set.js";
 import { Freezer } from "./freezer.js";
 import { FdGrabber, readTaskFds } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
-import { NamespaceIds, coreEntries, fsPaths, inventoryEntry, pstreeEntry } from "./task-images.js";
+import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } from "./task-images.js";
+import { namespaceIds } from "../fds/ns-ids.js";
 import type { TreeProcess } from "./process-tree.js";
 
 export interface DumpRequest extends DumpOptions {
@@ -58,8 +59,10 @@ class Dump {
       stats: this.stats,
       grab: (fd: TaskFd) => this.grabber.grab(fd.pid, fd.fd),
       image: (name, magic) => this.images.image(name, magic),
+      pagesImage: () => this.images.pagesImage(),
       newFileId: () => this.fileIds.newId(),
       addFile: (entry) => this.images.image("files.img", "FILES").append(entry),
+      spoolDir: dir,
       once: <T>(key: string, fn: () => Promise<T>) => {
         let p = this.onceResults.get(key) as Promise<T> | undefined;
         if (!p) this.onceResults.set(key, (p = fn()));
@@ -122,7 +125,9 @@ class Dump {
   async run(tree: TreeProcess[]): Promise<void> {
     const root = tree[0].pid;
     const kobj = new KernelObjectIds();
-    const ns = new NamespaceIds();
+    const ns = namespaceIds(this.ctx);
+    // Namespaces of the tree first, in CRIU's order, before any namespace fd.
+    for (const p of tree) if (!p.zombie) namespaceIdsOf(p.pid, ns);
     const pstree = this.images.image("pstree.img", "PSTREE");
     const tablesDone = new Set<number>();
     let rootNs: Record<string, number> = {};
@@ -132,7 +137,7 @@ class Dump {
       pstree.append(pstreeEntry(p, root));
       for (const [tid, core] of coreEntries(p)) this.images.image(`core-${tid}.img`, "CORE").append(core);
       if (p.zombie) continue;
-      const nsIds = ns.idsOf(p.pid);
+      const nsIds = namespaceIdsOf(p.pid, ns);
       if (p.pid === root) rootNs = nsIds;
       const ids = { ...kobj.idsOf(p.pid), ...nsIds };
       this.images.image(`ids-${p.pid}.img`, "IDS").append(ids);
@@ -140,7 +145,10 @@ class Dump {
         tablesDone.add(ids.files_id);
         // Created even when empty: CRIU's restore expects every task's fd table image.
         const fdinfo = this.images.image(`fdinfo-${ids.files_id}.img`, "FDINFO");
-        for (const fd of readTaskFds(p.pid, this.grabber)) await this.dumpFd(fd, fdinfo);
+        for (const fd of readTaskFds(p.pid, this.grabber)) {
+          await this.dumpFd(fd, fdinfo);
+          this.grabber.release(fd.pid, fd.fd);
+        }
       }
       const fs = fsPaths(p.pid);
       const cwdId = this.pathEntry(fs.cwd, fs.cwdMode);
@@ -161,7 +169,7 @@ export async function dump(req: DumpRequest): Promise<DumpSummary> {
     const tree = freezer.freeze(req.pid);
     await d.run(tree);
     d.grabber.closeAll();
-    const images = d.images.names().length;
+    const images = d.images.count;
     const bytes = d.images.bytes;
     d.images.closeAll();
     dir.commit();

@@ -9,7 +9,7 @@ import { CrtoolError, EncodeError, IoError } from "../images/errors.js";
 import type { MagicName } from "../images/magic.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { roundUp, type Payload } from "../images/payloads/layout.js";
-import type { ImageSink } from "./dump-context.js";
+import type { ImageSink, RawImage } from "./dump-context.js";
 
 function writeAll(fd: number, bytes: Uint8Array, path: string): void {
   let off = 0;
@@ -74,8 +74,32 @@ class ImageFile implements ImageSink {
   }
 }
 
+/** A raw image (pages-N.img): bytes only, no header. */
+class RawImageFile implements RawImage {
+  private readonly fd: number;
+  bytes = 0;
+
+  constructor(readonly path: string, readonly id: number) {
+    try {
+      this.fd = openSync(path, "wx", 0o600);
+    } catch (e) {
+      throw new IoError(`${path}: ${(e as Error).message}`);
+    }
+  }
+
+  write(b: Uint8Array): void {
+    writeAll(this.fd, b, this.path);
+    this.bytes += b.length;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
 export class ImageSet {
   private readonly files = new Map<string, ImageFile>();
+  private readonly raw: RawImageFile[] = [];
 
   constructor(readonly dir: string) {}
 
@@ -90,19 +114,28 @@ export class ImageSet {
     return f;
   }
 
+  /** The next pages-N.img (N = 1, 2, ...). */
+  pagesImage(): RawImage {
+    const id = this.raw.length + 1;
+    const f = new RawImageFile(join(this.dir, `pages-${id}.img`), id);
+    this.raw.push(f);
+    return f;
+  }
+
   /** Bytes written so far, over all images. */
   get bytes(): number {
     let n = 0;
-    for (const f of this.files.values()) n += f.bytes;
+    for (const f of [...this.files.values(), ...this.raw]) n += f.bytes;
     return n;
   }
 
-  names(): string[] {
-    return [...this.files.keys()];
+  /** How many image files have been written. */
+  get count(): number {
+    return this.files.size + this.raw.length;
   }
 
   closeAll(): void {
-    for (const f of this.files.values()) {
+    for (const f of [...this.files.values(), ...this.raw]) {
       try {
         f.close();
       } catch {
@@ -110,5 +143,6 @@ export class ImageSet {
       }
     }
     this.files.clear();
+    this.raw.length = 0;
   }
 }

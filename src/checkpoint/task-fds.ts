@@ -44,6 +44,15 @@ export class FdGrabber {
     return ours;
   }
 
+  /** Closes crtool's duplicate of one fd (a tree may hold more fds than crtool may open). */
+  release(pid: number, fd: number): void {
+    const key = `${pid}:${fd}`;
+    const ours = this.grabbed.get(key);
+    if (ours === undefined) return;
+    this.grabbed.delete(key);
+    close(ours);
+  }
+
   closeAll(): void {
     for (const fd of [...this.grabbed.values(), ...this.pidfds.values()]) {
       try {
@@ -73,6 +82,7 @@ export function readTaskFds(pid: number, grabber: FdGrabber): TaskFd[] {
     const link = parseFdLink(linkBytes.toString("utf8"));
     const fdinfo = readFdinfo(pid, fd);
     const st = fstatSync(grabber.grab(pid, fd), { bigint: true });
+    grabber.release(pid, fd);
     out.push({
       pid,
       fd,

@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { readStat, readStatus } from "../kernel/index.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import type { TreeProcess } from "./process-tree.js";
+import type { NamespaceIds } from "../fds/ns-ids.js";
 
 /** core_entry.march values. */
 export function machineType(): number {
@@ -26,25 +27,23 @@ const NAMESPACES: [string, string][] = [
   ["cgroup", "cgroup_ns_id"],
 ];
 
-export class NamespaceIds {
-  private readonly ids = new Map<string, number>();
-
-  /** ns ids of a process: the same namespace gets the same id across the dump. */
-  idsOf(pid: number): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [ns, field] of NAMESPACES) {
-      let link: string;
-      try {
-        link = readlinkSync(`/proc/${pid}/ns/${ns}`);
-      } catch {
-        continue; // a kernel without this namespace kind
-      }
-      let id = this.ids.get(link);
-      if (id === undefined) this.ids.set(link, (id = this.ids.size + 1));
-      out[field] = id;
+/**
+ * The ids of a process's namespaces, from the dump's registry (shared with
+ * namespace fds): the same namespace gets the same id everywhere.
+ */
+export function namespaceIdsOf(pid: number, registry: NamespaceIds): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [ns, field] of NAMESPACES) {
+    let link: string;
+    try {
+      link = readlinkSync(`/proc/${pid}/ns/${ns}`);
+    } catch {
+      continue; // a kernel without this namespace kind
     }
-    return out;
+    const m = /\[(\d+)\]$/.exec(link);
+    if (m) out[field] = registry.idFor(ns, BigInt(m[1]));
   }
+  return out;
 }
 
 function readNumber(path: string, radix = 10): number | undefined {

@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerImageCommands } from "./image-commands.js";
 import { registerDump } from "./commands/dump.js";
 import { registerCheck } from "./commands/check.js";
+import { registerDemo } from "./commands/demo.js";
 import { runProgram } from "./main.js";
 import { packageVersion } from "./version.js";
 
@@ -14,4 +15,5 @@ const program = new Command("crtool")
 registerImageCommands(program);
 registerDump(program);
 registerCheck(program);
+registerDemo(program);
 await runProgram("crtool", program, process.argv);

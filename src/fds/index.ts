@@ -4,8 +4,38 @@
  * line here.
  */
 import type { FdKind, TaskFd } from "./fd-kind.js";
+import { bpfMapKind } from "./bpfmap.js";
+import { memfdKind } from "./memfd.js";
+import { ttyKind } from "./tty.js";
+import { fifoKind } from "./fifo.js";
+import { regFileKind } from "./reg-file.js";
+import { pipeKind } from "./pipe.js";
+import { eventfdKind } from "./eventfd.js";
+import { eventpollKind } from "./eventpoll.js";
+import { signalfdKind } from "./signalfd.js";
+import { timerfdKind } from "./timerfd.js";
+import { inotifyKind } from "./inotify.js";
+import { fanotifyKind } from "./fanotify.js";
+import { pidfdKind } from "./pidfd.js";
+import { nsFileKind } from "./ns-file.js";
 
-export const FD_KINDS: readonly FdKind[] = [];
+// memfd, tty and FIFO before REG: their links look like paths too.
+export const FD_KINDS: readonly FdKind[] = [
+  bpfMapKind,
+  memfdKind,
+  ttyKind,
+  fifoKind,
+  regFileKind,
+  pipeKind,
+  eventfdKind,
+  eventpollKind,
+  signalfdKind,
+  timerfdKind,
+  inotifyKind,
+  fanotifyKind,
+  pidfdKind,
+  nsFileKind,
+];
 
 export function kindOf(fd: TaskFd): FdKind | undefined {
   return FD_KINDS.find((k) => k.detect(fd));

@@ -109,6 +109,22 @@ export class MapBatchReader {
     this.allocate(batchSize);
   }
 
+  /**
+   * Continues from a token instead of the start: for hash maps the token is
+   * a bucket index, so two readers can share a map's buckets between them.
+   */
+  startFrom(token: number): void {
+    this.token.fill(0);
+    this.token.writeUInt32LE(token >>> 0, 0);
+    this.started = true;
+    this.done = false;
+  }
+
+  /** The token the next call continues from (for hash maps: the next bucket). */
+  get position(): number {
+    return this.token.readUInt32LE(0);
+  }
+
   /** Back to the first element. */
   reset(): void {
     this.started = false;

@@ -1,0 +1,118 @@
+// Benchmark: `crtool dump` of BPF maps against a C program doing the same
+// batch lookup and write (compiled here from bench/c/batch-dump.c) and
+// against `bpftool map dump -j`, in the same run; then peak memory with a map
+// holding 1 GiB of values, and 10,000 small maps against one large one.
+//
+//   npm run build && node bench/dump-bpf.mjs [--runs 5] [--skip-large]
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { ImageReader } from "../dist/images/index.js";
+import { have, measure, run } from "./lib.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const out = join(root, "bench", "out");
+mkdirSync(out, { recursive: true });
+const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
+const crtool = join(root, "dist", "cli", "crtool.js");
+if (process.getuid() !== 0) {
+  console.error("this benchmark needs root (it creates BPF maps and freezes a process)");
+  process.exit(1);
+}
+
+const cBin = join(out, "batch-dump");
+run("gcc", ["-O2", "-o", cBin, join(root, "bench", "c", "batch-dump.c")]);
+
+async function holder(args) {
+  // Many maps need many fds: raise the limit for the holder.
+  const child = spawn("sh", ["-c", `ulimit -n 1048576 2>/dev/null || ulimit -n 65536; exec "${process.execPath}" "${join(root, "bench", "map-holder.mjs")}" ${args.join(" ")}`], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise((resolve) => createInterface({ input: child.stdout }).once("line", resolve));
+  return { child, ...JSON.parse(line) };
+}
+
+function dumpArgs(pid, dir) {
+  return [crtool, "dump", "-t", String(pid), "-D", dir, "--skip-unsupported"];
+}
+
+function measureDump(pid) {
+  const dir = join(out, "dump");
+  const times = [];
+  let rss = 0;
+  for (let i = 0; i <= runs; i++) {
+    rmSync(dir, { recursive: true, force: true });
+    const r = run("node", dumpArgs(pid, dir));
+    if (i > 0) times.push(r.seconds); // the first run warms the page cache
+    rss = Math.max(rss, r.rssMb ?? 0);
+  }
+  times.sort((a, b) => a - b);
+  return { seconds: times[Math.floor(times.length / 2)], rssMb: rss, dir };
+}
+
+async function payloadOf(dir) {
+  const reader = await ImageReader.open(readFileSync(join(dir, "bpfmap-data.img")));
+  await reader.next();
+  const parts = [];
+  for await (const p of reader.payloadPieces()) parts.push(p);
+  return Buffer.concat(parts);
+}
+
+const rows = [];
+{
+  const h = await holder(["--entries", "1000000", "--key", "4", "--value", "8"]);
+  try {
+    const id = h.maps[0].id;
+    const cOut = join(out, "c-dump.bin");
+    const c = measure(cBin, [String(id), cOut], runs);
+    const ours = measureDump(h.pid);
+    const same = (await payloadOf(ours.dir)).equals(readFileSync(cOut));
+    if (!same) throw new Error("crtool's bpfmap-data payload differs from the C program's output");
+    let tool;
+    if (have("bpftool")) tool = measure("sh", ["-c", `bpftool map dump id ${id} -j > /dev/null`], Math.min(runs, 3));
+    rows.push(["1M-entry HASH u32→u64", ours, c, tool]);
+  } finally {
+    h.child.kill("SIGKILL");
+  }
+}
+
+console.log("| map | crtool dump (s) | C batch lookup + write (s) | crtool / C | bpftool map dump -j (s) | bpftool / crtool | crtool peak RSS (MB) |");
+console.log("|---|---:|---:|---:|---:|---:|---:|");
+for (const [name, ours, c, tool] of rows) {
+  console.log(`| ${name} | ${ours.seconds.toFixed(3)} | ${c.seconds.toFixed(3)} | ${(ours.seconds / c.seconds).toFixed(2)} | ${tool ? tool.seconds.toFixed(3) : "n/a"} | ${tool ? (tool.seconds / ours.seconds).toFixed(1) + "×" : "n/a"} | ${ours.rssMb.toFixed(0)} |`);
+}
+
+if (!process.argv.includes("--skip-large")) {
+  const lines = [];
+  {
+    const h = await holder(["--entries", "262144", "--key", "4", "--value", "4096"]);
+    try {
+      const r = measureDump(h.pid);
+      lines.push(`| HASH, 262,144 × 4 KiB values (1 GiB) | ${r.seconds.toFixed(2)} | ${r.rssMb.toFixed(0)} |`);
+    } finally {
+      h.child.kill("SIGKILL");
+    }
+  }
+  let big;
+  {
+    const h = await holder(["--entries", "1000000", "--key", "4", "--value", "8"]);
+    try {
+      big = measureDump(h.pid);
+      lines.push(`| 1 HASH of 1,000,000 entries | ${big.seconds.toFixed(2)} | ${big.rssMb.toFixed(0)} |`);
+    } finally {
+      h.child.kill("SIGKILL");
+    }
+  }
+  {
+    const h = await holder(["--maps", "10000", "--entries", "100", "--key", "4", "--value", "8"]);
+    try {
+      const r = measureDump(h.pid);
+      lines.push(`| 10,000 HASH maps of 100 entries | ${r.seconds.toFixed(2)} (${(r.seconds / big.seconds).toFixed(2)}× the 1M map) | ${r.rssMb.toFixed(0)} |`);
+    } finally {
+      h.child.kill("SIGKILL");
+    }
+  }
+  console.log("\n| maps | crtool dump (s) | peak RSS (MB) |\n|---|---:|---:|");
+  for (const l of lines) console.log(l);
+}
+rmSync(join(out, "dump"), { recursive: true, force: true });

@@ -1,0 +1,144 @@
+/**
+ * Dumping one open file of a BPF map into a dump directory: its
+ * bpfmap_file_entry (returned, for `file_entry.bpf`), its contents in
+ * bpfmap-data.img once per map id however many files refer to it, and, for a
+ * map-in-map, a record and contents for every inner map it holds.
+ *
+ * Used by the BPFMAP fd kind (src/fds/bpfmap.ts) and by `crtool dump --pinned`.
+ */
+import { O_CLOEXEC, readFdinfo, type BpfMapFdinfo } from "../kernel/index.js";
+import type { ImageMessage } from "../images/index.js";
+import { FD_TYPE_NUMBERS } from "../fds/fd-kind.js";
+import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { FownEntry } from "../images/schema/types.js";
+import { MapNotSupportedError } from "./errors.js";
+import { LiveMap } from "./map.js";
+import { MapSpec, type MapFileAttrs } from "./map-spec.js";
+import type { PinnedMap } from "./pinned.js";
+import { writeContents } from "./write-contents.js";
+
+/** Who refers to a map: a process's fd, or a pin on a bpffs. */
+export type MapOwner = { pid: number; fd: number } | { pinPath: string };
+
+export function describeOwner(o: MapOwner): string {
+  return "pinPath" in o ? `pinned map ${o.pinPath}` : `pid ${o.pid} fd ${o.fd}`;
+}
+
+export interface MapFile extends MapFileAttrs {
+  owner: MapOwner;
+  /** The owner's fdinfo of this file: CRIU's fields come from it. Default: crtool's own fd's. */
+  fdinfo?: BpfMapFdinfo;
+}
+
+export interface MapDumpOptions {
+  /** Where contents are spooled before they go into the image (default: os.tmpdir()). */
+  spoolDir?: string;
+}
+
+/** The fown of a file nobody asked for signals on. */
+export const NO_FOWN: Readonly<FownEntry> = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
+
+const O_RDWR = 2;
+
+/**
+ * Dumps the open file `file` of the map behind `fd` (crtool's own fd of the
+ * same open file) and returns its bpfmap_file_entry. A map whose contents
+ * cannot be read throws MapNotSupportedError, or with
+ * ctx.options.skipUnsupported gets its attributes recorded alone (no data
+ * entry; `contents_skipped` says why) and an entry in ctx.stats.skipped.
+ */
+export async function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: MapDumpOptions = {}): Promise<ImageMessage> {
+  const map = LiveMap.fromFd(fd);
+  await firstTime(ctx, `bpfmap-record:${map.id}`);
+  const spec = await specOf(map, ctx, file.fdinfo);
+  const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};
+  const why = map.whyUnreadable();
+  if (why !== undefined) {
+    skipOrThrow(new MapNotSupportedError(describeOwner(file.owner), map.id, map.typeName, why), file.owner, ctx);
+    return spec.toFileEntry(file, { ...pin, contents_skipped: why });
+  }
+  await ctx.once(`bpfmap:${map.id}`, () => dumpContents(map, file.owner, ctx, opts));
+  return spec.toFileEntry(file, pin);
+}
+
+/** dumpMapFile for a map pinned on a bpffs (`crtool dump --pinned`): `id` is the new file id. */
+export function dumpPinnedMap(pin: PinnedMap, id: number, ctx: DumpContext, opts: MapDumpOptions = {}): Promise<ImageMessage> {
+  const fi = readFdinfo("self", pin.fd);
+  return dumpMapFile(pin.fd, { owner: { pinPath: pin.path }, id, flags: fi.flags & ~O_CLOEXEC, pos: fi.pos, fown: { ...NO_FOWN }, mntId: fi.mntId }, ctx, opts);
+}
+
+/** True for the first caller with this key in this dump. */
+async function firstTime(ctx: DumpContext, key: string): Promise<boolean> {
+  let first = false;
+  await ctx.once(key, async () => {
+    first = true;
+  });
+  return first;
+}
+
+/** The map's spec; its BTF blob only on the first record of the dump with that BTF id. */
+async function specOf(map: LiveMap, ctx: DumpContext, fdinfo?: BpfMapFdinfo): Promise<MapSpec> {
+  const btfId = map.info.btfId;
+  const withBtf = btfId !== 0 && (await firstTime(ctx, `btf:${btfId}`));
+  return MapSpec.fromLive(map.fd, { fdinfo, btfData: withBtf });
+}
+
+function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContext): void {
+  if (!ctx.options.skipUnsupported) throw err;
+  const where = "pinPath" in owner ? { pid: 0, fd: -1 } : owner;
+  ctx.stats.skipped.push({ ...where, kind: "BPFMAP", why: `BPF map ${err.mapId} (${err.mapTypeName}): ${err.why}; attributes only` });
+  ctx.log(`${err.message}; recording its attributes only`);
+}
+
+/** Writes the map's bpfmap-data entry, then dumps the inner maps it names (map-in-map). */
+async function dumpContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): Promise<void> {
+  const plan = map.readPlan();
+  const innerIds = new Set<number>();
+  const collect = !("unsupported" in plan) && plan.innerMaps;
+  const written = await writeContents(map, ctx.image("bpfmap-data.img", "BPFMAP_DATA"), {
+    ...opts,
+    owner: describeOwner(owner),
+    // *_OF_MAPS values are inner map ids (u32): remember each for its own record.
+    inspect: collect ? (values, count) => collectIds(values, count, innerIds) : undefined,
+  });
+  ctx.stats.maps++;
+  ctx.stats.mapEntries += written.count;
+  ctx.stats.mapBytes += written.keysBytes + written.valuesBytes;
+  ctx.log(`BPF map ${map.id} (${map.typeName}): ${written.count} elements, ${written.keysBytes + written.valuesBytes} bytes`);
+  for (const id of innerIds) await dumpInnerMap(id, map, owner, ctx, opts);
+}
+
+function collectIds(values: Uint8Array, count: number, into: Set<number>): void {
+  const view = new DataView(values.buffer, values.byteOffset, values.byteLength);
+  for (let i = 0; i < count; i++) into.add(view.getUint32(i * 4, true));
+}
+
+/**
+ * An inner map of a map-in-map: no fd refers to it, but restore must create
+ * it to fill the outer map. It gets its own file record (unless an fd's
+ * record already exists) marked with the outer map's id, and its contents,
+ * each once per map id. The outer map's values stay the old inner map ids,
+ * which restore remaps.
+ */
+async function dumpInnerMap(id: number, outer: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): Promise<void> {
+  const inner = LiveMap.openById(id);
+  try {
+    const first = await firstTime(ctx, `bpfmap-record:${id}`);
+    const spec = first ? await specOf(inner, ctx) : undefined;
+    const file = (): MapFileAttrs => ({ id: ctx.newFileId(), flags: O_RDWR, pos: 0n, fown: { ...NO_FOWN }, mntId: readFdinfo("self", inner.fd).mntId });
+    const why = inner.whyUnreadable();
+    if (why !== undefined) {
+      skipOrThrow(new MapNotSupportedError(describeOwner(owner), id, inner.typeName, why, `an inner map of BPF map ${outer.id} (${outer.typeName})`), owner, ctx);
+      if (spec) addRecord(ctx, spec.toFileEntry(file(), { inner_of_map_id: outer.id, contents_skipped: why }));
+      return;
+    }
+    if (spec) addRecord(ctx, spec.toFileEntry(file(), { inner_of_map_id: outer.id }));
+    await ctx.once(`bpfmap:${id}`, () => dumpContents(inner, owner, ctx, opts));
+  } finally {
+    inner.close();
+  }
+}
+
+function addRecord(ctx: DumpContext, bpf: ImageMessage): void {
+  ctx.addFile({ type: FD_TYPE_NUMBERS.BPFMAP, id: bpf.id as number, bpf });
+}

@@ -1,0 +1,74 @@
+/**
+ * crtool's extension fields on CRIU's BPF map messages (proto/crtool-ext.proto).
+ *
+ * crtool's schema of bpfmap_file_entry / bpfmap_data_entry must stay CRIU
+ * 4.2's, so the extra facts cannot be fields of those messages. Instead they
+ * are the fields of our own messages (crtool_bpfmap_file_ext,
+ * crtool_bpfmap_data_ext), numbered from 1000, encoded with our codec and
+ * carried in the CRIU message's UNKNOWN_FIELDS: on the wire that is exactly a
+ * bpfmap_file_entry with a few more fields, which CRIU and Debian's crit skip
+ * and crtool's crit shows under "$unknown" and writes back byte for byte.
+ */
+import { EncodeError } from "../images/errors.js";
+import { decodeMessage, encodeMessage, messageTypeByName, UNKNOWN_FIELDS, type ImageMessage, type UnknownField } from "../images/index.js";
+import { decodeUnknownFields, encodeUnknownFields } from "../images/crit/unknown-fields.js";
+import type { MessageType } from "../images/schema/message-type.js";
+import type { CrtoolBpfmapDataExt, CrtoolBpfmapFileExt } from "../images/schema/types.js";
+
+export type { CrtoolBpfmapDataExt, CrtoolBpfmapFileExt, CrtoolBpfmapTemplate } from "../images/schema/types.js";
+
+/** The lowest field number an extension may use: far above anything CRIU will add. */
+export const FIRST_EXT_FIELD = 1000;
+
+/** Which extension message rides on which CRIU message. */
+export const EXTENSIONS = {
+  bpfmap_file_entry: "crtool_bpfmap_file_ext",
+  bpfmap_data_entry: "crtool_bpfmap_data_ext",
+} as const;
+
+export type ExtendedMessage = keyof typeof EXTENSIONS;
+
+interface ExtTypes {
+  bpfmap_file_entry: CrtoolBpfmapFileExt;
+  bpfmap_data_entry: CrtoolBpfmapDataExt;
+}
+
+/** The ext type, checked once: every field >= FIRST_EXT_FIELD and unknown to the CRIU message. */
+function extType(target: ExtendedMessage): MessageType {
+  const ext = messageTypeByName(EXTENSIONS[target]);
+  const base = messageTypeByName(target);
+  for (const f of ext.fields) {
+    if (f.no < FIRST_EXT_FIELD || base.byNumber.has(f.no)) {
+      throw new EncodeError(`${ext.name}.${f.name} = ${f.no} collides with ${target}: extension fields must be >= ${FIRST_EXT_FIELD} and unused`);
+    }
+  }
+  return ext;
+}
+
+const checked = new Map<ExtendedMessage, MessageType>();
+function typeFor(target: ExtendedMessage): MessageType {
+  let t = checked.get(target);
+  if (!t) checked.set(target, (t = extType(target)));
+  return t;
+}
+
+/**
+ * Writes `ext`'s fields into `message`'s unknown fields, replacing earlier
+ * values of the same fields and keeping any other unknown field. Fields left
+ * undefined in `ext` are removed, so setting is idempotent.
+ */
+export function setExtFields<K extends ExtendedMessage>(target: K, message: ImageMessage, ext: ExtTypes[K]): void {
+  const type = typeFor(target);
+  const fields = decodeUnknownFields(encodeMessage(type, ext as unknown as ImageMessage));
+  const kept = (message[UNKNOWN_FIELDS] ?? []).filter((u) => !type.byNumber.has(u.no));
+  const merged: UnknownField[] = [...kept, ...fields].sort((a, b) => a.no - b.no);
+  if (merged.length) message[UNKNOWN_FIELDS] = merged;
+  else delete message[UNKNOWN_FIELDS];
+}
+
+/** The extension fields found in `message`'s unknown fields (an empty object when there are none). */
+export function getExtFields<K extends ExtendedMessage>(target: K, message: ImageMessage): ExtTypes[K] {
+  const type = typeFor(target);
+  const mine = (message[UNKNOWN_FIELDS] ?? []).filter((u) => type.byNumber.has(u.no));
+  return decodeMessage(type, encodeUnknownFields(mine)) as unknown as ExtTypes[K];
+}

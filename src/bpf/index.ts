@@ -1,0 +1,23 @@
+/**
+ * BPF maps as images see them: MapSpec (the blueprint an image records),
+ * LiveMap (a map in the kernel and its contents), the dump of one map file,
+ * pinned-map discovery, and crtool's extension fields on CRIU's messages.
+ */
+export { MapSpec, type MapBtf, type MapSpecInit, type MapFileAttrs, type FromLiveOptions } from "./map-spec.js";
+export { LiveMap } from "./map.js";
+export { readPlanFor, mapTypeLabel, type ReadPlan, type ReadMethod } from "./map-types.js";
+export { MapNotSupportedError, MapContentsError } from "./errors.js";
+export { ElementSpool, SpoolFile, type ElementSink } from "./spool.js";
+export { writeContents, type WriteContentsOptions, type WrittenContents } from "./write-contents.js";
+export { dumpMapFile, dumpPinnedMap, describeOwner, NO_FOWN, type MapOwner, type MapFile, type MapDumpOptions } from "./dump-map.js";
+export { findPinnedMaps, closePinned, type PinnedMap } from "./pinned.js";
+export {
+  EXTENSIONS,
+  FIRST_EXT_FIELD,
+  getExtFields,
+  setExtFields,
+  type ExtendedMessage,
+  type CrtoolBpfmapFileExt,
+  type CrtoolBpfmapDataExt,
+  type CrtoolBpfmapTemplate,
+} from "./ext-fields.js";

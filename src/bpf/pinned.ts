@@ -1,0 +1,81 @@
+/**
+ * Maps pinned on a bpffs (`crtool dump --pinned DIR`): every pinned object
+ * under a directory, recursively, opened with BPF_OBJ_GET; programs, links
+ * and other objects are closed and left out.
+ */
+import { readdirSync, readlinkSync, statfsSync } from "node:fs";
+import { join } from "node:path";
+import { close, isErrno, objGet } from "../kernel/index.js";
+import { IoError } from "../images/errors.js";
+
+/** statfs f_type of a bpffs mount. */
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+export interface PinnedMap {
+  /** The pin's path (DIR joined with its path below DIR). */
+  path: string;
+  /** A new read-write fd of the map; the caller closes it. */
+  fd: number;
+}
+
+/** Every map pinned under `dir` (recursively), in path order. Close the fds (closePinned) when done. */
+export function findPinnedMaps(dir: string): PinnedMap[] {
+  let fsType: number;
+  try {
+    fsType = Number(statfsSync(dir).type);
+  } catch (e) {
+    throw new IoError(`${dir}: ${(e as Error).message}`);
+  }
+  if (fsType !== BPF_FS_MAGIC) throw new IoError(`${dir} is not on a BPF filesystem (bpffs); pinned maps live on one, usually /sys/fs/bpf`);
+  const found: PinnedMap[] = [];
+  try {
+    walk(dir, found);
+  } catch (e) {
+    closePinned(found);
+    throw e;
+  }
+  return found;
+}
+
+export function closePinned(maps: readonly PinnedMap[]): void {
+  for (const m of maps) close(m.fd);
+}
+
+function walk(dir: string, out: PinnedMap[]): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    throw new IoError(`${dir}: ${(e as Error).message}`);
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) walk(path, out);
+    // Pinned objects are regular files of the bpffs. Symlinks are not followed:
+    // they lead to a pin found under its own path, or out of DIR.
+    else if (e.isFile()) {
+      const fd = open(path);
+      if (fd === undefined) continue;
+      if (isMapFd(fd)) out.push({ path, fd });
+      else close(fd);
+    }
+  }
+}
+
+/**
+ * BPF_OBJ_GET of one file, or undefined for ENOENT: a pin removed meanwhile,
+ * or an entry the kernel made itself that cannot be opened this way (a
+ * fresh bpffs holds maps.debug and progs.debug when bpf_preload is loaded).
+ */
+function open(path: string): number | undefined {
+  try {
+    return objGet(path);
+  } catch (e) {
+    if (isErrno(e, "ENOENT")) return undefined;
+    throw e;
+  }
+}
+
+function isMapFd(fd: number): boolean {
+  return readlinkSync(`/proc/self/fd/${fd}`) === "anon_inode:bpf-map";
+}

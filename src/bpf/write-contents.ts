@@ -1,0 +1,63 @@
+/**
+ * A map's contents as one bpfmap-data.img entry: the map is read once,
+ * keys and values spooled apart (see spool.ts), then the entry — whose
+ * count and sizes are only known by then — is written with the payload
+ * streamed from the spool: all keys, then all values, as CRIU lays it out.
+ */
+import type { ImageMessage } from "../images/index.js";
+import type { ImageSink } from "../checkpoint/dump-context.js";
+import { MapNotSupportedError } from "./errors.js";
+import { setExtFields } from "./ext-fields.js";
+import type { LiveMap } from "./map.js";
+import { ElementBuffer, type ElementSink } from "./spool.js";
+import { canReadInParallel, readByBatchParallel } from "./read/parallel-batch.js";
+
+/** bpfmap_data_entry's sizes are uint32. */
+const U32_MAX = 0xffff_ffff;
+
+export interface WriteContentsOptions {
+  /** Who refers to the map, for error messages ("pid 12 fd 3"). */
+  owner: string;
+  spoolDir?: string;
+  /** Sees every chunk of values as it is read (e.g. to collect inner map ids). */
+  inspect?: (values: Uint8Array, count: number) => void;
+}
+
+export interface WrittenContents {
+  count: number;
+  keysBytes: number;
+  valuesBytes: number;
+}
+
+export async function writeContents(map: LiveMap, image: ImageSink, opts: WriteContentsOptions): Promise<WrittenContents> {
+  const reader = map.forReading();
+  let spool: ElementBuffer | undefined;
+  try {
+    spool = new ElementBuffer(opts.spoolDir);
+    const into: ElementSink = opts.inspect ? inspecting(spool, opts.inspect) : spool;
+    const count = canReadInParallel(reader) ? await readByBatchParallel(reader, into) : reader.readContents(into, opts.spoolDir);
+    const keysBytes = spool.keysBytes;
+    const valuesBytes = spool.valuesBytes;
+    if (keysBytes > U32_MAX || valuesBytes > U32_MAX) {
+      const why = `its contents (${keysBytes} bytes of keys, ${valuesBytes} of values) are more than a bpfmap_data_entry can describe (4 GiB each)`;
+      throw new MapNotSupportedError(opts.owner, map.id, map.typeName, why);
+    }
+    const entry: ImageMessage = { map_id: map.id, keys_bytes: keysBytes, values_bytes: valuesBytes, count };
+    // The per-CPU layout of the values, so the payload can be read without the file entry.
+    if (map.possibleCpus !== undefined) setExtFields("bpfmap_data_entry", entry, { possible_cpus: map.possibleCpus });
+    await image.appendStreamed(entry, spool.pieces());
+    return { count, keysBytes, valuesBytes };
+  } finally {
+    spool?.close();
+    if (reader !== map) reader.close();
+  }
+}
+
+function inspecting(sink: ElementSink, inspect: (values: Uint8Array, count: number) => void): ElementSink {
+  return {
+    add(keys, values, count) {
+      inspect(values, count);
+      sink.add(keys, values, count);
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * FIFO: an open named pipe (fifo.c). Its path and open flags are a REG
+ * entry of their own (a new file id, written first), which fifo_entry
+ * points at through regf_id — one pair per open file of the FIFO — and its
+ * buffered bytes go to fifo-data.img once per FIFO.
+ */
+import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { FifoEntry } from "../images/schema/types.js";
+import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "./fd-kind.js";
+import { isFifo } from "./file-mode.js";
+import { toMessage } from "./message.js";
+import { FIFO_DATA, dumpPipeDataOnce } from "./pipe-data.js";
+import { pipeId } from "./pipe.js";
+import { dumpRegFile } from "./reg-file.js";
+
+export const fifoKind: FdKind = {
+  type: "FIFO",
+  field: "fifo",
+  detect(fd: TaskFd): boolean {
+    return fd.link.kind === "path" && isFifo(fd.stat.mode);
+  },
+  async dump(fd: TaskFd, id: number, ctx: DumpContext) {
+    const regId = ctx.newFileId();
+    const reg = await dumpRegFile(fd, regId, ctx, "FIFO");
+    ctx.addFile({ type: FD_TYPE_NUMBERS.REG, id: regId, reg: toMessage(reg) });
+    const entry: FifoEntry = { id, pipe_id: pipeId(fd), regf_id: regId };
+    await dumpPipeDataOnce(fd, ctx.grab(fd), entry.pipe_id, FIFO_DATA, ctx);
+    return toMessage(entry);
+  },
+};

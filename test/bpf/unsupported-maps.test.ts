@@ -1,0 +1,108 @@
+/**
+ * Maps whose contents cannot be dumped: a NotSupportedError that names the
+ * process, fd, map id, type and reason; with skipUnsupported, the attributes
+ * alone (no bpfmap-data entry) and a note in the stats.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NotSupportedError } from "../../src/images/errors.js";
+import type { ImageMessage } from "../../src/images/index.js";
+import { MapNotSupportedError } from "../../src/bpf/errors.js";
+import { getExtFields } from "../../src/bpf/ext-fields.js";
+import { IS_ROOT } from "../kernel/helpers.js";
+import { HAVE_DIST, TestDump, elementsOf, startHolder, u32hex, type DecodedEntry, type Holder, type MapPlan } from "./harness.js";
+
+const PLAN: MapPlan[] = [
+  { name: "prog_array", type: "PROG_ARRAY", keySize: 4, valueSize: 4, maxEntries: 4 },
+  { name: "ringbuf", type: "RINGBUF", keySize: 0, valueSize: 0, maxEntries: 4096 },
+  { name: "bloom", type: "BLOOM_FILTER", keySize: 0, valueSize: 4, maxEntries: 16, push: [u32hex(5)] },
+  { name: "frozen_queue", type: "QUEUE", keySize: 0, valueSize: 4, maxEntries: 4, push: [u32hex(1)], freeze: true },
+  { name: "frozen_empty_q", type: "QUEUE", keySize: 0, valueSize: 4, maxEntries: 4, freeze: true },
+  { name: "rb_inner", type: "RINGBUF", keySize: 0, valueSize: 0, maxEntries: 4096, close: true },
+  { name: "hom_rb", type: "HASH_OF_MAPS", keySize: 4, valueSize: 4, maxEntries: 4, inner: "rb_inner", innerElements: [[u32hex(1), "rb_inner"]] },
+];
+
+const UNSUPPORTED: [string, string, RegExp][] = [
+  ["prog_array", "PROG_ARRAY", /its values are program references the kernel cannot give back$/],
+  ["ringbuf", "RINGBUF", /unread records/],
+  ["bloom", "BLOOM_FILTER", /bloom filter can only be asked about values/],
+  ["frozen_queue", "QUEUE", /it is frozen and not empty/],
+];
+
+describe.skipIf(!IS_ROOT || !HAVE_DIST)("BPF maps crtool cannot dump", () => {
+  let holder: Holder;
+
+  beforeAll(async () => {
+    holder = await startHolder(PLAN);
+  });
+
+  afterAll(async () => {
+    await holder?.stop();
+  });
+
+  const fdOf = (name: string) => holder.maps[name].fds[0];
+
+  it("throws a NotSupportedError naming pid, fd, map id, type and why", async () => {
+    const dump = new TestDump(false);
+    try {
+      for (const [name, type, why] of UNSUPPORTED) {
+        const err = await dump.dumpFd(holder.pid, fdOf(name)).then(() => undefined, (e: unknown) => e);
+        expect(err, name).toBeInstanceOf(NotSupportedError);
+        expect(err).toBeInstanceOf(MapNotSupportedError);
+        const { message } = err as Error;
+        expect(message.startsWith(`pid ${holder.pid} fd ${fdOf(name)}: BPF map ${holder.maps[name].id} (${type}) cannot be dumped: `), message).toBe(true);
+        expect(message).toMatch(why);
+      }
+      // The inner map is named, with the outer map it was reached through.
+      const err = await dump.dumpFd(holder.pid, fdOf("hom_rb")).then(() => undefined, (e: unknown) => e);
+      expect((err as Error).message).toBe(
+        `pid ${holder.pid} fd ${fdOf("hom_rb")}: BPF map ${holder.maps.rb_inner.id} (RINGBUF), an inner map of BPF map ${holder.maps.hom_rb.id} (HASH_OF_MAPS), cannot be dumped: ` +
+          "its unread records are a stream consumed through mmap and cannot be written back from user space",
+      );
+      // A frozen QUEUE that is empty has nothing to pop: it dumps.
+      await dump.dumpFd(holder.pid, fdOf("frozen_empty_q"));
+      expect(dump.stats.skipped).toEqual([]);
+    } finally {
+      dump.cleanup();
+    }
+  });
+
+  describe("with skipUnsupported", () => {
+    let dump: TestDump;
+    let files: ImageMessage[];
+    let data: DecodedEntry[];
+    const bpf = (mapId: number) => files.filter((f) => f.type === 19 && (f.bpf as ImageMessage).map_id === mapId).map((f) => f.bpf as ImageMessage);
+
+    beforeAll(async () => {
+      dump = new TestDump(true);
+      for (const p of PLAN) for (const fd of holder.maps[p.name].fds) await dump.dumpFd(holder.pid, fd);
+      ({ files, data } = await dump.finish());
+    });
+
+    afterAll(() => dump?.cleanup());
+
+    it("records the attributes alone, with the reason, and no contents", () => {
+      for (const [name, type] of UNSUPPORTED) {
+        const [e] = bpf(holder.maps[name].id);
+        expect(e, name).toMatchObject({ map_name: name, map_id: holder.maps[name].id });
+        expect(getExtFields("bpfmap_file_entry", e).contents_skipped, name).toEqual(expect.any(String));
+        expect(data.filter((d) => d.message.map_id === holder.maps[name].id), type).toEqual([]);
+      }
+      const [rb] = bpf(holder.maps.rb_inner.id);
+      expect(getExtFields("bpfmap_file_entry", rb)).toMatchObject({ inner_of_map_id: holder.maps.hom_rb.id, contents_skipped: expect.stringMatching(/unread records/) });
+      expect(data.filter((d) => d.message.map_id === holder.maps.rb_inner.id)).toEqual([]);
+      // The outer map itself is dumped: its value is the inner map's id.
+      const [outer] = data.filter((d) => d.message.map_id === holder.maps.hom_rb.id);
+      expect(elementsOf(outer, 4, 4)).toEqual([[u32hex(1), u32hex(holder.maps.rb_inner.id)]]);
+      const [empty] = data.filter((d) => d.message.map_id === holder.maps.frozen_empty_q.id);
+      expect(empty.message).toMatchObject({ count: 0, keys_bytes: 0, values_bytes: 0 });
+    });
+
+    it("notes each skipped map in the stats and the log", () => {
+      const skipped = dump.stats.skipped;
+      expect(skipped.map((s) => s.fd)).toEqual([...UNSUPPORTED.map(([n]) => fdOf(n)), fdOf("hom_rb")]);
+      for (const s of skipped) expect(s).toMatchObject({ pid: holder.pid, kind: "BPFMAP", why: expect.stringMatching(/^BPF map \d+ \([A-Z_]+\): .+; attributes only$/) });
+      expect(dump.logs.filter((l) => l.includes("recording its attributes only"))).toHaveLength(skipped.length);
+      expect(dump.stats.maps).toBe(2);
+    });
+  });
+});
