@@ -39,6 +39,8 @@ export interface MapDumpOptions {
 export const NO_FOWN: Readonly<FownEntry> = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
 
 const O_RDWR = 2;
+/** Maps larger than this get a progress bar (on a terminal). */
+const PROGRESS_ABOVE = 100_000;
 
 /**
  * Dumps the open file `file` of the map behind `fd` (crtool's own fd of the
@@ -100,6 +102,7 @@ async function dumpContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opt
     owner: describeOwner(owner),
     // *_OF_MAPS values are inner map ids (u32): remember each for its own record.
     inspect: collect ? (values, count) => collectIds(values, count, innerIds) : undefined,
+    progress: map.maxEntries > PROGRESS_ABOVE ? ctx.progress?.(`BPF map ${map.id} (${map.typeName})`, map.maxEntries) : undefined,
   });
   ctx.stats.maps++;
   ctx.stats.mapEntries += written.count;

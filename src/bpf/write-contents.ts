@@ -5,7 +5,7 @@
  * streamed from the spool: all keys, then all values, as CRIU lays it out.
  */
 import type { ImageMessage } from "../images/index.js";
-import type { ImageSink } from "../checkpoint/dump-context.js";
+import type { ImageSink, ProgressTicker } from "../checkpoint/dump-context.js";
 import { MapNotSupportedError } from "./errors.js";
 import { setExtFields } from "./ext-fields.js";
 import type { LiveMap } from "./map.js";
@@ -21,6 +21,8 @@ export interface WriteContentsOptions {
   spoolDir?: string;
   /** Sees every chunk of values as it is read (e.g. to collect inner map ids). */
   inspect?: (values: Uint8Array, count: number) => void;
+  /** Told how many elements each chunk held (a progress bar). */
+  progress?: ProgressTicker;
 }
 
 export interface WrittenContents {
@@ -34,7 +36,13 @@ export async function writeContents(map: LiveMap, image: ImageSink, opts: WriteC
   let spool: ElementBuffer | undefined;
   try {
     spool = new ElementBuffer(opts.spoolDir);
-    const into: ElementSink = opts.inspect ? inspecting(spool, opts.inspect) : spool;
+    const progress = opts.progress;
+    const inspect = opts.inspect;
+    const watch = inspect || progress ? (values: Uint8Array, count: number) => {
+      inspect?.(values, count);
+      progress?.tick(count);
+    } : undefined;
+    const into: ElementSink = watch ? inspecting(spool, watch) : spool;
     const count = canReadInParallel(reader) ? await readByBatchParallel(reader, into) : reader.readContents(into, opts.spoolDir);
     const keysBytes = spool.keysBytes;
     const valuesBytes = spool.valuesBytes;
@@ -45,6 +53,7 @@ export async function writeContents(map: LiveMap, image: ImageSink, opts: WriteC
     const entry: ImageMessage = { map_id: map.id, keys_bytes: keysBytes, values_bytes: valuesBytes, count };
     // The per-CPU layout of the values, so the payload can be read without the file entry.
     if (map.possibleCpus !== undefined) setExtFields("bpfmap_data_entry", entry, { possible_cpus: map.possibleCpus });
+    progress?.done();
     await image.appendStreamed(entry, spool.pieces());
     return { count, keysBytes, valuesBytes };
   } finally {

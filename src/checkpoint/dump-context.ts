@@ -31,6 +31,13 @@ export interface RawImage {
   write(bytes: Uint8Array): void | Promise<void>;
 }
 
+/** Progress of one long step (a large map being read). */
+export interface ProgressTicker {
+  /** `n` more units done. */
+  tick(n: number): void;
+  done(): void;
+}
+
 export interface DumpStats {
   processes: number;
   threads: number;
@@ -69,6 +76,8 @@ export interface DumpContext {
    * own directory, so it lands on the same filesystem as the images.
    */
   readonly spoolDir: string | undefined;
+  /** A progress display for a long step, if the user sees one (a TTY); undefined otherwise. */
+  progress?: (label: string, total: number) => ProgressTicker | undefined;
   /** A progress line for -v (stderr). */
   log(message: string): void;
 }

@@ -7,7 +7,7 @@ import { NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../fds/fd-kind.js";
 import { describeUnknown, kindOf } from "../fds/index.js";
-import type { DumpContext, DumpOptions, DumpStats } from "./dump-context.js";
+import type { DumpContext, DumpOptions, DumpStats, ProgressTicker } from "./dump-context.js";
 import { DumpDir } from "./dump-dir.js";
 import { ImageSet } from "./image-set.js";
 import { Freezer } from "./freezer.js";
@@ -17,11 +17,16 @@ import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } fro
 import { namespaceIds } from "../fds/ns-ids.js";
 import type { TreeProcess } from "./process-tree.js";
 
-export interface DumpRequest extends DumpOptions {
+/** What a dump session needs: the options, where to log, and a progress display. */
+export type SessionOptions = DumpOptions & {
+  log?: (message: string) => void;
+  progress?: (label: string, total: number) => ProgressTicker | undefined;
+};
+
+export interface DumpRequest extends SessionOptions {
   pid: number;
   dir: string;
   leaveStopped: boolean;
-  log?: (message: string) => void;
 }
 
 export interface DumpSummary extends DumpStats {
@@ -42,7 +47,8 @@ export class UnsupportedFdError extends NotSupportedError {
 
 const zeroFown = (): ImageMessage => ({ uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 });
 
-class Dump {
+/** The state of one dump: its images, file ids, and the context fd kinds see. */
+export class DumpSession {
   readonly stats = emptyStats();
   readonly images: ImageSet;
   readonly grabber = new FdGrabber();
@@ -51,7 +57,7 @@ class Dump {
   private readonly pathIds = new Map<string, number>();
   readonly ctx: DumpContext;
 
-  constructor(readonly req: DumpRequest, dir: string) {
+  constructor(readonly req: SessionOptions, dir: string) {
     this.images = new ImageSet(dir);
     const log = req.log ?? (() => {});
     this.ctx = {
@@ -63,6 +69,7 @@ class Dump {
       newFileId: () => this.fileIds.newId(),
       addFile: (entry) => this.images.image("files.img", "FILES").append(entry),
       spoolDir: dir,
+      progress: req.progress,
       once: <T>(key: string, fn: () => Promise<T>) => {
         let p = this.onceResults.get(key) as Promise<T> | undefined;
         if (!p) this.onceResults.set(key, (p = fn()));
@@ -122,6 +129,7 @@ class Dump {
     return id;
   }
 
+  /** Dumps a process tree (frozen by the caller). */
   async run(tree: TreeProcess[]): Promise<void> {
     const root = tree[0].pid;
     const kobj = new KernelObjectIds();
@@ -157,27 +165,34 @@ class Dump {
     }
     this.images.image("inventory.img", "INVENTORY").append(inventoryEntry(rootNs));
   }
+
+  /** Finishes the images and makes the directory visible; returns the summary. */
+  commit(dir: DumpDir, started: number): DumpSummary {
+    this.grabber.closeAll();
+    const images = this.images.count;
+    const bytes = this.images.bytes;
+    this.images.closeAll();
+    dir.commit();
+    return { ...this.stats, dir: dir.final, images, bytes, seconds: (performance.now() - started) / 1000 };
+  }
+
+  abort(dir: DumpDir): void {
+    this.grabber.closeAll();
+    this.images.closeAll();
+    dir.abort();
+  }
 }
 
 export async function dump(req: DumpRequest): Promise<DumpSummary> {
   const started = performance.now();
-  const log = req.log ?? (() => {});
   const dir = DumpDir.prepare(req.dir);
-  const freezer = new Freezer(log);
-  const d = new Dump(req, dir.temp);
+  const freezer = new Freezer(req.log);
+  const session = new DumpSession(req, dir.temp);
   try {
-    const tree = freezer.freeze(req.pid);
-    await d.run(tree);
-    d.grabber.closeAll();
-    const images = d.images.count;
-    const bytes = d.images.bytes;
-    d.images.closeAll();
-    dir.commit();
-    return { ...d.stats, dir: dir.final, images, bytes, seconds: (performance.now() - started) / 1000 };
+    await session.run(freezer.freeze(req.pid));
+    return session.commit(dir, started);
   } catch (e) {
-    d.grabber.closeAll();
-    d.images.closeAll();
-    dir.abort();
+    session.abort(dir);
     throw e;
   } finally {
     freezer.release(req.leaveStopped);

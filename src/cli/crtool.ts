@@ -5,6 +5,7 @@ import { registerImageCommands } from "./image-commands.js";
 import { registerDump } from "./commands/dump.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerRestore } from "./commands/restore.js";
 import { runProgram } from "./main.js";
 import { packageVersion } from "./version.js";
 
@@ -15,5 +16,6 @@ const program = new Command("crtool")
 registerImageCommands(program);
 registerDump(program);
 registerCheck(program);
+registerRestore(program);
 registerDemo(program);
 await runProgram("crtool", program, process.argv);

@@ -8,6 +8,7 @@
 import type { ImageMessage } from "../images/wire/message.js";
 import type { Fdinfo, FdLink } from "../kernel/index.js";
 import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { RestoreContext } from "../checkpoint/restore-context.js";
 
 /** fd_types names (fdinfo.proto). */
 export type FdTypeName =
@@ -60,4 +61,30 @@ export interface FdKind {
    * for a state it cannot save, naming what and why.
    */
   dump(fd: TaskFd, id: number, ctx: DumpContext): Promise<ImageMessage>;
+}
+
+/** What restoring one open file produced, in crtool's own process. */
+export interface RestoredFile {
+  /** crtool's fd of the re-created open file; the orchestrator places it at the target's fd numbers. */
+  fd: number;
+}
+
+/** Fd kinds that can also be restored implement this too. */
+export interface RestorableFdKind extends FdKind {
+  /**
+   * Re-creates the open file described by `message` (this kind's field of a
+   * file_entry) with its flags, position and data. Resources it creates that
+   * outlive the fd (files, pins) are registered with ctx.onRollback.
+   * Throws NotSupportedError naming the file and why when it cannot.
+   */
+  restore(message: ImageMessage, id: number, ctx: RestoreContext): Promise<RestoredFile>;
+  /**
+   * Kinds whose open files need others restored first (epoll needs its
+   * targets): a larger number restores later. Default 0.
+   */
+  readonly restoreOrder?: number;
+}
+
+export function isRestorable(kind: FdKind): kind is RestorableFdKind {
+  return typeof (kind as Partial<RestorableFdKind>).restore === "function";
 }

@@ -1,6 +1,7 @@
 /** `crtool dump -t PID -D DIR`: checkpoint a process tree's fds and BPF maps. */
 import { Command, InvalidArgumentError } from "commander";
 import { dump, type DumpSummary } from "../../checkpoint/dump.js";
+import { terminalProgress } from "../progress.js";
 
 interface DumpFlags {
   tree?: number;
@@ -29,10 +30,13 @@ function size(bytes: number): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-export function humanSummary(s: DumpSummary): string {
+export function humanSummary(s: DumpSummary, pinnedDir?: string): string {
   const kinds = Object.entries(s.fdsByKind).map(([k, n]) => `${k} ${n}`).join(", ");
+  const what = pinnedDir !== undefined
+    ? `the BPF maps pinned under ${pinnedDir}`
+    : `${s.processes} process${s.processes === 1 ? "" : "es"} (${s.threads} thread${s.threads === 1 ? "" : "s"})`;
   const lines = [
-    `dumped ${s.processes} process${s.processes === 1 ? "" : "es"} (${s.threads} thread${s.threads === 1 ? "" : "s"}) to ${s.dir} in ${s.seconds.toFixed(2)} s`,
+    `dumped ${what} to ${s.dir} in ${s.seconds.toFixed(2)} s`,
     `  fds:      ${s.fds}${kinds ? ` (${kinds})` : ""}`,
     `  BPF maps: ${s.maps} (${s.mapEntries} entries, ${size(s.mapBytes)} of contents)`,
     `  images:   ${s.images} files, ${size(s.bytes)}`,
@@ -44,8 +48,14 @@ export function humanSummary(s: DumpSummary): string {
 export async function dumpCommand(flags: DumpFlags): Promise<void> {
   if (flags.pinned !== undefined) {
     const { dumpPinned } = await import("../../checkpoint/dump-pinned.js");
-    const summary = await dumpPinned({ bpffsDir: flags.pinned, dir: flags.imagesDir, verbose: !!flags.verbose, skipUnsupported: !!flags.skipUnsupported, log: flags.verbose ? (m) => process.stderr.write(`${m}\n`) : undefined });
-    process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : humanSummary(summary));
+    const summary = await dumpPinned({
+      bpffsDir: flags.pinned,
+      dir: flags.imagesDir,
+      verbose: !!flags.verbose,
+      skipUnsupported: !!flags.skipUnsupported,
+      log: flags.verbose ? (m) => process.stderr.write(`${m}\n`) : undefined,
+    });
+    process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : humanSummary(summary, flags.pinned));
     return;
   }
   if (flags.tree === undefined) throw new InvalidArgumentError("dump needs -t PID (or --pinned BPFFS_DIR)");
@@ -56,6 +66,7 @@ export async function dumpCommand(flags: DumpFlags): Promise<void> {
     skipUnsupported: !!flags.skipUnsupported,
     verbose: !!flags.verbose,
     log: flags.verbose ? (m) => process.stderr.write(`${m}\n`) : undefined,
+    progress: terminalProgress,
   });
   process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : humanSummary(summary));
 }

@@ -1,0 +1,70 @@
+/**
+ * Reading a dump directory back: its images by name, cached, with the
+ * fd table of each process and the files.img entries by id.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ImageReader } from "../images/image-reader.js";
+import { IoError, ImageFormatError, CrtoolError } from "../images/errors.js";
+import type { ImageMessage } from "../images/wire/message.js";
+import { openImage as openImageFile } from "../io/input.js";
+import type { LoadedEntry } from "./restore-context.js";
+
+export class DumpImages {
+  private readonly cache = new Map<string, LoadedEntry[] | undefined>();
+  private filesById: Map<number, ImageMessage> | undefined;
+
+  constructor(readonly dir: string) {
+    if (!existsSync(dir)) throw new IoError(`${dir}: no such directory`);
+    if (!existsSync(join(dir, "inventory.img"))) throw new IoError(`${dir}: not a dump directory (no inventory.img)`);
+  }
+
+  async load(name: string): Promise<LoadedEntry[] | undefined> {
+    if (this.cache.has(name)) return this.cache.get(name);
+    const path = join(this.dir, name);
+    let entries: LoadedEntry[] | undefined;
+    if (existsSync(path)) {
+      try {
+        const reader = await ImageReader.open(readFileSync(path), { name: path });
+        entries = [];
+        for await (const e of reader.entries()) entries.push(e);
+      } catch (e) {
+        throw e instanceof CrtoolError ? e.withLocation({ file: path }) : e;
+      }
+    }
+    this.cache.set(name, entries);
+    return entries;
+  }
+
+  async required(name: string): Promise<LoadedEntry[]> {
+    const entries = await this.load(name);
+    if (!entries) throw new ImageFormatError(`${join(this.dir, name)}: missing from the dump`);
+    return entries;
+  }
+
+  async open(name: string): Promise<{ reader: ImageReader; path: string } | undefined> {
+    const path = join(this.dir, name);
+    if (!existsSync(path)) return undefined;
+    return { reader: await openImageFile(path), path };
+  }
+
+  async files(): Promise<Map<number, ImageMessage>> {
+    if (!this.filesById) {
+      this.filesById = new Map();
+      for (const e of (await this.load("files.img")) ?? []) this.filesById.set(e.message.id as number, e.message);
+    }
+    return this.filesById;
+  }
+
+  /** pstree.img entries: pid, ppid, threads... */
+  async processes(): Promise<ImageMessage[]> {
+    return (await this.required("pstree.img")).map((e) => e.message);
+  }
+
+  /** The fdinfo entries of a process (fd, id, type, flags). */
+  async fdTable(pid: number): Promise<ImageMessage[]> {
+    const ids = await this.required(`ids-${pid}.img`);
+    const filesId = ids[0].message.files_id as number;
+    return (await this.required(`fdinfo-${filesId}.img`)).map((e) => e.message);
+  }
+}

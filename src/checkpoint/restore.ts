@@ -1,0 +1,221 @@
+/**
+ * `crtool restore`: re-create the fd table of one process of a dump (BPF
+ * maps, files, pipes...) in crtool's own process, then start CMD with every
+ * restored fd at its original number. All or nothing: any failure before
+ * CMD starts undoes everything created.
+ */
+import { spawn, type StdioOptions } from "node:child_process";
+import { constants } from "node:os";
+import { CrtoolError, NotSupportedError } from "../images/errors.js";
+import type { ImageMessage } from "../images/wire/message.js";
+import { close } from "../kernel/index.js";
+import { FD_KINDS } from "../fds/index.js";
+import { FD_TYPE_NUMBERS, isRestorable, type FdTypeName, type RestorableFdKind } from "../fds/fd-kind.js";
+import { onTerminate } from "../io/terminate.js";
+import { DumpImages } from "./dump-images.js";
+import type { RestoreContext, RestoreOptions } from "./restore-context.js";
+
+export interface RestoreRequest extends RestoreOptions {
+  dir: string;
+  /** The process whose fd table to restore; default: the dump's root task. */
+  pid?: number;
+  restoreStdio: boolean;
+  log?: (message: string) => void;
+}
+
+export class RestoreError extends CrtoolError {
+  readonly code: string = "RESTORE";
+}
+
+const TYPE_NAMES = new Map<number, FdTypeName>(Object.entries(FD_TYPE_NUMBERS).map(([k, v]) => [v, k as FdTypeName]));
+
+/** A restored fd table, held by crtool until it is handed to a process (or rolled back). */
+export interface RestoredTable {
+  pid: number;
+  /** Target fd number → crtool's fd. */
+  fds: Map<number, number>;
+  /** Target fd numbers that had FD_CLOEXEC. */
+  cloexec: Set<number>;
+  skipped: { fd: number; kind: string; why: string }[];
+  /** Undoes everything (closes fds, removes pins...). */
+  rollback(): void;
+  /** Closes crtool's copies once they are handed over (keeps what exists outside them). */
+  release(): void;
+}
+
+export function kindForType(type: number): RestorableFdKind | undefined {
+  const name = TYPE_NAMES.get(type);
+  const kind = FD_KINDS.find((k) => k.type === name);
+  return kind && isRestorable(kind) ? kind : undefined;
+}
+
+class Restore {
+  readonly undo: (() => void)[] = [];
+  private readonly restored = new Map<number, Promise<number>>();
+  private readonly onceResults = new Map<string, Promise<unknown>>();
+  readonly ctx: RestoreContext;
+  private fdToFile = new Map<number, number>();
+
+  constructor(readonly req: RestoreRequest, readonly images: DumpImages, readonly pid: number, readonly files: Map<number, ImageMessage>) {
+    const log = req.log ?? (() => {});
+    this.ctx = {
+      options: { skipUnsupported: req.skipUnsupported, verbose: req.verbose },
+      dir: req.dir,
+      pid,
+      loadImage: (name) => images.load(name),
+      openImage: (name) => images.open(name),
+      fileEntry: (id) => files.get(id),
+      restoreFile: (id) => this.restoreFile(id),
+      fileIdOfFd: (fd) => this.fdToFile.get(fd),
+      onRollback: (fn) => this.undo.push(fn),
+      once: <T>(key: string, fn: () => Promise<T>) => {
+        let p = this.onceResults.get(key) as Promise<T> | undefined;
+        if (!p) this.onceResults.set(key, (p = fn()));
+        return p;
+      },
+      log,
+    };
+  }
+
+  setTable(table: ImageMessage[]): void {
+    this.fdToFile = new Map(table.map((e) => [e.fd as number, e.id as number]));
+  }
+
+  /** The open file with this id, restored once however many fds share it. */
+  restoreFile(id: number): Promise<number> {
+    let p = this.restored.get(id);
+    if (!p) {
+      p = (async () => {
+        const entry = this.files.get(id);
+        if (!entry) throw new RestoreError(`files.img has no file with id ${id}`);
+        const kind = kindForType(entry.type as number);
+        const typeName = TYPE_NAMES.get(entry.type as number) ?? `type ${entry.type}`;
+        if (!kind) throw new NotSupportedError(`file ${id} (${typeName}): crtool cannot restore this kind of file`);
+        const message = entry[kind.field] as ImageMessage | undefined;
+        if (!message) throw new RestoreError(`file ${id} (${typeName}) has no "${kind.field}" record in files.img`);
+        const { fd } = await kind.restore(message, id, this.ctx);
+        this.undo.push(() => closeQuietly(fd));
+        return fd;
+      })();
+      this.restored.set(id, p);
+    }
+    return p;
+  }
+
+  rollback(): void {
+    for (const fn of this.undo.splice(0).reverse()) {
+      try {
+        fn();
+      } catch {
+        /* keep undoing the rest */
+      }
+    }
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    close(fd);
+  } catch {
+    /* already closed */
+  }
+}
+
+/** Re-creates the fd table of a dumped process in crtool; the caller hands it over or rolls it back. */
+export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> {
+  const images = new DumpImages(req.dir);
+  const processes = await images.processes();
+  const pid = req.pid ?? (processes.find((p) => p.ppid === 0)?.pid as number | undefined) ?? (processes[0]?.pid as number);
+  if (!processes.some((p) => p.pid === pid)) {
+    throw new RestoreError(`${req.dir}: process ${pid} is not in this dump (it has ${processes.map((p) => p.pid).join(", ")})`);
+  }
+  const table = await images.fdTable(pid);
+  const r = new Restore(req, images, pid, await images.files());
+  r.setTable(table);
+  const unregister = onTerminate(() => r.rollback());
+  const fds = new Map<number, number>();
+  const cloexec = new Set<number>();
+  const skipped: RestoredTable["skipped"] = [];
+  try {
+    const wanted = table.filter((e) => req.restoreStdio || (e.fd as number) > 2);
+    const unsupported: string[] = [];
+    for (const e of wanted) {
+      const kind = kindForType(e.type as number);
+      if (!kind) unsupported.push(`fd ${e.fd} (${TYPE_NAMES.get(e.type as number) ?? `type ${e.type}`})`);
+    }
+    if (unsupported.length > 0 && !req.skipUnsupported) {
+      throw new NotSupportedError(`crtool cannot restore ${unsupported.join(", ")}; use --skip-unsupported to leave them out`);
+    }
+    // Kinds that refer to other files (epoll) come last.
+    const order = [...wanted].sort((a, b) => (kindForType(a.type as number)?.restoreOrder ?? 0) - (kindForType(b.type as number)?.restoreOrder ?? 0));
+    for (const e of order) {
+      const fdNo = e.fd as number;
+      const kind = kindForType(e.type as number);
+      if (!kind) {
+        skipped.push({ fd: fdNo, kind: TYPE_NAMES.get(e.type as number) ?? String(e.type), why: "crtool cannot restore this kind of file" });
+        continue;
+      }
+      try {
+        fds.set(fdNo, await r.restoreFile(e.id as number));
+        if (((e.flags as number) & 1) !== 0) cloexec.add(fdNo);
+      } catch (err) {
+        if (err instanceof NotSupportedError && req.skipUnsupported) {
+          skipped.push({ fd: fdNo, kind: kind.type, why: err.reason });
+          continue;
+        }
+        throw err instanceof CrtoolError ? new RestoreError(`fd ${fdNo} (${kind.type}): ${err.reason}`) : err;
+      }
+    }
+    return {
+      pid,
+      fds,
+      cloexec,
+      skipped,
+      rollback: () => {
+        r.rollback();
+        unregister();
+      },
+      release: () => {
+        for (const fd of new Set(fds.values())) closeQuietly(fd);
+        unregister();
+      },
+    };
+  } catch (e) {
+    r.rollback();
+    unregister();
+    throw e;
+  }
+}
+
+/**
+ * Starts `command` with the restored fds at their numbers (stdio stays the
+ * caller's unless restored) and waits for it; resolves to its exit status.
+ */
+export async function execWithTable(table: RestoredTable, command: string[], restoreStdio: boolean): Promise<number> {
+  const maxFd = Math.max(2, ...table.fds.keys());
+  const stdio: StdioOptions = [];
+  for (let i = 0; i <= maxFd; i++) {
+    const ours = table.fds.get(i);
+    if (ours !== undefined) stdio.push(ours);
+    else stdio.push(i <= 2 && !restoreStdio ? "inherit" : "ignore");
+  }
+  const child = spawn(command[0], command.slice(1), { stdio });
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", () => resolve());
+    child.once("error", (e) => reject(new RestoreError(`cannot run ${command[0]}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such command" : e.message}`)));
+  });
+  // The command has its copies now; crtool's are no longer needed.
+  table.release();
+  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  const status = await new Promise<number>((resolve) => {
+    child.once("exit", (code, signal) => resolve(code ?? 128 + (signal ? osSignal(signal) : 0)));
+  });
+  for (const [s, h] of handlers) process.off(s, h);
+  return status;
+}
+
+function osSignal(name: NodeJS.Signals): number {
+  return constants.signals[name] ?? 0;
+}

@@ -1,0 +1,66 @@
+/**
+ * `crtool restore -D DIR [--pid PID] ... -- CMD [ARGS...]`: start CMD with
+ * the dumped process's fds restored at their numbers; or
+ * `crtool restore -D DIR --pin BPFFS_DIR`: re-create the maps and pin them.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { execWithTable, restoreTable } from "../../checkpoint/restore.js";
+import { NotSupportedError } from "../../images/errors.js";
+
+interface RestoreFlags {
+  imagesDir: string;
+  pid?: number;
+  restoreStdio?: boolean;
+  skipUnsupported?: boolean;
+  verify?: boolean;
+  pin?: string;
+  pinRecorded?: boolean;
+  verbose?: boolean;
+}
+
+function pid(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError("expected a process id");
+  return n;
+}
+
+export async function restoreCommand(command: string[], flags: RestoreFlags): Promise<void> {
+  const log = flags.verbose ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
+  if (flags.pin !== undefined || flags.pinRecorded) {
+    const { restorePinned } = await import("../../checkpoint/restore-pinned.js");
+    const pins = await restorePinned({ dir: flags.imagesDir, bpffsDir: flags.pin, recorded: !!flags.pinRecorded, verify: !!flags.verify, skipUnsupported: !!flags.skipUnsupported, verbose: !!flags.verbose, log });
+    for (const p of pins) process.stdout.write(`${p.path}: map ${p.name || `(old id ${p.oldId})`}, new id ${p.newId}, ${p.entries} entries\n`);
+    return;
+  }
+  if (command.length === 0) throw new InvalidArgumentError("restore needs a command to run after --, or --pin BPFFS_DIR");
+  if (flags.verify) throw new NotSupportedError("crtool restore --verify is not supported yet");
+  const table = await restoreTable({
+    dir: flags.imagesDir,
+    pid: flags.pid,
+    restoreStdio: !!flags.restoreStdio,
+    skipUnsupported: !!flags.skipUnsupported,
+    verbose: !!flags.verbose,
+    log,
+  });
+  for (const s of table.skipped) process.stderr.write(`crtool: skipped fd ${s.fd} (${s.kind}): ${s.why}\n`);
+  process.exitCode = await execWithTable(table, command, !!flags.restoreStdio).catch((e: unknown) => {
+    table.rollback();
+    throw e;
+  });
+}
+
+export function registerRestore(program: Command): void {
+  program
+    .command("restore")
+    .description("restore a dumped process's fds (BPF maps, files, pipes...) into a new command, or pin its BPF maps")
+    .argument("[command...]", "the command to run with the restored fds (after --)")
+    .requiredOption("-D, --images-dir <dir>", "the dump directory")
+    .option("--pid <pid>", "the process whose fds to restore (default: the dump's root task)", pid)
+    .option("--restore-stdio", "restore fds 0-2 too (by default they stay crtool's)")
+    .option("--skip-unsupported", "leave out fds crtool cannot restore, listing them")
+    .option("--verify", "read every restored map back and compare it with the images")
+    .option("--pin <bpffs-dir>", "re-create the BPF maps only, pinned under this bpffs directory")
+    .option("--pin-recorded", "pin the maps at the paths a --pinned dump recorded")
+    .option("-v, --verbose", "say what is being done on stderr")
+    .action((command: string[], flags: RestoreFlags) => restoreCommand(command, flags));
+}
