@@ -9,13 +9,24 @@ import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../fds/fd-kind.js";
 import { describeUnknown, kindOf } from "../fds/index.js";
 import type { DumpContext, DumpOptions, DumpStats, ProgressTicker } from "./dump-context.js";
 import { DumpDir } from "./dump-dir.js";
+import { pausePoint } from "../debug/hooks.js";
 import { ImageSet } from "./image-set.js";
 import { Freezer } from "./freezer.js";
 import { FdGrabber, readTaskFds } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
 import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } from "./task-images.js";
 import { namespaceIds } from "../fds/ns-ids.js";
-import type { TreeProcess } from "./process-tree.js";
+import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
+import { readFileSync } from "node:fs";
+
+/** The process exists and has not exited (a zombie has nothing left to read). */
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+[ZX]/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
 
 /** What a dump session needs: the options, where to log, and a progress display. */
 export type SessionOptions = DumpOptions & {
@@ -129,41 +140,51 @@ export class DumpSession {
     return id;
   }
 
+  private readonly kobj = new KernelObjectIds();
+  /** fd tables already written (processes sharing one, CLONE_FILES, write it once). */
+  private readonly tablesDone = new Set<number>();
+  private rootNs: Record<string, number> = {};
+
   /** Dumps a process tree (frozen by the caller). */
   async run(tree: TreeProcess[]): Promise<void> {
-    const root = tree[0].pid;
-    const kobj = new KernelObjectIds();
     const ns = namespaceIds(this.ctx);
     // Namespaces of the tree first, in CRIU's order, before any namespace fd.
     for (const p of tree) if (!p.zombie) namespaceIdsOf(p.pid, ns);
-    const pstree = this.images.image("pstree.img", "PSTREE");
-    const tablesDone = new Set<number>();
-    let rootNs: Record<string, number> = {};
     for (const p of tree) {
-      this.stats.processes++;
-      this.stats.threads += p.zombie ? 0 : p.threads.length;
-      pstree.append(pstreeEntry(p, root));
-      for (const [tid, core] of coreEntries(p)) this.images.image(`core-${tid}.img`, "CORE").append(core);
-      if (p.zombie) continue;
-      const nsIds = namespaceIdsOf(p.pid, ns);
-      if (p.pid === root) rootNs = nsIds;
-      const ids = { ...kobj.idsOf(p.pid), ...nsIds };
-      this.images.image(`ids-${p.pid}.img`, "IDS").append(ids);
-      if (!tablesDone.has(ids.files_id)) {
-        tablesDone.add(ids.files_id);
-        // Created even when empty: CRIU's restore expects every task's fd table image.
-        const fdinfo = this.images.image(`fdinfo-${ids.files_id}.img`, "FDINFO");
-        for (const fd of readTaskFds(p.pid, this.grabber)) {
-          await this.dumpFd(fd, fdinfo);
-          this.grabber.release(fd.pid, fd.fd);
-        }
+      try {
+        await this.dumpProcess(p, tree[0].pid);
+      } catch (e) {
+        // Whatever failed (a /proc read, a pidfd call...), a target that died is the reason to report.
+        if (!(e instanceof NoSuchProcessError) && !alive(p.pid)) throw new NoSuchProcessError(`process ${p.pid} exited during the dump`);
+        throw e;
       }
-      const fs = fsPaths(p.pid);
-      const cwdId = this.pathEntry(fs.cwd, fs.cwdMode);
-      const rootId = this.pathEntry(fs.root, fs.rootMode);
-      this.images.image(`fs-${p.pid}.img`, "FS").append({ cwd_id: cwdId, root_id: rootId, umask: fs.umask });
     }
-    this.images.image("inventory.img", "INVENTORY").append(inventoryEntry(rootNs));
+    this.images.image("inventory.img", "INVENTORY").append(inventoryEntry(this.rootNs));
+  }
+
+  private async dumpProcess(p: TreeProcess, root: number): Promise<void> {
+    this.stats.processes++;
+    this.stats.threads += p.zombie ? 0 : p.threads.length;
+    this.images.image("pstree.img", "PSTREE").append(pstreeEntry(p, root));
+    for (const [tid, core] of coreEntries(p)) this.images.image(`core-${tid}.img`, "CORE").append(core);
+    if (p.zombie) return;
+    const nsIds = namespaceIdsOf(p.pid, namespaceIds(this.ctx));
+    if (p.pid === root) this.rootNs = nsIds;
+    const ids = { ...this.kobj.idsOf(p.pid), ...nsIds };
+    this.images.image(`ids-${p.pid}.img`, "IDS").append(ids);
+    if (!this.tablesDone.has(ids.files_id)) {
+      this.tablesDone.add(ids.files_id);
+      // Created even when empty: CRIU's restore expects every task's fd table image.
+      const fdinfo = this.images.image(`fdinfo-${ids.files_id}.img`, "FDINFO");
+      for (const fd of readTaskFds(p.pid, this.grabber)) {
+        await this.dumpFd(fd, fdinfo);
+        this.grabber.release(fd.pid, fd.fd);
+      }
+    }
+    const fs = fsPaths(p.pid);
+    const cwdId = this.pathEntry(fs.cwd, fs.cwdMode);
+    const rootId = this.pathEntry(fs.root, fs.rootMode);
+    this.images.image(`fs-${p.pid}.img`, "FS").append({ cwd_id: cwdId, root_id: rootId, umask: fs.umask });
   }
 
   /** Finishes the images and makes the directory visible; returns the summary. */
@@ -189,7 +210,10 @@ export async function dump(req: DumpRequest): Promise<DumpSummary> {
   const freezer = new Freezer(req.log);
   const session = new DumpSession(req, dir.temp);
   try {
-    await session.run(freezer.freeze(req.pid));
+    const tree = freezer.freeze(req.pid);
+    await pausePoint("after-freeze");
+    await session.run(tree);
+    await pausePoint("before-commit");
     return session.commit(dir, started);
   } catch (e) {
     session.abort(dir);

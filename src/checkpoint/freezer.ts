@@ -40,6 +40,8 @@ function permissionError(pid: number, tid: number): PermissionError {
 export class Freezer {
   /** Seized tasks, with a signal that arrived while stopping it (re-sent on release). */
   private readonly seized = new Map<number, number>();
+  /** The processes (thread-group ids) of the seized tasks. */
+  private readonly processes = new Set<number>();
   private readonly unregister: () => void;
   private released = false;
 
@@ -77,6 +79,7 @@ export class Freezer {
       throw e;
     }
     this.seized.set(tid, 0);
+    this.processes.add(pid);
     try {
       ptraceInterrupt(tid);
     } catch (e) {
@@ -98,9 +101,20 @@ export class Freezer {
   release(leaveStopped: boolean): void {
     if (this.released) return;
     this.released = true;
+    // A signal given to PTRACE_DETACH is dropped after an interrupt stop: to
+    // leave the tree stopped, queue SIGSTOP first; it takes effect on release.
+    if (leaveStopped) {
+      for (const pid of this.processes) {
+        try {
+          process.kill(pid, "SIGSTOP");
+        } catch {
+          /* gone */
+        }
+      }
+    }
     for (const [tid, pending] of this.seized) {
       try {
-        ptraceDetach(tid, leaveStopped ? SIGSTOP : pending);
+        ptraceDetach(tid, leaveStopped ? 0 : pending);
       } catch {
         // Already gone, or already released by the kernel: nothing to undo.
       }

@@ -37,6 +37,7 @@ export class FdGrabber {
       } catch (e) {
         if (isErrno(e, "EPERM")) throw new PermissionError(`not permitted to take fd ${fd} of process ${pid} (pidfd_getfd needs ptrace rights over it)`);
         if (isErrno(e, "EBADF")) throw new NoSuchProcessError(`fd ${fd} of process ${pid} was closed during the dump`);
+        if (isErrno(e, "ESRCH")) throw new NoSuchProcessError(`process ${pid} exited during the dump`);
         throw e;
       }
       this.grabbed.set(key, ours);

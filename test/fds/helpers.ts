@@ -66,12 +66,12 @@ export class Workload {
    * stdin, stdout and stderr are one open file of /dev/null (O_RDWR), as the
    * fds-zoo fixture was started; the workload reports errors in its exit code.
    */
-  static async start(binary: string, cwd: string, readyFile: string, timeoutMs = 10_000): Promise<Workload> {
+  static async start(binary: string, cwd: string, readyFile: string, timeoutMs = 10_000, args: string[] = []): Promise<Workload> {
     const devNull = openSync("/dev/null", "r+");
     let child: ChildProcess;
     try {
       // detached: a new session, so the workload may take a controlling tty of its own.
-      child = spawn(binary, [readyFile], { cwd, stdio: [devNull, devNull, devNull], detached: true });
+      child = spawn(binary, [readyFile, ...args], { cwd, stdio: [devNull, devNull, devNull], detached: true });
     } finally {
       closeSync(devNull);
     }

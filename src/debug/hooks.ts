@@ -1,0 +1,35 @@
+/**
+ * Test hooks for the failure paths that are hard to reach on purpose: a
+ * pause at a named point (to kill the target or crtool mid-dump) and an
+ * injected failure at a named step (to check that rollback leaves nothing).
+ * Both are off unless their environment variable names the point:
+ *
+ *   CRTOOL_PAUSE=after-freeze:2000   sleep 2 s once the tree is frozen
+ *   CRTOOL_FAULT=map-create          fail at the first "map-create" step
+ */
+import { CrtoolError } from "../images/errors.js";
+
+export class InjectedFault extends CrtoolError {
+  readonly code = "INJECTED_FAULT";
+}
+
+function setting(variable: string, point: string): string | undefined {
+  const v = process.env[variable];
+  if (!v) return undefined;
+  for (const item of v.split(",")) {
+    const [name, arg] = item.split(":");
+    if (name === point) return arg ?? "";
+  }
+  return undefined;
+}
+
+/** Waits at `point` if CRTOOL_PAUSE names it (the event loop keeps running: signals are handled). */
+export async function pausePoint(point: string): Promise<void> {
+  const ms = setting("CRTOOL_PAUSE", point);
+  if (ms !== undefined) await new Promise((r) => setTimeout(r, Number(ms) || 1000));
+}
+
+/** Throws InjectedFault at `step` if CRTOOL_FAULT names it. */
+export function faultPoint(step: string): void {
+  if (setting("CRTOOL_FAULT", step) !== undefined) throw new InjectedFault(`injected failure at step "${step}" (CRTOOL_FAULT)`);
+}
