@@ -124,6 +124,11 @@ describe.skipIf(!!reason)("crtool dump on the fixtures' workloads", () => {
       expect(elements(o, spec.key_size as number)).toEqual(elements(c, spec.key_size as number));
     }
     debianCritReads(dir);
+    // crit x fds, crtool's and Debian's, shows the same table as CRIU's dump (ids and paths aside).
+    const normalize = (t: string) => t.replace(/BPFMAP\.\d+/g, "BPFMAP.N").replace(/^(\s+cwd: ).*$/m, "$1CWD").replace(/^\d+$/m, "PID");
+    const golden = normalize(readFileSync(join(FIXTURES, "bpf-basic", "golden", "x-fds.txt"), "utf8"));
+    expect(normalize(runCli("crit", ["x", dir, "fds"]).stdout.toString())).toBe(golden);
+    if (HAVE_CRIT) expect(normalize(spawnSync("crit", ["x", dir, "fds"], { encoding: "utf8" }).stdout)).toBe(golden);
   });
 
   it("bpf-flags: flags, an empty map, big keys, one map behind four fds", async () => {
