@@ -38,6 +38,12 @@ async function required(load: ImageLoader, name: string): Promise<Msg[]> {
   return entries;
 }
 
+/** The first entry of an image that must have one (ids, core, mm, fs). */
+function firstEntry(entries: Msg[], name: string): Msg {
+  if (entries.length === 0) throw new ImageFormatError(`${name} has no entries`);
+  return entries[0];
+}
+
 /** Resolves file ids to the names crit prints ("/path", "pipe[ino]", "unix[...]", "TYPE.id"). */
 class FileNames {
   private files: Msg[] | undefined | null = null;
@@ -118,7 +124,7 @@ async function explorePs(load: ImageLoader, out: LineSink): Promise<void> {
   const order: PsNode[] = [];
   for (const p of pstree) {
     const pid = taskId(p, "pid");
-    const core = (await required(load, `core-${pid}.img`))[0];
+    const core = firstEntry(await required(load, `core-${pid}.img`), `core-${pid}.img`);
     const tc = core?.tc as Msg | undefined;
     const node = { pid, entry: p, comm: String(tc?.comm ?? ""), kids: [] };
     nodes.set(pid, node);
@@ -155,9 +161,9 @@ async function exploreFds(load: ImageLoader, out: LineSink): Promise<void> {
     const ids = await load(`ids-${pid}.img`);
     out(String(pid));
     if (!ids) continue; // a zombie: no files
-    const fdinfo = await required(load, `fdinfo-${num(ids[0].files_id)}.img`);
+    const fdinfo = await required(load, `fdinfo-${num(firstEntry(ids, `ids-${pid}.img`).files_id)}.img`);
     for (const fd of fdinfo) out(pyPercent("\t%7d: %s", num(fd.fd), await names.name(enumName(fd.type, FD_TYPES), num(fd.id))));
-    const fs = (await required(load, `fs-${pid}.img`))[0];
+    const fs = firstEntry(await required(load, `fs-${pid}.img`), `fs-${pid}.img`);
     out(pyPercent("\t%7s: %s", "cwd", await names.name("REG", num(fs.cwd_id))));
     out(pyPercent("\t%7s: %s", "root", await names.name("REG", num(fs.root_id))));
   }
@@ -175,7 +181,7 @@ async function exploreMems(load: ImageLoader, out: LineSink): Promise<void> {
     const mm = await load(`mm-${pid}.img`);
     out(String(pid));
     if (!mm) continue;
-    const mmi = mm[0];
+    const mmi = firstEntry(mm, `mm-${pid}.img`);
     out(pyPercent("\t%-36s    %s", "exe", await names.name("REG", num(mmi.exe_file_id))));
     for (const vma of (mmi.vmas as Msg[] | undefined) ?? []) {
       const st = num(vma.status);
@@ -214,7 +220,7 @@ async function exploreRss(load: ImageLoader, out: LineSink): Promise<void> {
     const pms = await load(`pagemap-${pid}.img`);
     out(String(pid));
     if (!mm || !pms) continue;
-    const vmas = (mm[0].vmas as Msg[] | undefined) ?? [];
+    const vmas = (firstEntry(mm, `mm-${pid}.img`).vmas as Msg[] | undefined) ?? [];
     let vmi = 0;
     let pvmi = -1;
     for (const pm of pms.slice(1)) {
