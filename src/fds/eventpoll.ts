@@ -9,14 +9,16 @@
  * file; if not (closed, or the number reused), it looks for another fd of
  * the same task that is, and writes that number. crtool does the same; a
  * target no fd of the task holds any more cannot be restored and is refused.
+ * Restore: eventpoll-restore.ts.
  */
 import type { DumpContext } from "../checkpoint/dump-context.js";
 import type { EventpollFileEntry, EventpollTfdEntry } from "../images/schema/types.js";
 import { KCMP, addressOf, isErrno, kcmp, listFds, stableBuffer, type EpollTarget } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import { restoreEventpoll } from "./eventpoll-restore.js";
 import { readFown } from "./fown.js";
-import { toMessage } from "./message.js";
+import { fromMessage, toMessage } from "./message.js";
 import { fileFlags } from "./open-flags.js";
 import { unsupported } from "./unsupported.js";
 
@@ -50,10 +52,12 @@ function targetOffsets(targets: EpollTarget[]): number[] {
   });
 }
 
-export const eventpollKind: FdKind = {
+export const eventpollKind: RestorableFdKind = {
   type: "EVENTPOLL",
   field: "epfd",
   detect: (fd: TaskFd) => isAnonInode(fd, "eventpoll"),
+  // After the files it watches (it restores a target itself if one is not yet there).
+  restoreOrder: 1,
   async dump(fd: TaskFd, id: number, ctx: DumpContext) {
     const flags = fileFlags(fd.fdinfo.flags);
     const targets = fd.fdinfo.epoll ?? [];
@@ -73,5 +77,8 @@ export const eventpollKind: FdKind = {
     });
     const entry: EventpollFileEntry = { id, flags, fown: readFown(ctx.grab(fd), flags), tfd };
     return toMessage(entry);
+  },
+  restore(message, id, ctx) {
+    return restoreEventpoll(fromMessage<EventpollFileEntry>(message), id, ctx);
   },
 };

@@ -5,12 +5,22 @@
  * F_GETSIG always, F_GETOWN_EX, and F_GETOWNER_UIDS only when an owner is
  * set (fcntl answers in crtool's pid and user namespaces, the parasite in the
  * task's: the same when both share them).
+ *
+ * On restore (restoreFown) the signal is set again, and the owner when it is
+ * a process that exists. CRIU switches to the recorded uid/euid around
+ * F_SETOWN_EX so the kernel keeps those credentials for its permission
+ * check; crtool does not switch credentials (a Node process has threads),
+ * so the owner's credentials become crtool's.
  */
 import { addressOf, fcntl, isErrno, stableBuffer } from "../kernel/index.js";
 import type { FownEntry } from "../images/schema/types.js";
+import type { RestoreContext } from "../checkpoint/restore-context.js";
 import { O_PATH } from "./open-flags.js";
+import { loseOrThrowOnRestore } from "./restore-errors.js";
 
+const F_SETSIG = 10;
 const F_GETSIG = 11;
+const F_SETOWN_EX = 15;
 const F_GETOWN_EX = 16;
 const F_GETOWNER_UIDS = 17;
 
@@ -39,4 +49,28 @@ export function readFown(lfd: number, flags: number): FownEntry {
   fown.pid_type = owner.readInt32LE(0);
   fown.pid = pid;
   return fown;
+}
+
+/**
+ * Sets fown on crtool's restored open file `fd` (file `id` of kind `kind`).
+ * An owner that was the restored process itself, or a process that is gone,
+ * cannot be set: the process taking the fds over does not exist yet.
+ */
+export function restoreFown(fd: number, fown: FownEntry | undefined, flags: number, ctx: RestoreContext, id: number, kind: string): void {
+  if (!fown || flags & O_PATH) return;
+  if (fown.signum) fcntl(fd, F_SETSIG, fown.signum);
+  if (!fown.pid) return;
+  if (fown.pid === ctx.pid) {
+    loseOrThrowOnRestore(ctx, id, kind, `its SIGIO owner was the dumped process itself (pid ${fown.pid}); the process that takes the fd over does not exist yet when crtool restores it`);
+    return;
+  }
+  const owner = stableBuffer(8);
+  owner.writeInt32LE(fown.pid_type, 0);
+  owner.writeInt32LE(fown.pid, 4);
+  try {
+    fcntl(fd, F_SETOWN_EX, addressOf(owner));
+  } catch (e) {
+    if (!isErrno(e, "ESRCH")) throw e;
+    loseOrThrowOnRestore(ctx, id, kind, `its SIGIO owner, ${fown.pid_type === 2 ? "process group" : "process"} ${fown.pid}, no longer exists`);
+  }
 }

@@ -18,6 +18,10 @@ import { inotifyKind } from "./inotify.js";
 import { fanotifyKind } from "./fanotify.js";
 import { pidfdKind } from "./pidfd.js";
 import { nsFileKind } from "./ns-file.js";
+import { unixSocketKind } from "./socket-unix.js";
+import { inetSocketKind } from "./socket-inet.js";
+import { netlinkSocketKind } from "./socket-netlink.js";
+import { packetSocketKind } from "./socket-packet.js";
 
 // memfd, tty and FIFO before REG: their links look like paths too.
 export const FD_KINDS: readonly FdKind[] = [
@@ -35,6 +39,10 @@ export const FD_KINDS: readonly FdKind[] = [
   fanotifyKind,
   pidfdKind,
   nsFileKind,
+  unixSocketKind,
+  inetSocketKind,
+  netlinkSocketKind,
+  packetSocketKind,
 ];
 
 export function kindOf(fd: TaskFd): FdKind | undefined {

@@ -4,17 +4,19 @@
  * i_ino, mask, ignored_mask, s_dev and the file handle with its path
  * (fsnotify-handle.ts). Events already queued are not saved; CRIU drops
  * them too (with a warning), and so does crtool (with a log line).
+ * Restore: inotify-restore.ts.
  */
 import type { DumpContext } from "../checkpoint/dump-context.js";
 import type { InotifyFileEntry, InotifyWdEntry } from "../images/schema/types.js";
 import { isAnonInode } from "./anon-inode.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import { restoreInotify } from "./inotify-restore.js";
 import { readFown } from "./fown.js";
 import { pendingEventBytes, watchHandle } from "./fsnotify-handle.js";
-import { toMessage } from "./message.js";
+import { fromMessage, toMessage } from "./message.js";
 import { fileFlags } from "./open-flags.js";
 
-export const inotifyKind: FdKind = {
+export const inotifyKind: RestorableFdKind = {
   type: "INOTIFY",
   field: "ify",
   detect: (fd: TaskFd) => isAnonInode(fd, "inotify"),
@@ -34,5 +36,8 @@ export const inotifyKind: FdKind = {
     }));
     const entry: InotifyFileEntry = { id, flags, fown: readFown(lfd, flags), wd };
     return toMessage(entry);
+  },
+  restore(message, id, ctx) {
+    return restoreInotify(fromMessage<InotifyFileEntry>(message), id, ctx);
   },
 };

@@ -21,6 +21,11 @@ export function pathField(bytes: Uint8Array): string | InvalidUtf8 {
   }
 }
 
+/** The other way: a path field's bytes, for opening it on restore. */
+export function pathBytes(name: string | InvalidUtf8): Uint8Array {
+  return name instanceof InvalidUtf8 ? name.bytes : Buffer.from(name, "utf8");
+}
+
 /** The bytes as a Node path argument (Buffer paths pass non-UTF-8 names through). */
 export function fsPath(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes);

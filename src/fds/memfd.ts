@@ -6,18 +6,20 @@
  * inode is saved once per dump as memfd_inode_entry in memfd.img {name,
  * uid, gid, size, shmid (the inode number), seals, inode_id (1, 2... per
  * dump), mode} after its contents, which go to pagemap-shmem-<shmid>.img +
- * pages-<id>.img as CRIU writes them (memfd-pages.ts).
+ * pages-<id>.img as CRIU writes them (memfd-pages.ts). Restore:
+ * memfd-restore.ts.
  */
 import { closeSync, fstatSync } from "node:fs";
 import type { DumpContext } from "../checkpoint/dump-context.js";
 import type { MemfdFileEntry, MemfdInodeEntry } from "../images/schema/types.js";
 import { F_GET_SEALS, fcntl } from "../kernel/index.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
 import { isReg } from "./file-mode.js";
 import { readFown } from "./fown.js";
 import { pathField, stripDeleted } from "./link-path.js";
 import { dumpShmemPages } from "./memfd-pages.js";
-import { toMessage } from "./message.js";
+import { fromMessage, toMessage } from "./message.js";
+import { restoreMemfd } from "./memfd-restore.js";
 import { fileFlags } from "./open-flags.js";
 import { nextNumber } from "./per-dump.js";
 import { memfdCreate } from "./syscalls.js";
@@ -61,7 +63,7 @@ function memfdName(fd: TaskFd): Uint8Array {
   return hasMemfdName(fd) ? name.subarray(MEMFD_PREFIX.length) : name;
 }
 
-export const memfdKind: FdKind = {
+export const memfdKind: RestorableFdKind = {
   type: "MEMFD",
   field: "memfd",
   detect: looksLikeMemfd,
@@ -76,6 +78,9 @@ export const memfdKind: FdKind = {
     });
     const entry: MemfdFileEntry = { id, flags, pos: fd.fdinfo.pos, fown: readFown(lfd, flags), inode_id: inodeId };
     return toMessage(entry);
+  },
+  restore(message, id, ctx) {
+    return restoreMemfd(fromMessage<MemfdFileEntry>(message), id, ctx);
   },
 };
 

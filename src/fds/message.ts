@@ -8,3 +8,8 @@ import type { ImageMessage, UNKNOWN_FIELDS, UnknownField } from "../images/wire/
 export function toMessage<T extends { [UNKNOWN_FIELDS]?: UnknownField[] }>(m: T): ImageMessage {
   return m as unknown as ImageMessage;
 }
+
+/** The other way: an entry read from an image as its generated interface (the schema decoded it, so the fields match). */
+export function fromMessage<T>(m: ImageMessage): T {
+  return m as unknown as T;
+}

@@ -2,16 +2,17 @@
  * PIPE: an end of an anonymous pipe (pipes.c): pipe_entry {id, pipe_id (the
  * pipe's inode number), flags, fown}, plus the buffered bytes in
  * pipes-data.img once per pipe (pipe-data.ts). Both ends share the pipe_id;
- * the restore pairs them up by it.
+ * the restore pairs them up by it (pipe-restore.ts).
  */
 import type { DumpContext } from "../checkpoint/dump-context.js";
 import type { PipeEntry } from "../images/schema/types.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
 import { isFifo } from "./file-mode.js";
 import { readFown } from "./fown.js";
-import { toMessage } from "./message.js";
+import { fromMessage, toMessage } from "./message.js";
 import { O_DIRECT, fileFlags } from "./open-flags.js";
 import { PIPES_DATA, dumpPipeDataOnce } from "./pipe-data.js";
+import { restorePipe } from "./pipe-restore.js";
 import { unsupported } from "./unsupported.js";
 
 /** pipe_id: the inode number as CRIU keeps it, in a u32. */
@@ -19,7 +20,7 @@ export function pipeId(fd: TaskFd): number {
   return Number(fd.stat.ino & 0xffffffffn);
 }
 
-export const pipeKind: FdKind = {
+export const pipeKind: RestorableFdKind = {
   type: "PIPE",
   field: "pipe",
   detect(fd: TaskFd): boolean {
@@ -33,5 +34,8 @@ export const pipeKind: FdKind = {
     const entry: PipeEntry = { id, pipe_id: pipeId(fd), flags, fown: readFown(lfd, flags) };
     await dumpPipeDataOnce(fd, lfd, entry.pipe_id, PIPES_DATA, ctx);
     return toMessage(entry);
+  },
+  restore(message, id, ctx) {
+    return restorePipe(fromMessage<PipeEntry>(message), id, ctx);
   },
 };

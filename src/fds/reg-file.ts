@@ -15,18 +15,19 @@
 import { existsSync, fstatSync, lstatSync, statSync, type BigIntStats } from "node:fs";
 import type { DumpContext } from "../checkpoint/dump-context.js";
 import type { RegFileEntry } from "../images/schema/types.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
 import { BUILD_ID_WINDOW, buildIdWords, findBuildId, isElf } from "./build-id.js";
 import { major, minor } from "./dev.js";
 import { isChr, isDir, isLnk, isReg } from "./file-mode.js";
 import { readFown } from "./fown.js";
 import { dumpGhost } from "./ghost-file.js";
 import { fsPath, pathField, stripDeleted } from "./link-path.js";
-import { toMessage } from "./message.js";
+import { fromMessage, toMessage } from "./message.js";
 import { looksLikeMemfd } from "./memfd.js";
 import { isPseudoFs, mountsOf, type Mount } from "./mountinfo.js";
 import { O_ACCMODE, O_APPEND, O_WRONLY, fileFlags } from "./open-flags.js";
 import { preadFully, withReopened } from "./reopen.js";
+import { restoreRegFile } from "./reg-file-restore.js";
 import { loseOrThrow, unsupported } from "./unsupported.js";
 
 const MEM_MAJOR = 1;
@@ -40,7 +41,7 @@ export function isRegCharDevice(rdev: bigint): boolean {
   return ma === MEM_MAJOR || (ma === MISC_MAJOR && minor(rdev) === AUTOFS_MINOR);
 }
 
-export const regFileKind: FdKind = {
+export const regFileKind: RestorableFdKind = {
   type: "REG",
   field: "reg",
   detect(fd: TaskFd): boolean {
@@ -51,6 +52,9 @@ export const regFileKind: FdKind = {
   },
   async dump(fd: TaskFd, id: number, ctx: DumpContext) {
     return toMessage(await dumpRegFile(fd, id, ctx, "REG"));
+  },
+  restore(message, id, ctx) {
+    return restoreRegFile(fromMessage<RegFileEntry>(message), id, ctx);
   },
 };
 
