@@ -1,7 +1,8 @@
 /**
  * BPF maps as images see them: MapSpec (the blueprint an image records),
  * LiveMap (a map in the kernel and its contents), the dump of one map file,
- * pinned-map discovery, and crtool's extension fields on CRIU's messages.
+ * pinned-map discovery, crtool's extension fields on CRIU's messages, and
+ * the restore side (./restore/: re-creating, refilling, pinning, verifying).
  */
 export { MapSpec, type MapBtf, type MapSpecInit, type MapFileAttrs, type FromLiveOptions } from "./map-spec.js";
 export { LiveMap } from "./map.js";
@@ -21,3 +22,5 @@ export {
   type CrtoolBpfmapDataExt,
   type CrtoolBpfmapTemplate,
 } from "./ext-fields.js";
+export { BPF_FS_MAGIC, isOnBpffs } from "./bpffs.js";
+export * from "./restore/index.js";

@@ -3,13 +3,11 @@
  * under a directory, recursively, opened with BPF_OBJ_GET; programs, links
  * and other objects are closed and left out.
  */
-import { readdirSync, readlinkSync, statfsSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { close, isErrno, objGet } from "../kernel/index.js";
 import { IoError } from "../images/errors.js";
-
-/** statfs f_type of a bpffs mount. */
-const BPF_FS_MAGIC = 0xcafe4a11;
+import { isOnBpffs } from "./bpffs.js";
 
 export interface PinnedMap {
   /** The pin's path (DIR joined with its path below DIR). */
@@ -20,13 +18,7 @@ export interface PinnedMap {
 
 /** Every map pinned under `dir` (recursively), in path order. Close the fds (closePinned) when done. */
 export function findPinnedMaps(dir: string): PinnedMap[] {
-  let fsType: number;
-  try {
-    fsType = Number(statfsSync(dir).type);
-  } catch (e) {
-    throw new IoError(`${dir}: ${(e as Error).message}`);
-  }
-  if (fsType !== BPF_FS_MAGIC) throw new IoError(`${dir} is not on a BPF filesystem (bpffs); pinned maps live on one, usually /sys/fs/bpf`);
+  if (!isOnBpffs(dir)) throw new IoError(`${dir} is not on a BPF filesystem (bpffs); pinned maps live on one, usually /sys/fs/bpf`);
   const found: PinnedMap[] = [];
   try {
     walk(dir, found);

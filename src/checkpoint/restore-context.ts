@@ -10,6 +10,12 @@ import type { ImageReader } from "../images/image-reader.js";
 export interface RestoreOptions {
   skipUnsupported: boolean;
   verbose: boolean;
+  /**
+   * Per-CPU map values recorded on a machine with another possible-CPU
+   * count: refuse ("error", the default) or drop the CPUs this machine lacks
+   * and start the ones it has extra at zero.
+   */
+  cpuMismatch?: "error" | "truncate-or-zero-fill";
 }
 
 /** One entry of an image, with its payload if the image carries one. */

@@ -13,6 +13,7 @@ import { FD_KINDS } from "../fds/index.js";
 import { FD_TYPE_NUMBERS, isRestorable, type FdTypeName, type RestorableFdKind } from "../fds/fd-kind.js";
 import { onTerminate } from "../io/terminate.js";
 import { DumpImages } from "./dump-images.js";
+import { MapRestoreSession, verifyRestoredMaps } from "../bpf/restore/index.js";
 import type { RestoreContext, RestoreOptions } from "./restore-context.js";
 
 export interface RestoreRequest extends RestoreOptions {
@@ -20,7 +21,17 @@ export interface RestoreRequest extends RestoreOptions {
   /** The process whose fd table to restore; default: the dump's root task. */
   pid?: number;
   restoreStdio: boolean;
+  /** Read every restored map back and compare it with the images. */
+  verify?: boolean;
   log?: (message: string) => void;
+}
+
+/** --verify found the restored maps different from the images. */
+export class VerifyError extends CrtoolError {
+  readonly code = "VERIFY";
+  constructor(readonly differences: string[]) {
+    super(`--verify: ${differences.length} difference${differences.length === 1 ? "" : "s"} between the restored BPF maps and the images (first: ${differences[0]})`);
+  }
 }
 
 export class RestoreError extends CrtoolError {
@@ -40,7 +51,7 @@ export interface RestoredTable {
   /** Undoes everything (closes fds, removes pins...). */
   rollback(): void;
   /** Closes crtool's copies once they are handed over (keeps what exists outside them). */
-  release(): void;
+  release(): Promise<void>;
 }
 
 export function kindForType(type: number): RestorableFdKind | undefined {
@@ -49,7 +60,7 @@ export function kindForType(type: number): RestorableFdKind | undefined {
   return kind && isRestorable(kind) ? kind : undefined;
 }
 
-class Restore {
+export class Restore {
   readonly undo: (() => void)[] = [];
   private readonly restored = new Map<number, Promise<number>>();
   private readonly onceResults = new Map<string, Promise<unknown>>();
@@ -59,7 +70,7 @@ class Restore {
   constructor(readonly req: RestoreRequest, readonly images: DumpImages, readonly pid: number, readonly files: Map<number, ImageMessage>) {
     const log = req.log ?? (() => {});
     this.ctx = {
-      options: { skipUnsupported: req.skipUnsupported, verbose: req.verbose },
+      options: { skipUnsupported: req.skipUnsupported, verbose: req.verbose, cpuMismatch: req.cpuMismatch },
       dir: req.dir,
       pid,
       loadImage: (name) => images.load(name),
@@ -100,6 +111,19 @@ class Restore {
       this.restored.set(id, p);
     }
     return p;
+  }
+
+  /** Checks every restored map against the images (--verify); throws VerifyError listing what differs. */
+  async verify(): Promise<void> {
+    const diffs = await verifyRestoredMaps(this.ctx);
+    for (const d of diffs) this.ctx.log(`verify: ${d}`);
+    if (diffs.length > 0) throw new VerifyError(diffs);
+    this.ctx.log("verify: every restored map equals its image");
+  }
+
+  /** Lets go of crtool's own references (maps stay alive through their fds and pins). */
+  async releaseMaps(): Promise<void> {
+    if (this.onceResults.has("bpfmap:session")) (await MapRestoreSession.of(this.ctx)).release();
   }
 
   rollback(): void {
@@ -166,6 +190,7 @@ export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> 
         throw err instanceof CrtoolError ? new RestoreError(`fd ${fdNo} (${kind.type}): ${err.reason}`) : err;
       }
     }
+    if (req.verify) await r.verify();
     return {
       pid,
       fds,
@@ -175,8 +200,9 @@ export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> 
         r.rollback();
         unregister();
       },
-      release: () => {
+      release: async () => {
         for (const fd of new Set(fds.values())) closeQuietly(fd);
+        await r.releaseMaps();
         unregister();
       },
     };
@@ -205,7 +231,7 @@ export async function execWithTable(table: RestoredTable, command: string[], res
     child.once("error", (e) => reject(new RestoreError(`cannot run ${command[0]}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such command" : e.message}`)));
   });
   // The command has its copies now; crtool's are no longer needed.
-  table.release();
+  await table.release();
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);

@@ -21,7 +21,7 @@
  * - After a lookup reports done, do not call again with its token: hash maps
  *   then answer ENOENT without writing count.
  */
-import { BpfAttr, bpfRaw } from "./bpf-attr.js";
+import { BpfAttr, bpfRaw, bpfRawAsync } from "./bpf-attr.js";
 import { BPF_CMD, bpfCmdName } from "./bpf-constants.js";
 import { BatchError, BatchTooSmallError } from "./errors.js";
 
@@ -110,6 +110,27 @@ export function mapUpdateBatch(fd: number, req: BatchWriteRequest): number {
   checkRoom(req.keys, req.count, req.keySize, "keys");
   checkRoom(req.values, req.count, req.valueSize, "values");
   return writeBatch(BPF_CMD.MAP_UPDATE_BATCH, fd, req.keys, req.values, req.count, req.elemFlags ?? 0);
+}
+
+/**
+ * mapUpdateBatch on a koffi worker thread: the event loop keeps running, and
+ * several calls on one map (disjoint elements) run on several CPUs at once.
+ * Each call has its own attr; `keys` and `values` must stay referenced (and
+ * unchanged) until the promise settles.
+ */
+export async function mapUpdateBatchAsync(fd: number, req: BatchWriteRequest): Promise<number> {
+  checkRoom(req.keys, req.count, req.keySize, "keys");
+  checkRoom(req.values, req.count, req.valueSize, "values");
+  const a = new BpfAttr();
+  a.setPtr(BATCH.keys, req.keys);
+  a.setPtr(BATCH.values, req.values);
+  a.setU32(BATCH.count, req.count);
+  a.setU32(BATCH.mapFd, fd);
+  a.setU64(BATCH.elemFlags, req.elemFlags ?? 0);
+  const r = await bpfRawAsync(BPF_CMD.MAP_UPDATE_BATCH, a);
+  const done = a.u32(BATCH.count);
+  if (r < 0) throw batchError(BPF_CMD.MAP_UPDATE_BATCH, -r, done, req.count, fd);
+  return done;
 }
 
 /** BPF_MAP_DELETE_BATCH: deletes `count` keys; BatchError (ENOENT) at the first absent one. */

@@ -8,6 +8,7 @@ export {
   mapLookupAndDeleteBatch,
   mapLookupBatch,
   mapUpdateBatch,
+  mapUpdateBatchAsync,
   type BatchLookupRequest,
   type BatchLookupResult,
   type BatchWriteRequest,

@@ -23,6 +23,24 @@ export interface SyscallNumbers {
   pidfd_send_signal: number;
   ptrace: number;
   wait4: number;
+  // For the fd kinds (src/fds/syscalls.ts).
+  lseek: number;
+  ioctl: number;
+  open_by_handle_at: number;
+  memfd_create: number;
+  linkat: number;
+  clock_gettime: number;
+  eventfd2: number;
+  timerfd_create: number;
+  timerfd_settime: number;
+  timerfd_gettime: number;
+  signalfd4: number;
+  epoll_create1: number;
+  epoll_ctl: number;
+  inotify_init1: number;
+  inotify_add_watch: number;
+  inotify_rm_watch: number;
+  utimensat: number;
 }
 
 const X86_64: SyscallNumbers = {
@@ -43,6 +61,23 @@ const X86_64: SyscallNumbers = {
   pidfd_send_signal: 424,
   ptrace: 101,
   wait4: 61,
+  lseek: 8,
+  ioctl: 16,
+  open_by_handle_at: 304,
+  memfd_create: 319,
+  linkat: 265,
+  clock_gettime: 228,
+  eventfd2: 290,
+  timerfd_create: 283,
+  timerfd_settime: 286,
+  timerfd_gettime: 287,
+  signalfd4: 289,
+  epoll_create1: 291,
+  epoll_ctl: 233,
+  inotify_init1: 294,
+  inotify_add_watch: 254,
+  inotify_rm_watch: 255,
+  utimensat: 280,
 };
 
 const AARCH64: SyscallNumbers = {
@@ -63,6 +98,23 @@ const AARCH64: SyscallNumbers = {
   pidfd_send_signal: 424,
   ptrace: 117,
   wait4: 260,
+  lseek: 62,
+  ioctl: 29,
+  open_by_handle_at: 265,
+  memfd_create: 279,
+  linkat: 37,
+  clock_gettime: 113,
+  eventfd2: 19,
+  timerfd_create: 85,
+  timerfd_settime: 86,
+  timerfd_gettime: 87,
+  signalfd4: 74,
+  epoll_create1: 20,
+  epoll_ctl: 21,
+  inotify_init1: 26,
+  inotify_add_watch: 27,
+  inotify_rm_watch: 28,
+  utimensat: 88,
 };
 
 /** The table for `arch` (a `process.arch` value). */

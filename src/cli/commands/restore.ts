@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { execWithTable, restoreTable } from "../../checkpoint/restore.js";
-import { NotSupportedError } from "../../images/errors.js";
+import { Option } from "commander";
 
 interface RestoreFlags {
   imagesDir: string;
@@ -15,6 +15,7 @@ interface RestoreFlags {
   verify?: boolean;
   pin?: string;
   pinRecorded?: boolean;
+  cpuMismatch?: "error" | "truncate-or-zero-fill";
   verbose?: boolean;
 }
 
@@ -28,19 +29,29 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
   const log = flags.verbose ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
   if (flags.pin !== undefined || flags.pinRecorded) {
     const { restorePinned } = await import("../../checkpoint/restore-pinned.js");
-    const pins = await restorePinned({ dir: flags.imagesDir, bpffsDir: flags.pin, recorded: !!flags.pinRecorded, verify: !!flags.verify, skipUnsupported: !!flags.skipUnsupported, verbose: !!flags.verbose, log });
-    for (const p of pins) process.stdout.write(`${p.path}: map ${p.name || `(old id ${p.oldId})`}, new id ${p.newId}, ${p.entries} entries\n`);
+    const pins = await restorePinned({
+      dir: flags.imagesDir,
+      bpffsDir: flags.pin,
+      recorded: !!flags.pinRecorded,
+      verify: !!flags.verify,
+      skipUnsupported: !!flags.skipUnsupported,
+      verbose: !!flags.verbose,
+      cpuMismatch: flags.cpuMismatch,
+      log,
+    });
+    for (const p of pins) process.stdout.write(`${p.path}: ${p.name ? `map "${p.name}"` : "map"} (id ${p.oldId} at dump time), now id ${p.newId}, ${p.entries} entries\n`);
     return;
   }
   if (command.length === 0) throw new InvalidArgumentError("restore needs a command to run after --, or --pin BPFFS_DIR");
-  if (flags.verify) throw new NotSupportedError("crtool restore --verify is not supported yet");
   const table = await restoreTable({
     dir: flags.imagesDir,
     pid: flags.pid,
     restoreStdio: !!flags.restoreStdio,
     skipUnsupported: !!flags.skipUnsupported,
     verbose: !!flags.verbose,
-    log,
+    verify: !!flags.verify,
+    cpuMismatch: flags.cpuMismatch,
+    log: log ?? (flags.verify ? (m: string) => m.startsWith("verify: ") && m !== "verify: every restored map equals its image" && process.stderr.write(`crtool: ${m}\n`) : undefined),
   });
   for (const s of table.skipped) process.stderr.write(`crtool: skipped fd ${s.fd} (${s.kind}): ${s.why}\n`);
   process.exitCode = await execWithTable(table, command, !!flags.restoreStdio).catch((e: unknown) => {
@@ -61,6 +72,7 @@ export function registerRestore(program: Command): void {
     .option("--verify", "read every restored map back and compare it with the images")
     .option("--pin <bpffs-dir>", "re-create the BPF maps only, pinned under this bpffs directory")
     .option("--pin-recorded", "pin the maps at the paths a --pinned dump recorded")
+    .addOption(new Option("--cpu-mismatch <policy>", "per-CPU maps dumped on a machine with another CPU count: refuse, or drop/zero-fill CPUs").choices(["error", "truncate-or-zero-fill"]).default("error"))
     .option("-v, --verbose", "say what is being done on stderr")
     .action((command: string[], flags: RestoreFlags) => restoreCommand(command, flags));
 }

@@ -1,0 +1,248 @@
+/**
+ * One restore's maps: each map recorded in the dump is created once (keyed
+ * by its id at dump time, however many open files refer to it), inner maps
+ * before the map-in-maps that hold them, and kept open by crtool until the
+ * orchestrator has placed every fd (release()), or closed on rollback.
+ *
+ * Restoring one map:
+ *   1. its record (files.img) and contents (bpfmap-data.img) are checked
+ *      against each other: sizes, count ≤ max_entries, per-CPU layout;
+ *   2. map-in-map: every inner map its values name is restored first;
+ *   3. BPF_MAP_CREATE (createMap), with BTF and the inner map template;
+ *   4. the contents, chunk by chunk (loadContents), and for a nearly full
+ *      LRU map the elements the kernel evicted meanwhile (lru-refill.ts);
+ *   5. BPF_MAP_FREEZE if it was frozen.
+ * A failure closes what this map created; maps restored before it stay in
+ * the session until the restore's rollback closes them.
+ */
+import { BPF_F_NO_COMMON_LRU, close, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
+import type { ImageMessage } from "../../images/index.js";
+import type { RestoreContext } from "../../checkpoint/restore-context.js";
+import type { MapSpec } from "../map-spec.js";
+import { BtfCache } from "./btf-cache.js";
+import { createInnerTemplate, createMap } from "./create-map.js";
+import { MapDataIndex, type MapData } from "./data-index.js";
+import { describeMap } from "./describe.js";
+import { MapRestoreError, MapRestoreNotSupportedError } from "./errors.js";
+import { checkLoadable, forEachChunk, loadContents, type LoadRequest } from "./load-contents.js";
+import { mayEvict, refillEvicted } from "./lru-refill.js";
+import { openMapFile } from "./open-file.js";
+import { mapRestoreOptions, type MapRestoreOptions } from "./options.js";
+import { PayloadFile } from "./payload-file.js";
+import { valueLayoutFor, type ValueLayout } from "./per-cpu.js";
+import { MapRecords, recordOf, type MapRecord } from "./records.js";
+
+/** A map re-created by this restore. */
+export interface RestoredMap {
+  /** Its id at dump time (the image's map_id). */
+  readonly oldId: number;
+  /** Its id now. */
+  readonly newId: number;
+  /** crtool's own read-write fd of it, open until the session is released. */
+  readonly fd: number;
+  /** What the image recorded. */
+  readonly spec: MapSpec;
+  /** Elements it holds after restore (all recorded ones, unless --skip-unsupported accepted LRU evictions). */
+  readonly count: number;
+  /** Where its contents were in bpfmap-data.img, and how its values were laid out (undefined: none recorded). */
+  readonly data: MapData | undefined;
+  readonly layout: ValueLayout | undefined;
+}
+
+const SESSION_KEY = "bpfmap:session";
+
+export class MapRestoreSession {
+  private readonly restored = new Map<number, RestoredMap>();
+  private readonly order: RestoredMap[] = [];
+  private readonly btf: BtfCache;
+  private dataIndex: Promise<MapDataIndex | undefined> | undefined;
+  private released = false;
+
+  private constructor(
+    private readonly ctx: RestoreContext,
+    readonly records: MapRecords,
+    readonly options: MapRestoreOptions,
+  ) {
+    this.btf = new BtfCache((id) => records.btfBlob(id));
+  }
+
+  /** This restore's session (made on first use; its fds are closed on rollback). */
+  static of(ctx: RestoreContext): Promise<MapRestoreSession> {
+    return ctx.once(SESSION_KEY, async () => {
+      const session = new MapRestoreSession(ctx, await MapRecords.load(ctx), mapRestoreOptions(ctx.options));
+      ctx.onRollback(() => session.closeAll());
+      return session;
+    });
+  }
+
+  /** The maps restored so far, inner maps before their outer maps. */
+  get maps(): readonly RestoredMap[] {
+    return this.order;
+  }
+
+  /** The restored map that had this id at dump time, if restored. */
+  byOldId(oldId: number): RestoredMap | undefined {
+    return this.restored.get(oldId);
+  }
+
+  /** The map recorded with this id at dump time, restored on first call. `record` is used if files.img lacks one. */
+  restoreMap(oldId: number, record?: MapRecord): Promise<RestoredMap> {
+    return this.ctx.once(`bpfmap:${oldId}`, () => this.create(oldId, record));
+  }
+
+  /** Every map recorded in files.img, each once (a dump of pinned maps has no process to ask for them). */
+  async restoreAll(): Promise<readonly RestoredMap[]> {
+    for (const r of this.records.maps()) await this.restoreMap(r.spec.mapId, r);
+    return this.order;
+  }
+
+  /** A new open file for the file entry `entry` (a bpfmap_file_entry), its map restored first if needed. */
+  async openFile(entry: ImageMessage): Promise<number> {
+    const record = recordOf(entry);
+    const map = await this.restoreMap(record.spec.mapId, record);
+    try {
+      return openMapFile(map.newId, entry.flags as number);
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+      throw new MapRestoreError(`${describeMap(map.spec)}: opening file ${record.fileId} of it (now map ${map.newId}) failed: ${e.message}`);
+    }
+  }
+
+  /**
+   * Closes crtool's own fds of the restored maps and their BTF objects. Call
+   * it once every fd is placed (and pins and --verify are done): the maps
+   * then live on through the restored fds, pins and outer maps.
+   */
+  release(): void {
+    this.released = true;
+    this.closeAll();
+  }
+
+  private closeAll(): void {
+    for (const m of this.order.splice(0).reverse()) close(m.fd);
+    this.restored.clear();
+    this.btf.closeAll();
+  }
+
+  private async create(oldId: number, given: MapRecord | undefined): Promise<RestoredMap> {
+    if (this.released) throw new Error("MapRestoreSession used after release()");
+    const record = this.records.byMapId(oldId) ?? given;
+    if (!record) throw new MapRestoreError(`BPF map ${oldId} (id at dump time) has no record in files.img`);
+    const spec = record.spec;
+    const who = describeMap(spec);
+    const data = await this.contentsOf(record);
+    const layout = data ? valueLayoutFor(spec, data, this.options.cpuMismatch) : undefined;
+    if (data) checkLoadable(spec, data);
+
+    const inner = spec.isMapInMap && data && layout ? await this.restoreInnerMaps(spec, data, layout) : [];
+    const fd = this.createOuterOrPlain(spec, inner);
+    let count = 0;
+    try {
+      if (data && layout) {
+        const file = new PayloadFile((await this.data())!.path);
+        try {
+          const req = { fd, spec, file, data, layout, innerFd: spec.isMapInMap ? (id: number) => this.innerFd(spec, id) : undefined };
+          count = await loadContents(req);
+          if (mayEvict(req)) count -= this.checkEvictions(req);
+        } finally {
+          file.close();
+        }
+      }
+      if (spec.frozen) mapFreeze(fd);
+      const map: RestoredMap = { oldId, newId: mapGetInfo(fd).id, fd, spec, count, data, layout };
+      this.restored.set(oldId, map);
+      this.order.push(map);
+      this.ctx.log(`${who}: restored as map ${map.newId}, ${count} elements${spec.frozen ? ", frozen" : ""}`);
+      return map;
+    } catch (e) {
+      close(fd);
+      if (e instanceof SyscallError) throw new MapRestoreError(`${who}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** Elements an LRU map lost to evictions while loading (see lru-refill.ts); throws unless --skip-unsupported. */
+  private checkEvictions(req: LoadRequest): number {
+    const lost = refillEvicted(req, (m) => this.ctx.log(m));
+    if (lost === 0) return 0;
+    const why = `the kernel evicted ${lost} of its ${req.data.count} elements while they were loaded` +
+      (req.spec.mapFlags & BPF_F_NO_COMMON_LRU ? ` (with BPF_F_NO_COMMON_LRU, one CPU holds at most max_entries / ${possibleCpus()} elements)` : "");
+    if (!this.ctx.options.skipUnsupported) throw new MapRestoreNotSupportedError(`${describeMap(req.spec)}: ${why}`);
+    this.ctx.log(`${describeMap(req.spec)}: ${why}; keeping the rest (--skip-unsupported)`);
+    return lost;
+  }
+
+  /**
+   * Where the record's contents are. A record whose contents were not dumped
+   * (`contents_skipped`, from dump --skip-unsupported) is restored empty only
+   * with --skip-unsupported again.
+   */
+  private async contentsOf(record: MapRecord): Promise<MapData | undefined> {
+    const who = describeMap(record.spec);
+    const skipped = record.ext.contents_skipped;
+    if (skipped !== undefined) {
+      if (!this.ctx.options.skipUnsupported) {
+        throw new MapRestoreNotSupportedError(`${who}: its contents were not dumped (${skipped}); restore with --skip-unsupported to re-create it empty`);
+      }
+      this.ctx.log(`${who}: its contents were not dumped (${skipped}); re-creating it empty`);
+      return undefined;
+    }
+    const data = (await this.data())?.get(record.spec.mapId);
+    if (!data) throw new MapRestoreError(`${who}: bpfmap-data.img has no contents for it`);
+    return data;
+  }
+
+  /** Where each map's contents are in bpfmap-data.img (read once per restore). */
+  data(): Promise<MapDataIndex | undefined> {
+    return (this.dataIndex ??= MapDataIndex.read(this.ctx));
+  }
+
+  /** Restores each inner map the outer map's values name (ids at dump time), in the order they appear. */
+  private async restoreInnerMaps(outer: MapSpec, data: MapData, layout: ValueLayout): Promise<RestoredMap[]> {
+    const ids = new Set<number>();
+    const file = new PayloadFile((await this.data())!.path);
+    try {
+      forEachChunk(file, data, outer.keySize, layout, (_start, n, _keys, values) => {
+        for (let i = 0; i < n; i++) ids.add(values.readUInt32LE(i * 4));
+      });
+    } finally {
+      file.close();
+    }
+    const out: RestoredMap[] = [];
+    for (const id of ids) {
+      if (!this.records.byMapId(id)) {
+        throw new MapRestoreError(`${describeMap(outer)} holds inner map ${id} (id at dump time), which has no record in files.img`);
+      }
+      out.push(await this.restoreMap(id));
+    }
+    return out;
+  }
+
+  private innerFd(outer: MapSpec, oldId: number): number {
+    const m = this.restored.get(oldId);
+    if (!m) throw new MapRestoreError(`${describeMap(outer)}: inner map ${oldId} (id at dump time) was not restored`);
+    return m.fd;
+  }
+
+  /**
+   * Creates the map; a map-in-map with its inner map template: the recorded
+   * one, else a restored inner map itself (the kernel only copies its shape),
+   * else whatever the options supply.
+   */
+  private createOuterOrPlain(spec: MapSpec, inner: RestoredMap[]): number {
+    if (!spec.isMapInMap) return createMap(spec, { btf: this.btf });
+    const template = spec.inner ?? this.options.innerTemplate?.(spec);
+    if (template) {
+      const t = createInnerTemplate(spec, template, this.btf);
+      try {
+        return createMap(spec, { btf: this.btf, innerMapFd: t });
+      } finally {
+        close(t);
+      }
+    }
+    if (inner.length > 0) return createMap(spec, { btf: this.btf, innerMapFd: inner[0].fd });
+    throw new MapRestoreNotSupportedError(
+      `${describeMap(spec)} was empty when dumped, so the image has no template of its inner maps, which the kernel needs to create it`,
+    );
+  }
+}
