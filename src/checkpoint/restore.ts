@@ -4,6 +4,7 @@
  * restored fd at its original number. All or nothing: any failure before
  * CMD starts undoes everything created.
  */
+import { faultPoint } from "../debug/hooks.js";
 import { spawn, type StdioOptions } from "node:child_process";
 import { constants } from "node:os";
 import { CrtoolError, NotSupportedError } from "../images/errors.js";
@@ -104,6 +105,7 @@ export class Restore {
         if (!kind) throw new NotSupportedError(`file ${id} (${typeName}): crtool cannot restore this kind of file`);
         const message = entry[kind.field] as ImageMessage | undefined;
         if (!message) throw new RestoreError(`file ${id} (${typeName}) has no "${kind.field}" record in files.img`);
+        faultPoint("fd-install");
         const { fd } = await kind.restore(message, id, this.ctx);
         this.undo.push(() => closeQuietly(fd));
         return fd;
@@ -225,6 +227,7 @@ export async function execWithTable(table: RestoredTable, command: string[], res
     if (ours !== undefined) stdio.push(ours);
     else stdio.push(i <= 2 && !restoreStdio ? "inherit" : "ignore");
   }
+  faultPoint("exec");
   const child = spawn(command[0], command.slice(1), { stdio });
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", () => resolve());

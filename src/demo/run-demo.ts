@@ -9,7 +9,10 @@ import { join } from "node:path";
 import { CrtoolError } from "../images/errors.js";
 import { decodeImage } from "../images/index.js";
 import { mapTypeName } from "../kernel/index.js";
-import { dump, type DumpSummary } from "../checkpoint/dump.js";
+import { dump } from "../checkpoint/dump.js";
+import { execWithTable, restoreTable } from "../checkpoint/restore.js";
+import { close, grabFd } from "../kernel/index.js";
+import { compareSnapshots, snapshotMap, type MapSnapshot } from "./map-snapshot.js";
 import type { DemoMap } from "./workload.js";
 
 export class PrivilegeError extends CrtoolError {
@@ -24,7 +27,11 @@ interface Workload {
   child: ChildProcess;
   pid: number;
   maps: DemoMap[];
+  pipeRead: number;
 }
+
+/** What the workload leaves in its pipe (src/demo/workload.ts). */
+export const PIPE_DATA = "queued in a pipe\n";
 
 async function startWorkload(dir: string): Promise<Workload> {
   const ready = join(dir, "workload.json");
@@ -40,8 +47,8 @@ async function startWorkload(dir: string): Promise<Workload> {
     }
     await new Promise((r) => setTimeout(r, 20));
   }
-  const info = JSON.parse(readFileSync(ready, "utf8")) as { pid: number; maps: DemoMap[] };
-  return { child, pid: info.pid, maps: info.maps };
+  const info = JSON.parse(readFileSync(ready, "utf8")) as { pid: number; maps: DemoMap[]; pipe: [number, number] };
+  return { child, pid: info.pid, maps: info.maps, pipeRead: info.pipe[0] };
 }
 
 export interface DemoRow {
@@ -50,12 +57,10 @@ export interface DemoRow {
   name: string;
   entries: number;
   bytes: number;
-  expected: number;
 }
 
 /** What the images say about each map fd of the workload. */
-async function mapsInImages(dir: string, summary: DumpSummary, pid: number): Promise<DemoRow[]> {
-  void summary;
+async function mapsInImages(dir: string, pid: number): Promise<DemoRow[]> {
   const files = await decodeImage(readFileSync(join(dir, "files.img")));
   const ids = await decodeImage(readFileSync(join(dir, `ids-${pid}.img`)));
   const fdinfo = await decodeImage(readFileSync(join(dir, `fdinfo-${ids.entries[0].message.files_id}.img`)));
@@ -73,19 +78,11 @@ async function mapsInImages(dir: string, summary: DumpSummary, pid: number): Pro
       name: bpf.map_name as string,
       entries: (d?.count as number) ?? 0,
       bytes: d ? (d.keys_bytes as number) + (d.values_bytes as number) : 0,
-      expected: 0,
     });
   }
   return rows;
 }
 
-function table(rows: DemoRow[]): string {
-  const head = ["fd", "type", "name", "entries", "bytes"];
-  const cells = rows.map((r) => [String(r.fd), r.type, r.name, String(r.entries), String(r.bytes)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((s, i) => (i >= 3 ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join("  ");
-  return [line(head), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n") + "\n";
-}
 
 export interface DemoOptions {
   dir?: string;
@@ -93,29 +90,81 @@ export interface DemoOptions {
   out?: (text: string) => void;
 }
 
-export async function runDemo(opts: DemoOptions = {}): Promise<DemoRow[]> {
+export interface DemoResult {
+  rows: DemoRow[];
+  /** Per map fd: "identical" or what differs after restore. */
+  verdicts: Map<number, string>;
+  pipe: string;
+}
+
+interface VerifierReport {
+  pid: number;
+  maps: (MapSnapshot | { fd: number; error: string })[];
+  pipe: string;
+}
+
+function resultTable(rows: DemoRow[], verdicts: Map<number, string>): string {
+  const head = ["fd", "type", "name", "entries", "after restore"];
+  const cells = rows.map((r) => [String(r.fd), r.type, r.name, String(r.entries), verdicts.get(r.fd) ?? "?"]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((s, i) => (i === 3 ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join("  ").trimEnd();
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n") + "\n";
+}
+
+/** The workload's maps as they are now, read through crtool's own fds (by map id). */
+function snapshotWorkload(workload: Workload, rows: DemoRow[]): Map<number, MapSnapshot> {
+  const out = new Map<number, MapSnapshot>();
+  for (const r of rows) {
+    const own = grabFd(workload.pid, r.fd);
+    try {
+      out.set(r.fd, { ...snapshotMap(own), fd: r.fd });
+    } finally {
+      close(own);
+    }
+  }
+  return out;
+}
+
+export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   const out = opts.out ?? ((t: string) => process.stdout.write(t));
   if (process.getuid?.() !== 0) {
     throw new PrivilegeError("crtool demo needs root: it creates BPF maps (CAP_BPF) and freezes a process to read it (CAP_SYS_PTRACE); run it with sudo");
   }
   const base = mkdtempSync(join(tmpdir(), "crtool-demo-"));
   const dir = opts.dir ?? join(base, "checkpoint");
-  const workload = await startWorkload(base);
+  let workload: Workload | undefined;
   try {
-    out(`started the workload: pid ${workload.pid}, ${workload.maps.length} BPF maps (${workload.maps.map((m) => m.type).join(", ")}) and a pipe\n`);
+    workload = await startWorkload(base);
+    out(`1. started the workload: pid ${workload.pid}, ${workload.maps.length} BPF maps (${workload.maps.map((m) => m.type).join(", ")}) and a pipe holding data\n`);
     const summary = await dump({ pid: workload.pid, dir, leaveStopped: false, skipUnsupported: false, verbose: false });
-    out(`dumped it to ${dir} in ${summary.seconds.toFixed(2)} s: ${summary.fds} fds, ${summary.maps} maps, ${summary.images} images\n\n`);
-    const rows = await mapsInImages(dir, summary, workload.pid);
-    for (const r of rows) r.expected = workload.maps.find((m) => m.fd === r.fd)?.entries ?? -1;
-    out(table(rows));
-    const wrong = rows.filter((r) => r.entries !== r.expected);
-    out(wrong.length === 0
-      ? `\nevery map's entries are in the checkpoint (crit show ${join(dir, "bpfmap-data.img")} to see them)\n`
-      : `\nentry counts differ from what the workload created: ${wrong.map((r) => r.name).join(", ")}\n`);
-    if (wrong.length > 0) process.exitCode = 1;
-    return rows;
-  } finally {
+    out(`2. dumped it to ${dir} in ${summary.seconds.toFixed(2)} s: ${summary.fds} fds, ${summary.maps} maps, ${summary.images} images\n`);
+    const rows = await mapsInImages(dir, workload.pid);
+    const before = snapshotWorkload(workload, rows);
     workload.child.kill("SIGKILL");
+    await new Promise((r) => (workload!.child.exitCode !== null || workload!.child.signalCode !== null ? r(undefined) : workload!.child.once("exit", r)));
+    out(`3. stopped the workload (pid ${workload.pid} is gone)\n`);
+
+    const report = join(base, "verifier.json");
+    const table = await restoreTable({ dir, restoreStdio: false, skipUnsupported: false, verbose: false });
+    const mapFds = rows.map((r) => String(r.fd));
+    const status = await execWithTable(table, [process.execPath, new URL("../demo/verifier.js", import.meta.url).pathname, report, String(workload.pipeRead), ...mapFds], false);
+    if (status !== 0) throw new WorkloadError(`the verifier exited with status ${status}`);
+    const found = JSON.parse(readFileSync(report, "utf8")) as VerifierReport;
+    out(`4. restored the fd table into a new process (pid ${found.pid}), which read its maps by fd number:\n\n`);
+    const verdicts = new Map<number, string>();
+    for (const m of found.maps) {
+      const b = before.get(m.fd)!;
+      verdicts.set(m.fd, "error" in m ? `cannot read: ${m.error}` : compareSnapshots(b, m).join("; ") || "identical");
+    }
+    out(resultTable(rows, verdicts));
+    const pipeOk = found.pipe === PIPE_DATA;
+    out(`\npipe: ${pipeOk ? `${PIPE_DATA.length} bytes, identical` : `expected ${JSON.stringify(PIPE_DATA)}, read ${JSON.stringify(found.pipe)}`}\n`);
+    const bad = [...verdicts.values()].filter((v) => v !== "identical").length + (pipeOk ? 0 : 1);
+    out(bad === 0 ? "\nevery map came back identical (same type, name, sizes, flags, frozen state, access mode and elements)\n" : `\n${bad} difference(s)\n`);
+    if (bad > 0) process.exitCode = 1;
+    return { rows, verdicts, pipe: found.pipe };
+  } finally {
+    if (workload && workload.child.exitCode === null && workload.child.signalCode === null) workload.child.kill("SIGKILL");
     rmSync(opts.keep ? join(base, "workload.json") : base, { recursive: true, force: true });
   }
 }

@@ -3,6 +3,7 @@
  * (BPF_BTF_LOAD of the blob the image holds for it) and shared by every map
  * that used it, as the maps shared one BTF object before.
  */
+import { faultPoint } from "../../debug/hooks.js";
 import { btfLoad, close } from "../../kernel/index.js";
 import type { MapBtf } from "../map-spec.js";
 import { BtfRestoreError } from "./errors.js";
@@ -20,6 +21,7 @@ export class BtfCache {
     if (!blob) throw new BtfRestoreError(`${who}: its BTF (id ${btf.id} at dump time) is not in the image: no record carries the BTF blob`);
     let fd: number;
     try {
+      faultPoint("btf-load");
       fd = btfLoad(blob);
     } catch (e) {
       throw new BtfRestoreError(`${who}: the kernel refused its BTF (id ${btf.id} at dump time, ${blob.byteLength} bytes): ${(e as Error).message}`);

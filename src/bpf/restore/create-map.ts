@@ -4,6 +4,7 @@
  * only exists now: the BTF object's fd and, for map-in-maps, a map with the
  * inner maps' shape (inner_map_fd, used by the kernel as a template only).
  */
+import { faultPoint } from "../../debug/hooks.js";
 import { BPF_F_NUMA_NODE, SyscallError, mapCreate, type MapCreateOptions } from "../../kernel/index.js";
 import type { MapSpec } from "../map-spec.js";
 import type { BtfCache } from "./btf-cache.js";
@@ -33,6 +34,7 @@ export function createMap(spec: MapSpec, deps: CreateMapDeps): number {
     opts.innerMapFd = deps.innerMapFd;
   }
   try {
+    faultPoint("map-create");
     return mapCreate(opts);
   } catch (e) {
     if (!(e instanceof SyscallError) && !(e instanceof TypeError)) throw e;

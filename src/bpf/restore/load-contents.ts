@@ -14,6 +14,7 @@
  *   - *_OF_MAPS values are the inner maps' ids at dump time; updates take an
  *     inner map fd, so each id is replaced by the fd of its restored map.
  */
+import { faultPoint } from "../../debug/hooks.js";
 import { availableParallelism } from "node:os";
 import { BPF_ANY, BatchError, MAP_TYPE, SyscallError, mapUpdateBatch, mapUpdateBatchAsync, mapUpdateElem, stableBuffer } from "../../kernel/index.js";
 import type { MapSpec } from "../map-spec.js";
@@ -184,6 +185,7 @@ async function loadInParallel(req: LoadRequest, ranges: [number, number][]): Pro
         const n = Math.min(source.per, until - start);
         const { keys, values } = source.read(start, n);
         try {
+          faultPoint("batch-update");
           await mapUpdateBatchAsync(fd, { keySize: spec.keySize, valueSize: layout.kernelStride, keys, values, count: n });
         } catch (e) {
           if (!(e instanceof SyscallError)) throw e;
@@ -230,6 +232,7 @@ class ChunkWriter {
   private batch(start: number, n: number, keys: Buffer, values: Buffer): boolean {
     const { spec, layout, fd } = this.req;
     try {
+      faultPoint("batch-update");
       mapUpdateBatch(fd, { keySize: spec.keySize, valueSize: layout.kernelStride, keys, values, count: n });
       return true;
     } catch (e) {
@@ -247,6 +250,7 @@ class ChunkWriter {
     for (let i = 0; i < n; i++) {
       const key = this.method === "push" ? null : keys.subarray(i * ks, (i + 1) * ks);
       try {
+        faultPoint("batch-update");
         mapUpdateElem(fd, key, values.subarray(i * vs, (i + 1) * vs), BPF_ANY);
       } catch (e) {
         if (!(e instanceof SyscallError)) throw e;

@@ -9,6 +9,7 @@
  * fails the call, and the pins made so far are removed again. Each pin made
  * is registered for rollback, so a restore that fails later removes it too.
  */
+import { faultPoint } from "../../debug/hooks.js";
 import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SyscallError, objPin } from "../../kernel/index.js";
@@ -57,6 +58,7 @@ export function pinRestoredMaps(dir: string | undefined, maps: readonly Restored
   try {
     for (const p of pins) {
       try {
+        faultPoint("pin");
         objPin(p.map.fd, p.path);
       } catch (e) {
         if (!(e instanceof SyscallError)) throw e;

@@ -15,6 +15,7 @@
  * A failure closes what this map created; maps restored before it stay in
  * the session until the restore's rollback closes them.
  */
+import { faultPoint } from "../../debug/hooks.js";
 import { BPF_F_NO_COMMON_LRU, close, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
 import type { ImageMessage } from "../../images/index.js";
 import type { RestoreContext } from "../../checkpoint/restore-context.js";
@@ -148,7 +149,10 @@ export class MapRestoreSession {
           file.close();
         }
       }
-      if (spec.frozen) mapFreeze(fd);
+      if (spec.frozen) {
+        faultPoint("freeze");
+        mapFreeze(fd);
+      }
       const map: RestoredMap = { oldId, newId: mapGetInfo(fd).id, fd, spec, count, data, layout };
       this.restored.set(oldId, map);
       this.order.push(map);
