@@ -33,7 +33,7 @@ async function holder(args) {
 }
 
 function dumpArgs(pid, dir) {
-  return [crtool, "dump", "-t", String(pid), "-D", dir, "--skip-unsupported"];
+  return [crtool, "dump", "-t", String(pid), "-D", dir];
 }
 
 function measureDump(pid) {

@@ -50,7 +50,8 @@ const PROGRESS_ABOVE = 100_000;
  * entry; `contents_skipped` says why) and an entry in ctx.stats.skipped.
  */
 export async function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: MapDumpOptions = {}): Promise<ImageMessage> {
-  const map = LiveMap.fromFd(fd);
+  // The open file's flags are known (fdinfo): its access mode needs no fcntl.
+  const map = LiveMap.fromFd(fd, { accessMode: file.flags & 3 });
   await firstTime(ctx, `bpfmap-record:${map.id}`);
   const spec = await specOf(map, ctx, file.fdinfo);
   const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};
@@ -82,7 +83,7 @@ async function firstTime(ctx: DumpContext, key: string): Promise<boolean> {
 async function specOf(map: LiveMap, ctx: DumpContext, fdinfo?: BpfMapFdinfo): Promise<MapSpec> {
   const btfId = map.info.btfId;
   const withBtf = btfId !== 0 && (await firstTime(ctx, `btf:${btfId}`));
-  return MapSpec.fromLive(map.fd, { fdinfo, btfData: withBtf });
+  return MapSpec.fromLive(map.fd, { fdinfo, btfData: withBtf, info: map.info });
 }
 
 function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContext): void {

@@ -5,6 +5,7 @@
  * pin path). Built from a live map at dump time or from a files.img entry at
  * restore time; it never holds an fd.
  */
+import type { MapInfo } from "../kernel/index.js";
 import { readFileSync } from "node:fs";
 import {
   BPF_F_NUMA_NODE,
@@ -89,6 +90,8 @@ export interface FromLiveOptions {
   btfData?: boolean;
   /** For *_OF_MAPS, find the inner map template (default true). */
   inner?: boolean;
+  /** bpf_map_info of the map, if the caller has it already (saves a system call). */
+  info?: MapInfo;
 }
 
 export class MapSpec {
@@ -148,7 +151,7 @@ export class MapSpec {
 
   /** The blueprint of the map behind `fd` (any open file of it). */
   static fromLive(fd: number, opts: FromLiveOptions = {}): MapSpec {
-    const info = mapGetInfo(fd);
+    const info = opts.info ?? mapGetInfo(fd);
     const fi = opts.fdinfo ?? readFdinfo("self", fd).bpfMap;
     if (!fi) throw new InvalidMessageError(`fd ${fd}: fdinfo has no BPF map fields`);
     const btf: MapBtf | undefined = info.btfId

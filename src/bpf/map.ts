@@ -44,10 +44,18 @@ export class LiveMap {
     this.valueStride = kernelValueSize(info.type, info.valueSize, this.possibleCpus ?? 1);
   }
 
-  /** The map behind an fd the caller keeps owning. */
-  static fromFd(fd: number): LiveMap {
-    return new LiveMap(fd, mapGetInfo(fd), false);
+  /**
+   * The map behind an fd the caller keeps owning. `known` spares system
+   * calls when the caller has the fd's fdinfo: it is a map, with this access mode.
+   */
+  static fromFd(fd: number, known?: { accessMode: number }): LiveMap {
+    const map = new LiveMap(fd, mapGetInfo(fd, { knownMap: known !== undefined }), false);
+    map.accessMode = known?.accessMode;
+    return map;
   }
+
+  /** O_RDONLY / O_WRONLY / O_RDWR of the fd, when known without asking. */
+  private accessMode: number | undefined;
 
   /** Opens a map by id (BPF_MAP_GET_FD_BY_ID, read-write); close() closes it. */
   static openById(id: number): LiveMap {
@@ -118,7 +126,7 @@ export class LiveMap {
   forReading(): LiveMap {
     const plan = this.readPlan();
     const needWrite = !("unsupported" in plan) && plan.method === "pop";
-    const mode = fcntl(this.fd, F_GETFL) & O_ACCMODE;
+    const mode = this.accessMode ?? fcntl(this.fd, F_GETFL) & O_ACCMODE;
     const ok = needWrite ? mode !== O_RDONLY && mode !== O_WRONLY : mode !== O_WRONLY;
     return ok ? this : LiveMap.openById(this.id);
   }

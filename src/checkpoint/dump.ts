@@ -12,7 +12,7 @@ import { DumpDir } from "./dump-dir.js";
 import { pausePoint } from "../debug/hooks.js";
 import { ImageSet } from "./image-set.js";
 import { Freezer } from "./freezer.js";
-import { FdGrabber, readTaskFds } from "./task-fds.js";
+import { FdGrabber, listTaskFds, readTaskFd } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
 import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } from "./task-images.js";
 import { namespaceIds } from "../fds/ns-ids.js";
@@ -176,9 +176,12 @@ export class DumpSession {
       this.tablesDone.add(ids.files_id);
       // Created even when empty: CRIU's restore expects every task's fd table image.
       const fdinfo = this.images.image(`fdinfo-${ids.files_id}.img`, "FDINFO");
-      for (const fd of readTaskFds(p.pid, this.grabber)) {
-        await this.dumpFd(fd, fdinfo);
-        this.grabber.release(fd.pid, fd.fd);
+      for (const n of listTaskFds(p.pid)) {
+        try {
+          await this.dumpFd(readTaskFd(p.pid, n, this.grabber), fdinfo);
+        } finally {
+          this.grabber.release(p.pid, n);
+        }
       }
     }
     const fs = fsPaths(p.pid);
@@ -199,7 +202,7 @@ export class DumpSession {
 
   abort(dir: DumpDir): void {
     this.grabber.closeAll();
-    this.images.closeAll();
+    this.images.closeAll(true);
     dir.abort();
   }
 }

@@ -12,6 +12,16 @@ interface Known {
   id: number;
 }
 
+const KCMP_EQUAL = 0;
+const KCMP_LESS = 1;
+const KCMP_UNORDERED = 3;
+
+/**
+ * Open files seen so far, grouped by inode and kept sorted in kcmp's order
+ * within a group: kcmp(KCMP_FILE) orders open files (by an obfuscated
+ * pointer), so finding a file among n that share an inode — every BPF map,
+ * epoll or eventfd shares one anonymous inode — takes log n calls, not n.
+ */
 export class FileIds {
   private readonly byInode = new Map<string, Known[]>();
   private next = 1;
@@ -20,19 +30,57 @@ export class FileIds {
     return this.next++;
   }
 
+  /**
+   * The group an open file belongs to: its inode, narrowed by the object id
+   * fdinfo shows for anonymous-inode files that have one (all BPF maps share
+   * one inode, each map has its own id), so kcmp runs only between open files
+   * that may really be the same.
+   */
+  private static key(fd: TaskFd): string {
+    const f = fd.fdinfo;
+    // These ids are unique among all open files of their kind: no need for the inode.
+    if (f.bpfMap) return `map:${f.bpfMap.mapId}`;
+    if (f.bpfProg) return `prog:${f.bpfProg.progId}`;
+    if (f.eventfd?.id !== undefined) return `eventfd:${f.eventfd.id}`;
+    return `${fd.stat.dev}:${fd.stat.ino}`;
+  }
+
+  /** Where `fd` is, or would go, in a sorted group; `found` when it is there. */
+  private static locate(group: Known[], fd: TaskFd): { index: number; found: boolean } {
+    let lo = 0;
+    let hi = group.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = group[mid];
+      const c = kcmp(fd.pid, k.pid, KCMP.FILE, fd.fd, k.fd);
+      if (c === KCMP_EQUAL) return { index: mid, found: true };
+      if (c === KCMP_UNORDERED) return FileIds.scan(group, fd);
+      if (c === KCMP_LESS) hi = mid;
+      else lo = mid + 1;
+    }
+    return { index: lo, found: false };
+  }
+
+  /** Kernels that give no order: compare with each. */
+  private static scan(group: Known[], fd: TaskFd): { index: number; found: boolean } {
+    const i = group.findIndex((k) => kcmp(fd.pid, k.pid, KCMP.FILE, fd.fd, k.fd) === KCMP_EQUAL);
+    return i >= 0 ? { index: i, found: true } : { index: group.length, found: false };
+  }
+
   /** The id already given to this open file, if any fd seen so far shares it. */
   find(fd: TaskFd): number | undefined {
-    for (const k of this.byInode.get(`${fd.stat.dev}:${fd.stat.ino}`) ?? []) {
-      if (kcmp(fd.pid, k.pid, KCMP.FILE, fd.fd, k.fd) === 0) return k.id;
-    }
-    return undefined;
+    const group = this.byInode.get(FileIds.key(fd));
+    if (!group) return undefined;
+    const at = FileIds.locate(group, fd);
+    return at.found ? group[at.index].id : undefined;
   }
 
   remember(fd: TaskFd, id: number): void {
-    const key = `${fd.stat.dev}:${fd.stat.ino}`;
-    const list = this.byInode.get(key) ?? [];
-    list.push({ pid: fd.pid, fd: fd.fd, id });
-    this.byInode.set(key, list);
+    const key = FileIds.key(fd);
+    let group = this.byInode.get(key);
+    if (!group) this.byInode.set(key, (group = []));
+    const at = FileIds.locate(group, fd);
+    if (!at.found) group.splice(at.index, 0, { pid: fd.pid, fd: fd.fd, id });
   }
 }
 

@@ -21,9 +21,14 @@ function writeAll(fd: number, bytes: Uint8Array, path: string): void {
   }
 }
 
+/** Small entries are gathered into one write of about this size. */
+const WRITE_BUFFER = 1 << 16;
+
 class ImageFile implements ImageSink {
   private readonly encoder: ImageEncoder;
   private readonly fd: number;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
   bytes = 0;
 
   constructor(readonly path: string, readonly magic: MagicName) {
@@ -37,8 +42,23 @@ class ImageFile implements ImageSink {
   }
 
   private write(b: Uint8Array): void {
-    writeAll(this.fd, b, this.path);
     this.bytes += b.length;
+    if (b.length >= WRITE_BUFFER) {
+      this.flush();
+      writeAll(this.fd, b, this.path);
+      return;
+    }
+    this.pending.push(b);
+    this.pendingBytes += b.length;
+    if (this.pendingBytes >= WRITE_BUFFER) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    writeAll(this.fd, all, this.path);
   }
 
   private located<T>(fn: () => T): T {
@@ -70,7 +90,11 @@ class ImageFile implements ImageSink {
   }
 
   close(): void {
-    closeSync(this.fd);
+    try {
+      this.flush();
+    } finally {
+      closeSync(this.fd);
+    }
   }
 }
 
@@ -134,15 +158,22 @@ export class ImageSet {
     return this.files.size + this.raw.length;
   }
 
-  closeAll(): void {
+  /**
+   * Writes what is buffered and closes every image. On the way to a complete
+   * dump the first failure (a full disk) is thrown; on an error path
+   * (`ignoreErrors`) closing is best effort.
+   */
+  closeAll(ignoreErrors = false): void {
+    let first: unknown;
     for (const f of [...this.files.values(), ...this.raw]) {
       try {
         f.close();
-      } catch {
-        /* closing is best effort on error paths */
+      } catch (e) {
+        first ??= e;
       }
     }
     this.files.clear();
     this.raw.length = 0;
+    if (first !== undefined && !ignoreErrors) throw first;
   }
 }

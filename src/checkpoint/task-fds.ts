@@ -4,8 +4,8 @@
  * and to read through. Duplicates are closed when the dump ends.
  */
 import { fstatSync } from "node:fs";
-import { close, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdinfo, readFdLinkBytes, O_CLOEXEC } from "../kernel/index.js";
-import type { TaskFd } from "../fds/fd-kind.js";
+import { close, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdinfo, readFdLinkBytes, O_CLOEXEC, type FdLink } from "../kernel/index.js";
+import type { FileStat, TaskFd } from "../fds/fd-kind.js";
 import { NoSuchProcessError } from "./process-tree.js";
 import { PermissionError } from "./freezer.js";
 
@@ -67,32 +67,56 @@ export class FdGrabber {
   }
 }
 
-/** Every fd of a process, in fd order. */
-export function readTaskFds(pid: number, grabber: FdGrabber): TaskFd[] {
-  const out: TaskFd[] = [];
-  let fds: number[];
+/** The fd numbers of a process, in order. */
+export function listTaskFds(pid: number): number[] {
   try {
-    fds = listFds(pid);
+    return listFds(pid);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchProcessError(`process ${pid} exited during the dump`);
     if ((e as NodeJS.ErrnoException).code === "EACCES") throw new PermissionError(`not permitted to read /proc/${pid}/fd (run as root or as the target's user)`);
     throw e;
   }
-  for (const fd of fds) {
-    const linkBytes = readFdLinkBytes(pid, fd);
-    const link = parseFdLink(linkBytes.toString("utf8"));
-    const fdinfo = readFdinfo(pid, fd);
-    const st = fstatSync(grabber.grab(pid, fd), { bigint: true });
+}
+
+/**
+ * One fd of a process as a TaskFd. crtool's duplicate of it stays grabbed
+ * (the fd kind will use it); the caller releases it when done with the fd.
+ */
+export function readTaskFd(pid: number, fd: number, grabber: FdGrabber): TaskFd {
+  const fdinfo = readFdinfo(pid, fd);
+  // The link and stat are read on first use: for most BPF maps fdinfo says
+  // enough, and a tree may hold tens of thousands of them.
+  let linkBytes: Buffer | undefined;
+  let link: FdLink | undefined;
+  let stat: FileStat | undefined;
+  return {
+    pid,
+    fd,
+    fdinfo,
+    cloexec: (fdinfo.flags & O_CLOEXEC) !== 0,
+    get linkBytes() {
+      return (linkBytes ??= readFdLinkBytes(pid, fd));
+    },
+    get link() {
+      return (link ??= parseFdLink(Buffer.from(this.linkBytes).toString("utf8")));
+    },
+    get stat() {
+      if (!stat) {
+        const st = fstatSync(grabber.grab(pid, fd), { bigint: true });
+        stat = { dev: st.dev, ino: st.ino, mode: Number(st.mode), rdev: st.rdev, size: st.size, nlink: Number(st.nlink) };
+      }
+      return stat;
+    },
+  };
+}
+
+/** Every fd of a process, in fd order (each duplicate released after its stat). */
+export function readTaskFds(pid: number, grabber: FdGrabber): TaskFd[] {
+  return listTaskFds(pid).map((fd) => {
+    const t = readTaskFd(pid, fd, grabber);
+    void t.stat;
+    void t.link;
     grabber.release(pid, fd);
-    out.push({
-      pid,
-      fd,
-      link,
-      linkBytes,
-      fdinfo,
-      cloexec: (fdinfo.flags & O_CLOEXEC) !== 0,
-      stat: { dev: st.dev, ino: st.ino, mode: Number(st.mode), rdev: st.rdev, size: st.size, nlink: Number(st.nlink) },
-    });
-  }
-  return out;
+    return t;
+  });
 }

@@ -22,7 +22,8 @@ export const bpfMapKind: RestorableFdKind = {
   field: "bpf",
 
   detect(fd) {
-    return isAnonInode(fd, "bpf-map") || fd.fdinfo.bpfMap !== undefined;
+    // fdinfo first: it is already read, the /proc link is not.
+    return fd.fdinfo.bpfMap !== undefined || isAnonInode(fd, "bpf-map");
   },
 
   async dump(fd, id, ctx) {

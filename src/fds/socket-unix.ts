@@ -21,21 +21,26 @@
  *
  * Not checked here, unlike CRIU: whether the peer belongs to the dump too
  * (CRIU needs --ext-unix-sk otherwise); crtool sees one fd at a time.
+ *
+ * Restore (socket-unix-restore.ts) re-creates socketpairs whose both ends
+ * are in the restored fd table, queues, shutdown, options, flags and owner
+ * included; any other unix socket is refused with a NotSupportedError.
  */
 import { closeSync, fstatSync, readlinkSync } from "node:fs";
 import type { DumpContext } from "../checkpoint/dump-context.js";
 import type { FilePermsEntry, UnixSkEntry } from "../images/schema/types.js";
 import { check } from "../kernel/index.js";
 import type { InvalidUtf8 } from "../images/wire/message.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
 import { readFown } from "./fown.js";
 import { pathField } from "./link-path.js";
-import { toMessage } from "./message.js";
+import { fromMessage, toMessage } from "./message.js";
 import { fileFlags } from "./open-flags.js";
 import { isSocketOf } from "./socket-family.js";
 import { netnsId } from "./socket-netns.js";
 import { dumpSocketOpts } from "./socket-opts.js";
 import { peekQueue, writeQueue } from "./socket-queue.js";
+import { restoreUnixSocket } from "./socket-unix-restore.js";
 import { AF_UNIX, SIOCUNIXFILE, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN } from "./sock-diag/constants.js";
 import { withDiagSocketFor } from "./sock-diag/netns.js";
 import { unixDiagByIno, unixListeners, type UnixDiag } from "./sock-diag/unix-diag.js";
@@ -132,7 +137,7 @@ function resolveBoundFile(fd: TaskFd, lfd: number, name: Buffer): BoundFile {
   }
 }
 
-export const unixSocketKind: FdKind = {
+export const unixSocketKind: RestorableFdKind = {
   type: KIND,
   field: "usk",
   detect: (fd: TaskFd) => isSocketOf(fd, AF_UNIX),
@@ -170,4 +175,5 @@ export const unixSocketKind: FdKind = {
     writeQueue(ctx, id, queue);
     return toMessage(entry);
   },
+  restore: (message, id, ctx) => restoreUnixSocket(fromMessage<UnixSkEntry>(message), id, ctx),
 };

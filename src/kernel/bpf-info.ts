@@ -81,6 +81,8 @@ export interface MapInfoOptions {
    * kernels).
    */
   hash?: boolean;
+  /** The caller knows the fd is a map (its fdinfo says so): skip the /proc check. */
+  knownMap?: boolean;
 }
 
 export function mapGetInfo(fd: number, opts: MapInfoOptions = {}): MapInfo {
@@ -96,7 +98,7 @@ export function mapGetInfo(fd: number, opts: MapInfoOptions = {}): MapInfo {
   a.setU32(INFO_ATTR.infoLen, INFO_BUF_SIZE);
   a.setPtr(INFO_ATTR.info, infoBuf);
   bpf(BPF_CMD.OBJ_GET_INFO_BY_FD, a, `map fd ${fd}`);
-  assertMapFd(fd);
+  if (!opts.knownMap) assertMapFd(fd);
   const len = a.u32(INFO_ATTR.infoLen);
 
   const b = infoBuf;

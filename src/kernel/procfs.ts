@@ -2,7 +2,7 @@
  * /proc and /sys readers: a pure parser per file (testable on saved text)
  * plus a thin reader that fetches the file.
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from "node:fs";
 import { ProcfsParseError } from "./errors.js";
 import { parseFdinfo, type Fdinfo } from "./fdinfo.js";
 import { dec, dec64, hex64, oct } from "./proc-numbers.js";
@@ -10,8 +10,22 @@ import { dec, dec64, hex64, oct } from "./proc-numbers.js";
 /** A process id, or "self" for the calling process. */
 export type Pid = number | "self";
 
+const fdinfoBuf = Buffer.alloc(16 << 10);
+
+/** /proc files are read in one call when they fit (most fdinfo does): open, read, close. */
+function readProcText(path: string): string {
+  const fd = openSync(path, "r");
+  try {
+    const n = readSync(fd, fdinfoBuf, 0, fdinfoBuf.length, null);
+    if (n < fdinfoBuf.length) return fdinfoBuf.toString("utf8", 0, n);
+  } finally {
+    closeSync(fd);
+  }
+  return readFileSync(path, "utf8"); // long epoll/inotify lists
+}
+
 export function readFdinfo(pid: Pid, fd: number): Fdinfo {
-  return parseFdinfo(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
+  return parseFdinfo(readProcText(`/proc/${pid}/fdinfo/${fd}`));
 }
 
 /** The fds a process has open, ascending. */

@@ -73,7 +73,7 @@ function restoreAndSnapshot(dir: string, fds: number[], extra: string[] = [], en
 /** Maps whose name starts with the prefix, as bpftool lists them (none may survive a failed restore). */
 function mapsNamed(p: string): string[] {
   if (!HAVE_BPFTOOL) return [];
-  const list = JSON.parse(spawnSync("bpftool", ["map", "show", "-j"], { encoding: "utf8" }).stdout || "[]") as { name?: string }[];
+  const list = JSON.parse(spawnSync("bpftool", ["map", "show", "-j"], { encoding: "utf8", maxBuffer: 1 << 28 }).stdout || "[]") as { name?: string }[];
   return list.filter((m) => m.name?.startsWith(p)).map((m) => m.name!);
 }
 

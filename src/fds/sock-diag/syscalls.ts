@@ -1,9 +1,9 @@
 /**
  * The socket system calls the socket kinds need that src/kernel does not
- * wrap: socket, sendmsg/recvmsg (netlink requests, peeking at queues),
- * getsockopt/setsockopt, getsockname/getpeername, setns (to ask sock_diag
- * inside a socket's own network namespace), ppoll and getxattr (a socket's
- * protocol name). Thin wrappers over src/kernel's rawSyscall/check, meant to
+ * wrap: socket, sendmsg/recvmsg (netlink requests, peeking at queues,
+ * refilling them), getsockopt/setsockopt, getsockname/getpeername, setns (to
+ * ask sock_diag inside a socket's own network namespace), ppoll and getxattr
+ * (a socket's protocol name), socketpair and shutdown (restoring pairs). Thin wrappers over src/kernel's rawSyscall/check, meant to
  * move into src/kernel as they are.
  *
  * Buffers the kernel reads or writes are stableBuffer()s: their addresses go
@@ -15,6 +15,8 @@ import { NotSupportedError } from "../../images/errors.js";
 interface Numbers {
   ppoll: number;
   socket: number;
+  socketpair: number;
+  shutdown: number;
   sendmsg: number;
   recvmsg: number;
   bind: number;
@@ -27,11 +29,11 @@ interface Numbers {
 }
 
 const X86_64: Numbers = {
-  ppoll: 271, socket: 41, sendmsg: 46, recvmsg: 47, bind: 49, getsockname: 51, getpeername: 52,
+  ppoll: 271, socket: 41, socketpair: 53, shutdown: 48, sendmsg: 46, recvmsg: 47, bind: 49, getsockname: 51, getpeername: 52,
   setsockopt: 54, getsockopt: 55, setns: 308, getxattr: 191,
 };
 const AARCH64: Numbers = {
-  ppoll: 73, socket: 198, sendmsg: 211, recvmsg: 212, bind: 200, getsockname: 204, getpeername: 205,
+  ppoll: 73, socket: 198, socketpair: 199, shutdown: 210, sendmsg: 211, recvmsg: 212, bind: 200, getsockname: 204, getpeername: 205,
   setsockopt: 208, getsockopt: 209, setns: 268, getxattr: 8,
 };
 
@@ -48,6 +50,18 @@ function nr(): Numbers {
 /** socket(2); returns the new fd. */
 export function socket(domain: number, type: number, protocol: number): number {
   return check(rawSyscall(nr().socket, domain, type, protocol), "socket", `domain ${domain}, type ${type}, protocol ${protocol}`);
+}
+
+/** socketpair(2); returns the two connected ends ([sv[0], sv[1]]). */
+export function socketpair(domain: number, type: number, protocol = 0): [number, number] {
+  const sv = stableBuffer(8);
+  check(rawSyscall6(nr().socketpair, domain, type, protocol, addressOf(sv)), "socketpair", `domain ${domain}, type ${type}, protocol ${protocol}`);
+  return [sv.readInt32LE(0), sv.readInt32LE(4)];
+}
+
+/** shutdown(2); `how` is SHUT_RD (0), SHUT_WR (1) or SHUT_RDWR (2). */
+export function shutdown(fd: number, how: number): void {
+  check(rawSyscall(nr().shutdown, fd, how), "shutdown", `fd ${fd}, how ${how}`);
 }
 
 /** bind(2) to a raw sockaddr. */

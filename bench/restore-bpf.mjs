@@ -1,0 +1,85 @@
+// Benchmark: `crtool restore --pin` of a 1M-entry HASH (u32 → u64) against a
+// C program (compiled here from bench/c/batch-load.c) that reads the same
+// payload and loads it with one BPF_MAP_UPDATE_BATCH, in the same run; then
+// peak memory restoring a map holding 1 GiB of values.
+//
+//   npm run build && node bench/restore-bpf.mjs [--runs 5] [--skip-large]
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { ImageReader } from "../dist/images/index.js";
+import { median, run } from "./lib.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const out = join(root, "bench", "out");
+mkdirSync(out, { recursive: true });
+const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
+const crtool = join(root, "dist", "cli", "crtool.js");
+if (process.getuid() !== 0) {
+  console.error("this benchmark needs root (it creates BPF maps)");
+  process.exit(1);
+}
+const cBin = join(out, "batch-load");
+run("gcc", ["-O2", "-o", cBin, join(root, "bench", "c", "batch-load.c")]);
+const bpffs = join(out, "bpffs");
+mkdirSync(bpffs, { recursive: true });
+spawnSync("mount", ["-t", "bpf", "bpf", bpffs]);
+
+async function dumpOf(args) {
+  const child = spawn(process.execPath, [join(root, "bench", "map-holder.mjs"), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise((resolve) => createInterface({ input: child.stdout }).once("line", resolve));
+  const { pid } = JSON.parse(line);
+  const dir = join(out, "restore-src");
+  rmSync(dir, { recursive: true, force: true });
+  run("node", [crtool, "dump", "-t", String(pid), "-D", dir, "--skip-unsupported"]);
+  child.kill("SIGKILL");
+  return dir;
+}
+
+async function payloadFile(dir) {
+  const reader = await ImageReader.open(readFileSync(join(dir, "bpfmap-data.img")));
+  const head = await reader.next();
+  const parts = [];
+  for await (const p of reader.payloadPieces()) parts.push(p);
+  const file = join(out, "payload.bin");
+  writeFileSync(file, Buffer.concat(parts));
+  return { file, count: head.message.count };
+}
+
+function timeRestore(dir) {
+  const times = [];
+  let rss = 0;
+  for (let i = 0; i <= runs; i++) {
+    rmSync(join(bpffs, "bench_0"), { force: true });
+    const r = run("node", [crtool, "restore", "-D", dir, "--pin", bpffs]);
+    if (i > 0) times.push(r.seconds);
+    rss = Math.max(rss, r.rssMb ?? 0);
+  }
+  rmSync(join(bpffs, "bench_0"), { force: true });
+  return { seconds: median(times), rssMb: rss };
+}
+
+const dir = await dumpOf(["--entries", "1000000", "--key", "4", "--value", "8"]);
+const { file, count } = await payloadFile(dir);
+const cTimes = [];
+for (let i = 0; i <= runs; i++) {
+  const r = run(cBin, [file, String(count), "4", "8"]);
+  if (i > 0) cTimes.push(r.seconds);
+}
+const c = median(cTimes);
+const ours = timeRestore(dir);
+console.log("| map | crtool restore --pin (s) | C read + UPDATE_BATCH (s) | crtool / C | crtool peak RSS (MB) |");
+console.log("|---|---:|---:|---:|---:|");
+console.log(`| 1M-entry HASH u32→u64 | ${ours.seconds.toFixed(3)} | ${c.toFixed(3)} | ${(ours.seconds / c).toFixed(2)} | ${ours.rssMb.toFixed(0)} |`);
+
+if (!process.argv.includes("--skip-large")) {
+  const big = await dumpOf(["--entries", "262144", "--key", "4", "--value", "4096"]);
+  const r = timeRestore(big);
+  console.log(`\n| map | crtool restore --pin (s) | peak RSS (MB) |\n|---|---:|---:|\n| HASH, 262,144 × 4 KiB values (1 GiB) | ${r.seconds.toFixed(2)} | ${r.rssMb.toFixed(0)} |`);
+  rmSync(big, { recursive: true, force: true });
+}
+spawnSync("umount", [bpffs]);
+rmSync(dir, { recursive: true, force: true });
+rmSync(file, { force: true });

@@ -1,0 +1,127 @@
+/**
+ * A protobuf writer into one growing byte buffer. The same wire format as
+ * @bufbuild/protobuf's BinaryWriter (which the codec used at first), about
+ * three times faster on CRIU's many small messages: no per-byte arrays, and
+ * a nested message is written in place, its length prefix fitted after.
+ */
+const utf8 = new TextEncoder();
+
+export class Writer {
+  buf = new Uint8Array(256);
+  pos = 0;
+  private view = new DataView(this.buf.buffer);
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  /** An unsigned value below 2^32 (or a tag). */
+  varint32(n: number): void {
+    this.ensure(5);
+    while (n > 0x7f) {
+      this.buf[this.pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    this.buf[this.pos++] = n;
+  }
+
+  /** A 64-bit value given as low and high 32-bit halves (two's complement). */
+  varint64(lo: number, hi: number): void {
+    this.ensure(10);
+    lo >>>= 0;
+    hi >>>= 0;
+    while (hi > 0 || lo > 0x7f) {
+      this.buf[this.pos++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    this.buf[this.pos++] = lo;
+  }
+
+  /** int32: negative values take ten bytes, as a sign-extended 64-bit varint. */
+  int32(n: number): void {
+    if (n >= 0) this.varint32(n);
+    else this.varint64(n, -1);
+  }
+
+  uint64(v: bigint): void {
+    const u = BigInt.asUintN(64, v);
+    this.varint64(Number(u & 0xffffffffn), Number(u >> 32n));
+  }
+
+  sint64(v: bigint): void {
+    this.uint64((v << 1n) ^ (v >> 63n));
+  }
+
+  fixed32(n: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.pos, n >>> 0, true);
+    this.pos += 4;
+  }
+
+  fixed64(v: bigint): void {
+    this.ensure(8);
+    this.view.setBigUint64(this.pos, BigInt.asUintN(64, v), true);
+    this.pos += 8;
+  }
+
+  float(n: number): void {
+    this.ensure(4);
+    this.view.setFloat32(this.pos, n, true);
+    this.pos += 4;
+  }
+
+  double(n: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.pos, n, true);
+    this.pos += 8;
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  bytes(bytes: Uint8Array): void {
+    this.varint32(bytes.length);
+    this.raw(bytes);
+  }
+
+  string(s: string): void {
+    // At most 3 bytes per UTF-16 unit; the length prefix is fitted after.
+    const start = this.begin();
+    this.ensure(s.length * 3);
+    this.pos += utf8.encodeInto(s, this.buf.subarray(this.pos)).written;
+    this.end(start);
+  }
+
+  /** Starts a length-delimited value: room for its length is reserved. */
+  begin(): number {
+    this.ensure(5);
+    this.pos += 5;
+    return this.pos;
+  }
+
+  /** Ends what begin() started: writes the length and moves the value next to it. */
+  end(start: number): void {
+    const len = this.pos - start;
+    let lenBytes = 1;
+    for (let n = len; n > 0x7f; n >>>= 7) lenBytes++;
+    const at = start - 5;
+    if (lenBytes < 5) this.buf.copyWithin(at + lenBytes, start, this.pos);
+    this.pos = at;
+    this.varint32(len);
+    this.pos = at + lenBytes + len;
+  }
+
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+}
