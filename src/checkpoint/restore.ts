@@ -228,7 +228,10 @@ export async function execWithTable(table: RestoredTable, command: string[], res
     else stdio.push(i <= 2 && !restoreStdio ? "inherit" : "ignore");
   }
   faultPoint("exec");
-  const child = spawn(command[0], command.slice(1), { stdio });
+  // exec closes FD_CLOEXEC fds, so they are passed without it; the recorded
+  // flags travel in the environment for the command to apply (docs/COMPAT.md).
+  const env = { ...process.env, CRTOOL_CLOEXEC_FDS: [...table.cloexec].sort((a, b) => a - b).join(",") };
+  const child = spawn(command[0], command.slice(1), { stdio, env });
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", () => resolve());
     child.once("error", (e) => reject(new RestoreError(`cannot run ${command[0]}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such command" : e.message}`)));
