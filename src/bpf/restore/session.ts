@@ -16,7 +16,8 @@
  * the session until the restore's rollback closes them.
  */
 import { faultPoint } from "../../debug/hooks.js";
-import { BPF_F_NO_COMMON_LRU, close, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
+import { BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, close, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
+import { totalmem } from "node:os";
 import type { ImageMessage } from "../../images/index.js";
 import type { RestoreContext } from "../../checkpoint/restore-context.js";
 import type { MapSpec } from "../map-spec.js";
@@ -32,6 +33,20 @@ import { mapRestoreOptions, type MapRestoreOptions } from "./options.js";
 import { PayloadFile } from "./payload-file.js";
 import { valueLayoutFor, type ValueLayout } from "./per-cpu.js";
 import { MapRecords, recordOf, type MapRecord } from "./records.js";
+
+/**
+ * A preallocated map must fit in this machine's memory: a record asking for
+ * more (a damaged image, or a hostile one) is refused instead of being handed
+ * to BPF_MAP_CREATE.
+ */
+function checkPlausible(spec: MapSpec): void {
+  const perElement = spec.keySize + spec.valueStride;
+  const bytes = spec.maxEntries * perElement;
+  const preallocated = (spec.mapFlags & BPF_F_NO_PREALLOC) === 0;
+  if (preallocated && bytes > totalmem()) {
+    throw new MapRestoreError(`${describeMap(spec)}: ${spec.maxEntries} elements of ${perElement} bytes (${(bytes / 2 ** 30).toFixed(1)} GiB) is more than this machine's memory; refusing the image`);
+  }
+}
 
 /** A map re-created by this restore. */
 export interface RestoredMap {
@@ -71,9 +86,22 @@ export class MapRestoreSession {
   static of(ctx: RestoreContext): Promise<MapRestoreSession> {
     return ctx.once(SESSION_KEY, async () => {
       const session = new MapRestoreSession(ctx, await MapRecords.load(ctx), mapRestoreOptions(ctx.options));
+      // Images are trusted input, but a damaged or hostile one is refused
+      // here, before the kernel is asked for anything.
+      await session.checkAll();
       ctx.onRollback(() => session.closeAll());
       return session;
     });
+  }
+
+  /** Every recorded map against its contents and the machine, before any is created. */
+  private async checkAll(): Promise<void> {
+    const data = await this.data();
+    for (const r of this.records.maps()) {
+      checkPlausible(r.spec);
+      const d = data?.get(r.spec.mapId);
+      if (d) checkLoadable(r.spec, d);
+    }
   }
 
   /** The maps restored so far, inner maps before their outer maps. */
