@@ -1,5 +1,6 @@
 // Fuzzes every image reader (decode, --pretty, show --nopl, info, x ps/fds/
-// mems/rss, re-encode) with mutated images: bit flips, truncation, length-word
+// mems/rss, re-encode, and restore's image checks as `restore --dry-run`
+// runs them, which never call the kernel) with mutated images: bit flips, truncation, length-word
 // edits, splices between images. A finding is any error that is not one of
 // crtool's typed image errors, a run over 1 s, or a worker over the memory
 // bound. Findings are saved under fuzz/findings/ to become regression tests.

@@ -1,6 +1,7 @@
 // Runs one input through every reader; replies with the outcome.
 import { parentPort } from "node:worker_threads";
 import { ImageReader, CrtoolError, countEntries, explore, EXPLORERS, imageToJson, jsonToImage, readImageMessages } from "../dist/images/index.js";
+import { planRestore } from "../dist/checkpoint/restore-plan.js";
 
 async function decode(bytes, options) {
   const reader = await ImageReader.open(bytes, { name: "fuzz.img" });
@@ -44,6 +45,10 @@ parentPort.on("message", async ({ id, bytes, target, dir }) => {
     ["info", async () => countEntries(await ImageReader.open(input))],
   ];
   if (dir) for (const what of EXPLORERS) steps.push([`x ${what}`, () => exploreWith(dir, target, input, what)]);
+  // restore's image loading and checks, with no kernel call (--dry-run).
+  if (dir && dir["inventory.img"]) {
+    steps.push(["restore --dry-run", () => planRestore("fuzz-dump", { memory: { ...dir, [target]: input }, skipUnsupported: false, verbose: false })]);
+  }
   const out = { id, errors: [], typed: 0, ok: 0, roundTrip: undefined };
   let decoded = false;
   for (const [name, fn] of steps) {

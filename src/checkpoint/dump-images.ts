@@ -14,18 +14,30 @@ export class DumpImages {
   private readonly cache = new Map<string, LoadedEntry[] | undefined>();
   private filesById: Map<number, ImageMessage> | undefined;
 
-  constructor(readonly dir: string) {
+  /**
+   * `memory` holds the images instead of the directory (a dry run over
+   * images that are not on disk, e.g. the fuzzer's).
+   */
+  constructor(readonly dir: string, private readonly memory?: Readonly<Record<string, Uint8Array>>) {
+    if (memory) return;
     if (!existsSync(dir)) throw new IoError(`${dir}: no such directory`);
     if (!existsSync(join(dir, "inventory.img"))) throw new IoError(`${dir}: not a dump directory (no inventory.img)`);
+  }
+
+  private bytes(name: string): Uint8Array | undefined {
+    if (this.memory) return this.memory[name];
+    const path = join(this.dir, name);
+    return existsSync(path) ? readFileSync(path) : undefined;
   }
 
   async load(name: string): Promise<LoadedEntry[] | undefined> {
     if (this.cache.has(name)) return this.cache.get(name);
     const path = join(this.dir, name);
     let entries: LoadedEntry[] | undefined;
-    if (existsSync(path)) {
+    const bytes = this.bytes(name);
+    if (bytes) {
       try {
-        const reader = await ImageReader.open(readFileSync(path), { name: path });
+        const reader = await ImageReader.open(bytes, { name: path });
         entries = [];
         for await (const e of reader.entries()) entries.push(e);
       } catch (e) {
@@ -44,6 +56,10 @@ export class DumpImages {
 
   async open(name: string): Promise<{ reader: ImageReader; path: string } | undefined> {
     const path = join(this.dir, name);
+    if (this.memory) {
+      const bytes = this.memory[name];
+      return bytes && { reader: await ImageReader.open(bytes, { name: path }), path };
+    }
     if (!existsSync(path)) return undefined;
     return { reader: await openImageFile(path), path };
   }

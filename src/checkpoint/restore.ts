@@ -55,6 +55,11 @@ export interface RestoredTable {
   release(): Promise<void>;
 }
 
+/** "REG", "BPFMAP"... or "type N" for a number crtool does not know. */
+export function typeName(type: number): string {
+  return TYPE_NAMES.get(type) ?? `type ${type}`;
+}
+
 export function kindForType(type: number): RestorableFdKind | undefined {
   const name = TYPE_NAMES.get(type);
   const kind = FD_KINDS.find((k) => k.type === name);

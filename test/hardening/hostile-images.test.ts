@@ -44,6 +44,10 @@ describe.skipIf(!IS_ROOT)("hostile images", () => {
   const prefix = `h${randomBytes(2).toString("hex")}`;
 
   function refused(dir: string, why: RegExp): void {
+    // --dry-run refuses it too, without any call into the kernel.
+    const dry = runCli("crtool", ["restore", "-D", dir, "--dry-run"]);
+    expect(dry.status).toBe(1);
+    expect(dry.stderr).toMatch(why);
     const r = runCli("crtool", ["restore", "-D", dir, "--pin", pins]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);

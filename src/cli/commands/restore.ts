@@ -16,6 +16,7 @@ interface RestoreFlags {
   pin?: string;
   pinRecorded?: boolean;
   cpuMismatch?: "error" | "truncate-or-zero-fill";
+  dryRun?: boolean;
   verbose?: boolean;
 }
 
@@ -27,6 +28,14 @@ function pid(value: string): number {
 
 export async function restoreCommand(command: string[], flags: RestoreFlags): Promise<void> {
   const log = flags.verbose ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
+  if (flags.dryRun) {
+    const { planRestore } = await import("../../checkpoint/restore-plan.js");
+    const plan = await planRestore(flags.imagesDir, { pid: flags.pid, skipUnsupported: !!flags.skipUnsupported, verbose: !!flags.verbose, cpuMismatch: flags.cpuMismatch });
+    process.stdout.write(`process ${plan.pid}: ${plan.fds.length} fds, ${plan.maps.length} BPF maps; the images check out\n`);
+    for (const f of plan.fds) process.stdout.write(`  fd ${f.fd}: ${f.kind}${f.restorable ? "" : " (crtool cannot restore this kind)"}\n`);
+    for (const m of plan.maps) process.stdout.write(`  map ${m.oldId} "${m.name}" type ${m.type}, max_entries ${m.maxEntries}\n`);
+    return;
+  }
   if (flags.pin !== undefined || flags.pinRecorded) {
     const { restorePinned } = await import("../../checkpoint/restore-pinned.js");
     const pins = await restorePinned({
@@ -73,6 +82,7 @@ export function registerRestore(program: Command): void {
     .option("--pin <bpffs-dir>", "re-create the BPF maps only, pinned under this bpffs directory")
     .option("--pin-recorded", "pin the maps at the paths a --pinned dump recorded")
     .addOption(new Option("--cpu-mismatch <policy>", "per-CPU maps dumped on a machine with another CPU count: refuse, or drop/zero-fill CPUs").choices(["error", "truncate-or-zero-fill"]).default("error"))
+    .option("--dry-run", "check the images (decoding, fd kinds, map records against their contents) without creating anything")
     .option("-v, --verbose", "say what is being done on stderr")
     .action((command: string[], flags: RestoreFlags) => restoreCommand(command, flags));
 }
