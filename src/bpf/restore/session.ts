@@ -100,7 +100,10 @@ export class MapRestoreSession {
     for (const r of this.records.maps()) {
       checkPlausible(r.spec);
       const d = data?.get(r.spec.mapId);
-      if (d) checkLoadable(r.spec, d);
+      if (d) {
+        checkLoadable(r.spec, d);
+        valueLayoutFor(r.spec, d, this.options.cpuMismatch);
+      }
     }
   }
 
