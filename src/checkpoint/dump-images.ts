@@ -80,6 +80,7 @@ export class DumpImages {
   /** The fdinfo entries of a process (fd, id, type, flags). */
   async fdTable(pid: number): Promise<ImageMessage[]> {
     const ids = await this.required(`ids-${pid}.img`);
+    if (ids.length === 0) throw new ImageFormatError(`${join(this.dir, `ids-${pid}.img`)}: has no entries`);
     const filesId = ids[0].message.files_id as number;
     return (await this.required(`fdinfo-${filesId}.img`)).map((e) => e.message);
   }

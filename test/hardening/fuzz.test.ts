@@ -19,6 +19,17 @@ describe("fuzzing", () => {
     expect(r.status).toBe(0);
   }, 300_000);
 
+  // Found by `npm run fuzz -- --iterations 100000 --seed 11`: an ids image with no entries crashed `restore --dry-run`.
+  it("regression: restore's image checks on an ids image with no entries", async () => {
+    const { planRestore } = await import("../../src/checkpoint/restore-plan.js");
+    const memory: Record<string, Uint8Array> = {
+      "inventory.img": encodeImage("INVENTORY", [{ message: { img_version: 2 } }]),
+      "pstree.img": encodeImage("PSTREE", [{ message: { pid: 7, ppid: 0, pgid: 7, sid: 7, threads: [7] } }]),
+      "ids-7.img": encodeImage("IDS", []),
+    };
+    await expect(planRestore("dump", { memory, skipUnsupported: false, verbose: false })).rejects.toBeInstanceOf(ImageFormatError);
+  });
+
   // Found by `npm run fuzz -- --seed 1`: an ids image with no entries crashed `x fds`.
   it("regression: explorers on images with no entries", async () => {
     const images: Record<string, Uint8Array> = {
