@@ -7,7 +7,7 @@
 import { headerPrefix, MAGICS, type MagicName } from "./magic.js";
 import { imageKind, type ImageKind } from "./kinds.js";
 import { CrtoolError, EncodeError } from "./errors.js";
-import { encodeMessage } from "./wire/encode-message.js";
+import { encodeEntry } from "./wire/encode-message.js";
 import type { ImageMessage } from "./wire/message.js";
 import { roundUp, type IpcMessage, type Payload, type PayloadLayout, type TcpQueues } from "./payloads/layout.js";
 import { messageTypeByName } from "./schema/registry.js";
@@ -22,12 +22,6 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
-function framed(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + bytes.length);
-  out.set(u32(bytes.length));
-  out.set(bytes, 4);
-  return out;
-}
 
 export class ImageEncoder {
   readonly kind: ImageKind;
@@ -71,7 +65,7 @@ export class ImageEncoder {
     const type = this.kind.entryType(this.index, this.first);
     let bytes: Uint8Array;
     try {
-      bytes = framed(encodeMessage(type, message));
+      bytes = encodeEntry(type, message);
     } catch (e) {
       throw e instanceof CrtoolError ? e.withLocation({ entry: this.index }) : e;
     }
@@ -137,7 +131,7 @@ export function encodePayload(layout: PayloadLayout, payload: Payload | undefine
       for (const m of msgs) {
         const msize = Number(m.message.msize ?? 0);
         if (m.data.length !== msize) mismatch("message data length", m.data.length, msize);
-        out.push(framed(encodeMessage(type, m.message)), ...padded(m.data, 8));
+        out.push(encodeEntry(type, m.message), ...padded(m.data, 8));
       }
       return out;
     }

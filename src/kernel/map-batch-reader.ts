@@ -51,7 +51,15 @@ export class MapBatchReader {
   private started = false;
   private busy = false;
 
-  constructor(readonly fd: number, opts: MapBatchReaderOptions) {
+  private mapFd: number;
+
+  /** The map this reader reads (see retarget). */
+  get fd(): number {
+    return this.mapFd;
+  }
+
+  constructor(fd: number, opts: MapBatchReaderOptions) {
+    this.mapFd = fd;
     this.keySize = opts.keySize;
     this.valueSize = opts.valueSize;
     this.batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -123,6 +131,17 @@ export class MapBatchReader {
   /** The token the next call continues from (for hash maps: the next bucket). */
   get position(): number {
     return this.token.readUInt32LE(0);
+  }
+
+  /**
+   * Reads another map with the same key and value sizes from its start,
+   * reusing this reader's buffers (many small maps, one set of allocations).
+   */
+  retarget(fd: number): void {
+    if (this.busy) throw new Error("MapBatchReader.retarget during a call");
+    this.mapFd = fd;
+    this.attr.setU32(BATCH.mapFd, fd);
+    this.reset();
   }
 
   /** Back to the first element. */

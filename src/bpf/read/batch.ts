@@ -27,15 +27,29 @@ export function batchSizeFor(keySize: number, valueStride: number, maxEntries: n
  * for arrays). Returns the element count, or undefined when the kernel has
  * no batch operations for this map (nothing has been read then).
  */
+/** Readers by key size, value stride and batch size: a dump of many similar maps allocates once. */
+const readers = new Map<string, MapBatchReader>();
+
+function readerFor(map: LiveMap): MapBatchReader {
+  const keySize = map.keySize;
+  const stride = map.valueStride;
+  const batchSize = batchSizeFor(keySize, stride, map.maxEntries);
+  const key = `${keySize}/${stride}/${batchSize}`;
+  let reader = readers.get(key);
+  if (reader) {
+    reader.retarget(map.fd);
+    return reader;
+  }
+  reader = new MapBatchReader(map.fd, { keySize, valueSize: stride, batchSize, autoGrow: true });
+  // A small cache: shapes are few, and a grown reader keeps its larger buffers.
+  if (readers.size < 16 && batchSize * (keySize + stride) <= 1 << 20) readers.set(key, reader);
+  return reader;
+}
+
 export function readByBatch(map: LiveMap, sink: ElementSink): number | undefined {
   const keySize = map.keySize;
   const stride = map.valueStride;
-  const reader = new MapBatchReader(map.fd, {
-    keySize,
-    valueSize: stride,
-    batchSize: batchSizeFor(keySize, stride, map.maxEntries),
-    autoGrow: true,
-  });
+  const reader = readerFor(map);
   let total = 0;
   let first = true;
   while (!reader.done) {

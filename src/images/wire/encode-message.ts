@@ -154,3 +154,13 @@ export function encodeMessage(type: MessageType, msg: ImageMessage): Uint8Array 
   writeMessage(w, type, msg, () => type.name);
   return w.finish();
 }
+
+/** A message as an image entry: its u32 little-endian length, then the message (one allocation). */
+export function encodeEntry(type: MessageType, msg: ImageMessage): Uint8Array {
+  const w = new Writer();
+  w.fixed32(0);
+  writeMessage(w, type, msg, () => type.name);
+  const out = w.finish();
+  new DataView(out.buffer, out.byteOffset, 4).setUint32(0, out.length - 4, true);
+  return out;
+}
