@@ -4,7 +4,7 @@
  * restored fd at its original number. All or nothing: any failure before
  * CMD starts undoes everything created.
  */
-import { faultPoint } from "../debug/hooks.js";
+import { faultPoint, pausePoint } from "../debug/hooks.js";
 import { spawn, type StdioOptions } from "node:child_process";
 import { constants } from "node:os";
 import { CrtoolError, NotSupportedError } from "../images/errors.js";
@@ -232,6 +232,7 @@ export async function execWithTable(table: RestoredTable, command: string[], res
     if (ours !== undefined) stdio.push(ours);
     else stdio.push(i <= 2 && !restoreStdio ? "inherit" : "ignore");
   }
+  await pausePoint("before-exec");
   faultPoint("exec");
   // exec closes FD_CLOEXEC fds, so they are passed without it; the recorded
   // flags travel in the environment for the command to apply (docs/COMPAT.md).

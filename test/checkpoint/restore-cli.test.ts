@@ -148,6 +148,39 @@ describe.skipIf(!IS_ROOT)("crtool restore", () => {
     spawnSync("rm", ["-rf", dir]);
   });
 
+  it("a dump of pinned maps restores to the paths it recorded", () => {
+    const dir = join(bpffs, "recorded");
+    mkdirSync(dir);
+    expect(runCli("crtool", ["restore", "-D", dumpDir, "--pin", dir]).status).toBe(0);
+    const pinned = join(dumpDir, "..", "pinned-dump");
+    const d = runCli("crtool", ["dump", "--pinned", dir, "-D", pinned]);
+    expect(d.status, d.stderr).toBe(0);
+    const before = readdirSync(dir).sort();
+    spawnSync("rm", ["-rf", dir]);
+    try {
+      const r = runCli("crtool", ["restore", "-D", pinned, "--pin-recorded", "--verify"]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(readdirSync(dir).sort()).toEqual(before);
+    } finally {
+      spawnSync("rm", ["-rf", dir]);
+    }
+  });
+
+  it("SIGTERM during a restore undoes it", async () => {
+    expect(mapsNamed(prefix)).toEqual([]);
+    const crtool = spawn(process.execPath, [join(DIST, "cli/crtool.js"), "restore", "-D", dumpDir, "--", "true"], {
+      env: { ...process.env, CRTOOL_PAUSE: "before-exec:5000" },
+      stdio: "ignore",
+    });
+    // Wait until the maps exist (restored, waiting to exec), then stop crtool.
+    for (let i = 0; i < 200 && mapsNamed(prefix).length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(mapsNamed(prefix).length).toBeGreaterThan(0);
+    crtool.kill("SIGTERM");
+    const code = await new Promise((r) => crtool.once("exit", (c, s) => r(c ?? s)));
+    expect(code).toBe(143);
+    expect(mapsNamed(prefix)).toEqual([]);
+  });
+
   for (const step of ["map-create", "batch-update", "freeze", "btf-load", "fd-install", "exec", "pin"]) {
     it(`a failure at "${step}" leaves nothing behind`, () => {
       const pinDir = join(bpffs, `fault-${step}`);

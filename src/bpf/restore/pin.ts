@@ -10,7 +10,7 @@
  * is registered for rollback, so a restore that fails later removes it too.
  */
 import { faultPoint } from "../../debug/hooks.js";
-import { existsSync, lstatSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SyscallError, objPin } from "../../kernel/index.js";
 import { isOnBpffs } from "../bpffs.js";
@@ -53,9 +53,16 @@ export function pinName(map: RestoredMap): string {
  */
 export function pinRestoredMaps(dir: string | undefined, maps: readonly RestoredMap[], opts: PinOptions): MapPin[] {
   const pins = pinPaths(dir, maps, opts);
-  checkPlaces(pins);
+  const missing = checkPlaces(pins);
   const made: MapPin[] = [];
+  const createdDirs: string[] = [];
   try {
+    // Recorded pin paths may be in directories that are gone: made again, on the same bpffs.
+    for (const d of missing) {
+      mkdirSync(d);
+      createdDirs.push(d);
+      opts.onRollback?.(() => rmdirQuietly(d));
+    }
     for (const p of pins) {
       try {
         faultPoint("pin");
@@ -70,19 +77,44 @@ export function pinRestoredMaps(dir: string | undefined, maps: readonly Restored
     }
   } catch (e) {
     for (const p of made.reverse()) unpin(p.path);
+    for (const d of createdDirs.reverse()) rmdirQuietly(d);
     throw e;
   }
   return made;
 }
 
-function checkPlaces(pins: readonly MapPin[]): void {
+function rmdirQuietly(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    /* not empty (something else was pinned there) or already gone */
+  }
+}
+
+/** The directories from the nearest existing ancestor of `dir` down to it, outermost first. */
+function missingDirs(dir: string): { existing: string; missing: string[] } {
+  const missing: string[] = [];
+  let d = dir;
+  while (!existsSync(d)) {
+    missing.unshift(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  return { existing: d, missing };
+}
+
+/** Checks every place before any pin is made; returns the directories to create, outermost first. */
+function checkPlaces(pins: readonly MapPin[]): string[] {
   const claimed = new Map<string, MapPin>();
   const checkedDirs = new Set<string>();
+  const toCreate: string[] = [];
   for (const p of pins) {
     const parent = dirname(p.path);
     if (!checkedDirs.has(parent)) {
-      if (!existsSync(parent)) throw new MapPinError(`cannot pin ${describeMap(p.map.spec)} at ${p.path}: ${parent} does not exist`);
-      if (!isOnBpffs(parent)) throw new MapPinError(`cannot pin maps in ${parent}: it is not on a BPF filesystem (bpffs), usually mounted at /sys/fs/bpf`);
+      const { existing, missing } = missingDirs(parent);
+      if (!isOnBpffs(existing)) throw new MapPinError(`cannot pin maps in ${parent}: it is not on a BPF filesystem (bpffs), usually mounted at /sys/fs/bpf`);
+      for (const d of missing) if (!toCreate.includes(d)) toCreate.push(d);
       checkedDirs.add(parent);
     }
     if (exists(p.path)) throw new MapPinError(`cannot pin ${describeMap(p.map.spec)} at ${p.path}: the path exists; crtool never replaces a pin`);
@@ -92,6 +124,7 @@ function checkPlaces(pins: readonly MapPin[]): void {
     }
     claimed.set(p.path, p);
   }
+  return toCreate;
 }
 
 /** lstat, so that a dangling symlink counts as taken too. */

@@ -42,10 +42,15 @@ export class MapRecords {
     return new MapRecords(bpf);
   }
 
-  /** Adds a record (the first one of a map id is the one restore uses). */
+  /**
+   * Adds a record. Restore uses the first one of a map id, except that a
+   * record with a pin path wins (a pinned map met first as another map's
+   * inner map has a record without one).
+   */
   add(r: MapRecord): void {
     this.list.push(r);
-    if (!this.byId.has(r.spec.mapId)) this.byId.set(r.spec.mapId, r);
+    const known = this.byId.get(r.spec.mapId);
+    if (!known || (known.spec.pinPath === undefined && r.spec.pinPath !== undefined)) this.byId.set(r.spec.mapId, r);
     const btf = r.spec.btf;
     if (btf?.data && !this.blobs.has(btf.id)) this.blobs.set(btf.id, btf.data);
   }
