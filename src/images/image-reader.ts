@@ -39,6 +39,8 @@ export interface ImageEntry {
 export interface OpenOptions {
   /** How to name the input in errors (a path, "<stdin>"...). */
   name?: string;
+  /** The input's size, when known (a file): lengths past it are refused before any buffering. */
+  size?: number;
 }
 
 const CHUNK = 1 << 20;
@@ -62,7 +64,7 @@ export class ImageReader {
 
   /** Reads the header. Throws UnknownMagicError, TruncatedImageError or NotSupportedError. */
   static async open(source: ImageSource, options: OpenOptions = {}): Promise<ImageReader> {
-    const input = new InputBuffer(source);
+    const input = new InputBuffer(source, options.size);
     const file = options.name;
     if (!(await input.ensure(4))) {
       throw new TruncatedImageError(`truncated header: expected a 4-byte magic, the input has ${input.available} bytes`, { file, offset: 0 });
@@ -115,9 +117,10 @@ export class ImageReader {
     }
     const size = input.u32At(0);
     if (input.available < 4 + size) {
-      if (input.isEnded) {
+      const known = input.totalSize !== undefined && input.offset + 4 + size > input.totalSize;
+      if (input.isEnded || known) {
         throw new TruncatedImageError(
-          `truncated entry: length word says ${size} bytes, only ${input.available - 4} remain in the input`,
+          `truncated entry: length word says ${size} bytes, only ${(input.totalSize ?? input.offset + input.available) - input.offset - 4} remain in the input`,
           this.where({ entry: this.index, offset: input.offset }),
         );
       }

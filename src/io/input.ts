@@ -1,5 +1,5 @@
 /** Opening images and JSON from files or standard input. */
-import { closeSync, fstatSync, openSync, readSync, promises as fsp } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync, promises as fsp } from "node:fs";
 import { IoError } from "../images/errors.js";
 import { ImageReader } from "../images/image-reader.js";
 
@@ -59,7 +59,18 @@ export function inputName(path: string | undefined): string {
 /** Opens an image file (or stdin) and reads its header. */
 export async function openImage(path: string | undefined): Promise<ImageReader> {
   const stream = await openInputStream(path);
-  return ImageReader.open(stream, { name: inputName(path) });
+  const size = path === undefined ? undefined : fileSize(path);
+  return ImageReader.open(stream, { name: inputName(path), size });
+}
+
+/** The size of a regular file (undefined for pipes, devices...). */
+function fileSize(path: string): number | undefined {
+  try {
+    const st = statSync(path);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads a whole small image file into memory; undefined if it does not exist. */

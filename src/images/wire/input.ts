@@ -41,13 +41,18 @@ export class InputBuffer {
   private iter: AsyncIterator<Uint8Array> | undefined;
   private ended: boolean;
 
-  constructor(source: ImageSource) {
+  /** Bytes the whole input has, when known up front (a file): lengths are checked against it before reading. */
+  readonly totalSize: number | undefined;
+
+  constructor(source: ImageSource, totalSize?: number) {
     if (isBytes(source)) {
       this.buf = source;
       this.ended = true;
+      this.totalSize = source.length;
     } else {
       this.buf = new Uint8Array(0);
       this.ended = false;
+      this.totalSize = totalSize;
       const iterable = isStreamLike(source) ? fromReadableStream(source) : source;
       this.iter = iterable[Symbol.asyncIterator]();
     }
@@ -64,11 +69,12 @@ export class InputBuffer {
 
   /** True when every byte of the input has been read. */
   get atEnd(): boolean {
-    return this.ended && this.pos >= this.buf.length;
+    return this.isEnded && this.pos >= this.buf.length;
   }
 
+  /** No byte will be added to the buffer: the source ended, or all of its known size is in. */
   get isEnded(): boolean {
-    return this.ended;
+    return this.ended || (this.totalSize !== undefined && this.base + this.buf.length >= this.totalSize);
   }
 
   private async nextChunk(): Promise<Uint8Array | undefined> {
@@ -92,6 +98,8 @@ export class InputBuffer {
   /** Makes n bytes available if the input has them; false if it ends first. */
   async ensure(n: number): Promise<boolean> {
     if (this.available >= n) return true;
+    // A length that goes past the known end fails now, before buffering anything for it.
+    if (this.totalSize !== undefined && this.offset + n > this.totalSize) return false;
     // Collect first and join once: a large entry must not be copied once per chunk.
     const parts: Uint8Array[] = [];
     let have = this.available;
@@ -118,6 +126,11 @@ export class InputBuffer {
       this.base += this.pos;
       this.buf = merged;
       this.pos = 0;
+    }
+    if (!this.ended && this.totalSize !== undefined && this.base + this.buf.length >= this.totalSize) {
+      // All of it is in: let the source go (a file's chunk reader closes its fd).
+      this.ended = true;
+      void this.iter?.return?.();
     }
     return have >= n;
   }
