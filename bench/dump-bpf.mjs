@@ -36,13 +36,13 @@ function dumpArgs(pid, dir) {
   return [crtool, "dump", "-t", String(pid), "-D", dir];
 }
 
-function measureDump(pid) {
+function measureDump(pid, env = {}) {
   const dir = join(out, "dump");
   const times = [];
   let rss = 0;
   for (let i = 0; i <= runs; i++) {
     rmSync(dir, { recursive: true, force: true });
-    const r = run("node", dumpArgs(pid, dir));
+    const r = run("node", dumpArgs(pid, dir), { env: { ...process.env, ...env } });
     if (i > 0) times.push(r.seconds); // the first run warms the page cache
     rss = Math.max(rss, r.rssMb ?? 0);
   }
@@ -108,6 +108,9 @@ if (!process.argv.includes("--skip-large")) {
     try {
       const r = measureDump(h.pid);
       lines.push(`| 10,000 HASH maps of 100 entries | ${r.seconds.toFixed(2)} (${(r.seconds / big.seconds).toFixed(2)}× the 1M map) | ${r.rssMb.toFixed(0)} |`);
+      // The same without the second thread for small maps (src/bpf/read/prefetch.ts).
+      const plain = measureDump(h.pid, { CRTOOL_PLAIN: "prefetch" });
+      lines.push(`| the same, CRTOOL_PLAIN=prefetch (one thread) | ${plain.seconds.toFixed(2)} (${(plain.seconds / big.seconds).toFixed(2)}× the 1M map) | ${plain.rssMb.toFixed(0)} |`);
     } finally {
       h.child.kill("SIGKILL");
     }

@@ -16,6 +16,7 @@ import { LiveMap } from "./map.js";
 import { MapSpec, type MapFileAttrs } from "./map-spec.js";
 import type { PinnedMap } from "./pinned.js";
 import { writeContents } from "./write-contents.js";
+import type { PrefetchedContents } from "./read/prefetch.js";
 
 /** Who refers to a map: a process's fd, or a pin on a bpffs. */
 export type MapOwner = { pid: number; fd: number } | { pinPath: string };
@@ -96,10 +97,23 @@ function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContex
 /** Writes the map's bpfmap-data entry, then dumps the inner maps it names (map-in-map). */
 async function dumpContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): Promise<void> {
   const plan = map.readPlan();
+  const collect = !("unsupported" in plan) && plan.innerMaps;
+  const prefetch = ctx.prefetch;
+  if (prefetch) {
+    if (!collect && (await prefetch.offer(map, (m, got) => writeMapContents(m, owner, ctx, opts, got)))) return;
+    // Maps offered earlier come first in bpfmap-data.img.
+    await prefetch.drain();
+  }
+  await writeMapContents(map, owner, ctx, opts);
+}
+
+async function writeMapContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions, prefetched?: PrefetchedContents): Promise<void> {
+  const plan = map.readPlan();
   const innerIds = new Set<number>();
   const collect = !("unsupported" in plan) && plan.innerMaps;
   const written = await writeContents(map, ctx.image("bpfmap-data.img", "BPFMAP_DATA"), {
     ...opts,
+    prefetched,
     owner: describeOwner(owner),
     // *_OF_MAPS values are inner map ids (u32): remember each for its own record.
     inspect: collect ? (values, count) => collectIds(values, count, innerIds) : undefined,

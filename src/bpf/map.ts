@@ -7,6 +7,7 @@
 import {
   F_GETFL,
   close,
+  dup,
   fcntl,
   isPerCpuMap,
   kernelValueSize,
@@ -147,6 +148,21 @@ export class LiveMap {
       case "pop":
         return readByPopping(this, sink, plan.popsOldestFirst, spoolDir);
     }
+  }
+
+  /** Its contents can be read through this fd as it is (forReading() would return this map). */
+  readableAsIs(): boolean {
+    const plan = this.readPlan();
+    if ("unsupported" in plan || plan.method === "pop") return false;
+    return (this.accessMode ?? fcntl(this.fd, F_GETFL) & O_ACCMODE) !== O_WRONLY;
+  }
+
+  /** The same map through a new fd of the same open file, which close() closes. */
+  duplicate(): LiveMap {
+    const fd = dup(this.fd);
+    const copy = new LiveMap(fd, this.info, true);
+    copy.accessMode = this.accessMode;
+    return copy;
   }
 
   close(): void {

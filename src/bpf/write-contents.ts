@@ -11,6 +11,7 @@ import { setExtFields } from "./ext-fields.js";
 import type { LiveMap } from "./map.js";
 import { ElementBuffer, type ElementSink } from "./spool.js";
 import { canReadInParallel, readByBatchParallel } from "./read/parallel-batch.js";
+import type { PrefetchedContents } from "./read/prefetch.js";
 
 /** bpfmap_data_entry's sizes are uint32. */
 const U32_MAX = 0xffff_ffff;
@@ -23,6 +24,8 @@ export interface WriteContentsOptions {
   inspect?: (values: Uint8Array, count: number) => void;
   /** Told how many elements each chunk held (a progress bar). */
   progress?: ProgressTicker;
+  /** The contents, already read (ContentsPrefetch): nothing is read from the map. */
+  prefetched?: PrefetchedContents;
 }
 
 export interface WrittenContents {
@@ -43,7 +46,9 @@ export async function writeContents(map: LiveMap, image: ImageSink, opts: WriteC
       progress?.tick(count);
     } : undefined;
     const into: ElementSink = watch ? inspecting(spool, watch) : spool;
-    const count = canReadInParallel(reader) ? await readByBatchParallel(reader, into) : reader.readContents(into, opts.spoolDir);
+    const count = opts.prefetched ? fromPrefetched(opts.prefetched, into)
+      : canReadInParallel(reader) ? await readByBatchParallel(reader, into)
+      : reader.readContents(into, opts.spoolDir);
     const keysBytes = spool.keysBytes;
     const valuesBytes = spool.valuesBytes;
     if (keysBytes > U32_MAX || valuesBytes > U32_MAX) {
@@ -60,6 +65,11 @@ export async function writeContents(map: LiveMap, image: ImageSink, opts: WriteC
     spool?.close();
     if (reader !== map) reader.close();
   }
+}
+
+function fromPrefetched(got: PrefetchedContents, into: ElementSink): number {
+  if (got.count > 0) into.add(got.keys, got.values, got.count);
+  return got.count;
 }
 
 function inspecting(sink: ElementSink, inspect: (values: Uint8Array, count: number) => void): ElementSink {

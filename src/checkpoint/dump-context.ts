@@ -6,6 +6,7 @@ import type { MagicName } from "../images/magic.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import type { Payload } from "../images/payloads/layout.js";
 import type { TaskFd } from "../fds/fd-kind.js";
+import type { ContentsPrefetch } from "../bpf/read/prefetch.js";
 
 export interface DumpOptions {
   /** Record what cannot be dumped (attributes only, no contents) instead of failing. */
@@ -76,6 +77,8 @@ export interface DumpContext {
    * own directory, so it lands on the same filesystem as the images.
    */
   readonly spoolDir: string | undefined;
+  /** Reads small maps' contents on another thread (written in order by its drain()). */
+  readonly prefetch?: ContentsPrefetch;
   /** A progress display for a long step, if the user sees one (a TTY); undefined otherwise. */
   progress?: (label: string, total: number) => ProgressTicker | undefined;
   /** A progress line for -v (stderr). */

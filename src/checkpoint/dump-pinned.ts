@@ -31,7 +31,7 @@ export async function dumpPinned(req: PinnedDumpRequest): Promise<DumpSummary> {
       session.ctx.log(`${pin.path}: map ${bpf.map_id as number}`);
     }
     session.images.image("inventory.img", "INVENTORY").append(inventoryEntry({}));
-    return session.commit(dir, started);
+    return await session.commit(dir, started);
   } catch (e) {
     session.abort(dir);
     throw e;

@@ -9,11 +9,12 @@ import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../fds/fd-kind.js";
 import { describeUnknown, kindOf } from "../fds/index.js";
 import type { DumpContext, DumpOptions, DumpStats, ProgressTicker } from "./dump-context.js";
 import { DumpDir } from "./dump-dir.js";
-import { pausePoint } from "../debug/hooks.js";
+import { pausePoint, plainPath } from "../debug/hooks.js";
 import { ImageSet } from "./image-set.js";
 import { Freezer } from "./freezer.js";
 import { FdGrabber, listTaskFds, readTaskFd } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
+import { ContentsPrefetch } from "../bpf/read/prefetch.js";
 import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } from "./task-images.js";
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
@@ -66,6 +67,7 @@ export class DumpSession {
   readonly fileIds = new FileIds();
   private readonly onceResults = new Map<string, Promise<unknown>>();
   private readonly pathIds = new Map<string, number>();
+  private readonly prefetch = new ContentsPrefetch({ off: plainPath("prefetch"), discard: plainPath("prefetch-fallback") });
   readonly ctx: DumpContext;
 
   constructor(readonly req: SessionOptions, dir: string) {
@@ -80,6 +82,7 @@ export class DumpSession {
       newFileId: () => this.fileIds.newId(),
       addFile: (entry) => this.images.image("files.img", "FILES").append(entry),
       spoolDir: dir,
+      prefetch: this.prefetch,
       progress: req.progress,
       once: <T>(key: string, fn: () => Promise<T>) => {
         let p = this.onceResults.get(key) as Promise<T> | undefined;
@@ -191,7 +194,10 @@ export class DumpSession {
   }
 
   /** Finishes the images and makes the directory visible; returns the summary. */
-  commit(dir: DumpDir, started: number): DumpSummary {
+  async commit(dir: DumpDir, started: number): Promise<DumpSummary> {
+    await this.prefetch.drain();
+    this.prefetch.close();
+    if (this.prefetch.used > 0) this.ctx.log(`contents of ${this.prefetch.used} small BPF maps were read on a second thread`);
     this.grabber.closeAll();
     const images = this.images.count;
     const bytes = this.images.bytes;
@@ -201,6 +207,7 @@ export class DumpSession {
   }
 
   abort(dir: DumpDir): void {
+    this.prefetch.close();
     this.grabber.closeAll();
     this.images.closeAll(true);
     dir.abort();
@@ -217,7 +224,7 @@ export async function dump(req: DumpRequest): Promise<DumpSummary> {
     await pausePoint("after-freeze");
     await session.run(tree);
     await pausePoint("before-commit");
-    return session.commit(dir, started);
+    return await session.commit(dir, started);
   } catch (e) {
     session.abort(dir);
     throw e;

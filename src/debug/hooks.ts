@@ -6,6 +6,11 @@
  *
  *   CRTOOL_PAUSE=after-freeze:2000   sleep 2 s once the tree is frozen
  *   CRTOOL_FAULT=map-create          fail at the first "map-create" step
+ *
+ * and switches for comparing a fast path with the plain one:
+ *
+ *   CRTOOL_PLAIN=prefetch            read every map's contents on the main thread
+ *   CRTOOL_PLAIN=prefetch-fallback   let the reading thread run, then read every map again
  */
 import { CrtoolError } from "../images/errors.js";
 
@@ -32,4 +37,9 @@ export async function pausePoint(point: string): Promise<void> {
 /** Throws InjectedFault at `step` if CRTOOL_FAULT names it. */
 export function faultPoint(step: string): void {
   if (setting("CRTOOL_FAULT", step) !== undefined) throw new InjectedFault(`injected failure at step "${step}" (CRTOOL_FAULT)`);
+}
+
+/** True when CRTOOL_PLAIN names this fast path (tests compare its output with the plain path's). */
+export function plainPath(name: string): boolean {
+  return setting("CRTOOL_PLAIN", name) !== undefined;
 }

@@ -45,3 +45,4 @@ export {
 } from "./libc.js";
 export type { SyscallNumbers } from "./syscall-numbers.js";
 export * from "./ptrace.js";
+export * from "./batch-lookup-worker.js";

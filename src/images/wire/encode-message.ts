@@ -150,17 +150,45 @@ function writeMessage(w: Writer, type: MessageType, msg: ImageMessage, where: Wh
 
 /** Encodes one message; EncodeError names the offending field by path. */
 export function encodeMessage(type: MessageType, msg: ImageMessage): Uint8Array {
-  const w = new Writer();
-  writeMessage(w, type, msg, () => type.name);
-  return w.finish();
+  const w = takeWriter();
+  try {
+    writeMessage(w, type, msg, () => type.name);
+    return w.finish();
+  } finally {
+    giveBack(w);
+  }
 }
 
 /** A message as an image entry: its u32 little-endian length, then the message (one allocation). */
 export function encodeEntry(type: MessageType, msg: ImageMessage): Uint8Array {
-  const w = new Writer();
-  w.fixed32(0);
-  writeMessage(w, type, msg, () => type.name);
-  const out = w.finish();
-  new DataView(out.buffer, out.byteOffset, 4).setUint32(0, out.length - 4, true);
-  return out;
+  const w = takeWriter();
+  try {
+    w.fixed32(0);
+    writeMessage(w, type, msg, () => type.name);
+    const out = w.finish();
+    new DataView(out.buffer, out.byteOffset, 4).setUint32(0, out.length - 4, true);
+    return out;
+  } finally {
+    giveBack(w);
+  }
+}
+
+/**
+ * One writer reused for every entry: a dump encodes tens of thousands of
+ * small messages, and a fresh buffer for each was a good part of its time
+ * (finish() copies the bytes out, so reuse is safe).
+ */
+let spare: Writer | undefined = new Writer();
+const SPARE_MAX = 1 << 20;
+
+function takeWriter(): Writer {
+  const w = spare ?? new Writer();
+  spare = undefined;
+  w.reset();
+  return w;
+}
+
+function giveBack(w: Writer): void {
+  // A writer grown by one huge entry is not kept.
+  if (w.buf.length <= SPARE_MAX) spare = w;
 }

@@ -121,6 +121,11 @@ export class Writer {
     this.pos = at + lenBytes + len;
   }
 
+  /** Empty again, keeping the buffer. */
+  reset(): void {
+    this.pos = 0;
+  }
+
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }

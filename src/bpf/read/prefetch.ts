@@ -1,0 +1,128 @@
+/**
+ * Reading many small maps on a second CPU. A dump of thousands of small
+ * maps spends most of its time in the kernel's batch lookups (tens of µs a
+ * map, whatever the caller); handing them to a BatchLookupWorker lets the
+ * main thread go on with the next fds meanwhile.
+ *
+ * Order is kept: contents are written by drain() in the order maps were
+ * offered, and whoever writes contents itself drains first, so
+ * bpfmap-data.img is the same as a single-threaded dump's. A map the
+ * worker could not read whole (no batch support, an error) is read again
+ * by the ordinary path at drain time, which reports errors as it always does.
+ */
+import { availableParallelism } from "node:os";
+import { BatchLookupWorker } from "../../kernel/index.js";
+import type { LiveMap } from "../map.js";
+
+/** Small maps read on the main thread before the worker is worth starting (it takes ~50 ms). */
+const START_AFTER = 64;
+/** Larger maps are read by the main thread (in batches, or on two threads: parallel-batch.ts). */
+const MAX_MAP_BYTES = 1 << 20;
+
+export interface PrefetchedContents {
+  keys: Uint8Array;
+  values: Uint8Array;
+  count: number;
+}
+
+/**
+ * Writes a map's contents: `got` is what the worker read, or undefined when
+ * the map must be read the ordinary way. `map` is an fd of the map that
+ * stays open until the writer returns.
+ */
+export type ContentsWriter = (map: LiveMap, got: PrefetchedContents | undefined) => Promise<void>;
+
+interface Pending {
+  job: number;
+  map: LiveMap;
+  write: ContentsWriter;
+}
+
+export class ContentsPrefetch {
+  private offered = 0;
+  private worker: BatchLookupWorker | undefined;
+  private pending: Pending[] = [];
+  /** Maps whose contents the worker read and that were written from them. */
+  used = 0;
+
+  private readonly enabled: boolean;
+  private readonly discard: boolean;
+
+  /** off: never used; discard: what the worker reads is thrown away and every map read again (a test of that path). */
+  constructor(opts: { off?: boolean; discard?: boolean } = {}) {
+    this.enabled = !opts.off && availableParallelism() >= 2;
+    this.discard = opts.discard ?? false;
+  }
+
+  /**
+   * Takes over `map` (returns true) when it is small and read by plain batch
+   * lookups; `write` is then called by drain(). False: the caller reads it now.
+   */
+  async offer(map: LiveMap, write: ContentsWriter): Promise<boolean> {
+    if (!this.enabled || !eligible(map)) return false;
+    if (++this.offered <= START_AFTER) return false;
+    // One slot more than max_entries: the call that fills it also reaches the end (ENOENT).
+    const shape = { keySize: map.keySize, valueSize: map.valueStride, capacity: map.maxEntries + 1 };
+    this.worker ??= new BatchLookupWorker();
+    if (!this.worker.fits(shape)) return false;
+    const copy = map.duplicate();
+    try {
+      let job = this.worker.submit({ ...shape, fd: copy.fd });
+      if (job === undefined) {
+        await this.drain();
+        job = this.worker.submit({ ...shape, fd: copy.fd });
+      }
+      if (job === undefined) {
+        copy.close();
+        return false;
+      }
+      this.pending.push({ job, map: copy, write });
+      return true;
+    } catch (e) {
+      copy.close();
+      throw e;
+    }
+  }
+
+  /** Writes every offered map's contents, in order. */
+  async drain(): Promise<void> {
+    const worker = this.worker;
+    if (!worker || this.pending.length === 0) return;
+    const pending = this.pending;
+    this.pending = [];
+    // Every job is waited for before its fd is closed (the worker may not have reached it yet);
+    // after a failure the rest are only waited for, and the first error is thrown.
+    let failure: { error: unknown } | undefined;
+    for (const p of pending) {
+      try {
+        const r = worker.wait(p.job);
+        const got = r.errno === 0 && !this.discard ? r : undefined;
+        if (!failure) {
+          await p.write(p.map, got);
+          if (got) this.used++;
+        }
+      } catch (error) {
+        failure ??= { error };
+      } finally {
+        p.map.close();
+      }
+    }
+    worker.reset();
+    if (failure) throw failure.error;
+  }
+
+  /** Stops the worker and closes the fds of maps not written (a dump that failed). */
+  close(): void {
+    for (const p of this.pending) p.map.close();
+    this.pending = [];
+    this.worker?.close();
+    this.worker = undefined;
+  }
+}
+
+function eligible(map: LiveMap): boolean {
+  const plan = map.readPlan();
+  if ("unsupported" in plan || plan.method !== "batch" || plan.innerMaps) return false;
+  if ((map.maxEntries + 1) * (map.keySize + map.valueStride) > MAX_MAP_BYTES) return false;
+  return map.readableAsIs();
+}

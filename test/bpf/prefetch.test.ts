@@ -1,0 +1,114 @@
+/**
+ * Many small maps are read on a second thread (src/bpf/read/prefetch.ts).
+ * A dump that uses it must be byte for byte the dump made without it, and
+ * the same when every map the thread read is read again the ordinary way
+ * (its fallback); and the contents must be the maps' elements.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decodeImage } from "../../src/images/index.js";
+import { possibleCpus } from "../../src/kernel/index.js";
+import { REPO_ROOT } from "../helpers/fixtures.js";
+import { IS_ROOT } from "../kernel/helpers.js";
+import { HAVE_DIST, elementsOf, startHolder, u32hex, u64hex, type Holder, type MapPlan } from "./harness.js";
+
+const CRTOOL = join(REPO_ROOT, "dist", "cli", "crtool.js");
+const CPUS = possibleCpus();
+const run = IS_ROOT && HAVE_DIST;
+if (!IS_ROOT) console.warn("skipping prefetch tests: not running as root");
+
+/** 180 maps of five kinds (the first 64 small maps are read before the thread starts). */
+function plan(): MapPlan[] {
+  const maps: MapPlan[] = [];
+  for (let i = 0; i < 180; i++) {
+    const n = i % 7;
+    const elements = Array.from({ length: n }, (_, k): [string, string] => [u32hex(k * 3 + i), u64hex(BigInt(i) * 1000n + BigInt(k))]);
+    switch (i % 5) {
+      case 0:
+        maps.push({ name: `h${i}`, type: "HASH", keySize: 4, valueSize: 8, maxEntries: 8, elements });
+        break;
+      case 1:
+        maps.push({ name: `a${i}`, type: "ARRAY", keySize: 4, valueSize: 8, maxEntries: 7, elements: elements.map(([, v], k) => [u32hex(k), v]) });
+        break;
+      case 2:
+        maps.push({ name: `l${i}`, type: "LRU_HASH", keySize: 4, valueSize: 8, maxEntries: 32, elements, extraFds: ["byIdRdonly"] });
+        break;
+      case 3: {
+        const pc = (v: string) => v.repeat(CPUS);
+        maps.push({ name: `p${i}`, type: "PERCPU_HASH", keySize: 4, valueSize: 8, maxEntries: 8, elements: elements.map(([k, v]) => [k, pc(v)]) });
+        break;
+      }
+      default:
+        // One too large for the thread (read on the main thread, between the others), and more small ones.
+        maps.push({ name: `big${i}`, type: "HASH", keySize: 4, valueSize: 8, maxEntries: i === 4 ? 100_000 : 16, elements });
+    }
+  }
+  return maps;
+}
+
+describe.skipIf(!run)("dumping many small maps on two threads", () => {
+  let holder: Holder;
+  const dirs: string[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), "crtool-prefetch-"));
+  const maps = plan();
+
+  function dump(plain: string): { dir: string; stderr: string } {
+    const dir = join(scratch, plain || "default");
+    const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(holder.pid), "-D", dir, "-v"], {
+      encoding: "utf8",
+      env: { ...process.env, CRTOOL_PLAIN: plain },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    dirs.push(dir);
+    return { dir, stderr: r.stderr };
+  }
+
+  beforeAll(async () => {
+    holder = await startHolder(maps);
+  }, 60_000);
+  afterAll(async () => {
+    await holder?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("writes the same images with and without the thread, and through its fallback", () => {
+    const fast = dump("");
+    const plain = dump("prefetch");
+    const fallback = dump("prefetch-fallback");
+    // Every map but one is small; past the first 64 of them, the thread reads them.
+    expect(fast.stderr).toMatch(/contents of 115 small BPF maps were read on a second thread/);
+    expect(plain.stderr).not.toMatch(/second thread/);
+    expect(fallback.stderr).not.toMatch(/second thread/);
+    // The fd images (the others hold times and states of the process that vary from dump to dump).
+    const fdImages = (dir: string) => readdirSync(dir).filter((f) => /^(files|bpfmap-data|fdinfo-\d+)\.img$/.test(f)).sort();
+    const names = fdImages(fast.dir);
+    expect(names).toContain("bpfmap-data.img");
+    expect(fdImages(plain.dir)).toEqual(names);
+    for (const f of names) {
+      const a = readFileSync(join(fast.dir, f));
+      expect(a.equals(readFileSync(join(plain.dir, f))), `${f} (plain)`).toBe(true);
+      expect(a.equals(readFileSync(join(fallback.dir, f))), `${f} (fallback)`).toBe(true);
+    }
+  }, 60_000);
+
+  it("holds every map's elements", async () => {
+    const dir = dirs[0];
+    const { entries: data } = await decodeImage(readFileSync(join(dir, "bpfmap-data.img")), "bpfmap-data.img");
+    expect(data).toHaveLength(maps.length);
+    const byId = new Map(data.map((e) => [e.message.map_id as number, e]));
+    for (const m of maps) {
+      const id = holder.maps[m.name].id;
+      const entry = byId.get(id);
+      expect(entry, m.name).toBeDefined();
+      const stride = m.type.startsWith("PERCPU") ? 8 * CPUS : m.valueSize;
+      const got = elementsOf({ message: entry!.message, payload: entry!.payload as Uint8Array }, m.keySize, stride);
+      const want = m.type === "ARRAY"
+        ? Array.from({ length: m.maxEntries }, (_, k) => [u32hex(k), m.elements?.[k]?.[1] ?? u64hex(0)])
+        : m.elements ?? [];
+      expect(new Set(got.map((e) => e.join(":"))), m.name).toEqual(new Set(want.map((e) => e.join(":"))));
+    }
+  }, 60_000);
+});
