@@ -51,4 +51,23 @@ export interface RestoreContext {
   /** Runs `fn` once per key in this restore and returns its result every time. */
   once<T>(key: string, fn: () => Promise<T>): Promise<T>;
   log(message: string): void;
+  /**
+   * Hands an epoll item to the launch of the restored command, to be added
+   * there under the command's own fd numbers (absent when nothing is launched).
+   */
+  deferEpollItem?(item: DeferredEpoll): void;
+}
+
+/** An epoll item crtool could not add under the task's fd number (see eventpoll-restore.ts). */
+export interface DeferredEpoll {
+  /** crtool's fd of the epoll. */
+  epoll: number;
+  /** crtool's fd of the target. */
+  target: number;
+  /** The task's fd number of the target. */
+  tfd: number;
+  events: number;
+  data: bigint;
+  /** Adds it in crtool under crtool's own numbers instead. */
+  addFromCrtool(): void;
 }

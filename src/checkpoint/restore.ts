@@ -5,7 +5,7 @@
  * CMD starts undoes everything created.
  */
 import { faultPoint, pausePoint } from "../debug/hooks.js";
-import { spawn, type StdioOptions } from "node:child_process";
+import type { StdioOptions } from "node:child_process";
 import { constants } from "node:os";
 import { CrtoolError, NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
@@ -15,7 +15,8 @@ import { FD_TYPE_NUMBERS, isRestorable, type FdTypeName, type RestorableFdKind }
 import { onTerminate } from "../io/terminate.js";
 import { DumpImages } from "./dump-images.js";
 import { MapRestoreSession, verifyRestoredMaps } from "../bpf/restore/index.js";
-import type { RestoreContext, RestoreOptions } from "./restore-context.js";
+import type { DeferredEpoll, RestoreContext, RestoreOptions } from "./restore-context.js";
+import { launch, type DeferredEpollItem } from "./launch.js";
 
 export interface RestoreRequest extends RestoreOptions {
   dir: string;
@@ -48,6 +49,8 @@ export interface RestoredTable {
   fds: Map<number, number>;
   /** Target fd numbers that had FD_CLOEXEC. */
   cloexec: Set<number>;
+  /** Epoll items to add inside the command under its own fd numbers. */
+  epollItems: DeferredEpoll[];
   skipped: { fd: number; kind: string; why: string }[];
   /** Undoes everything (closes fds, removes pins...). */
   rollback(): void;
@@ -72,6 +75,7 @@ export class Restore {
   private readonly onceResults = new Map<string, Promise<unknown>>();
   readonly ctx: RestoreContext;
   private fdToFile = new Map<number, number>();
+  readonly deferredEpoll: DeferredEpoll[] = [];
 
   constructor(readonly req: RestoreRequest, readonly images: DumpImages, readonly pid: number, readonly files: Map<number, ImageMessage>) {
     const log = req.log ?? (() => {});
@@ -91,6 +95,7 @@ export class Restore {
         return p;
       },
       log,
+      deferEpollItem: (item) => this.deferredEpoll.push(item),
     };
   }
 
@@ -202,6 +207,7 @@ export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> 
       pid,
       fds,
       cloexec,
+      epollItems: r.deferredEpoll,
       skipped,
       rollback: () => {
         r.rollback();
@@ -224,7 +230,7 @@ export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> 
  * Starts `command` with the restored fds at their numbers (stdio stays the
  * caller's unless restored) and waits for it; resolves to its exit status.
  */
-export async function execWithTable(table: RestoredTable, command: string[], restoreStdio: boolean): Promise<number> {
+export async function execWithTable(table: RestoredTable, command: string[], restoreStdio: boolean, log?: (message: string) => void): Promise<number> {
   const maxFd = Math.max(2, ...table.fds.keys());
   const stdio: StdioOptions = [];
   for (let i = 0; i <= maxFd; i++) {
@@ -234,13 +240,25 @@ export async function execWithTable(table: RestoredTable, command: string[], res
   }
   await pausePoint("before-exec");
   faultPoint("exec");
-  // exec closes FD_CLOEXEC fds, so they are passed without it; the recorded
-  // flags travel in the environment for the command to apply (docs/COMPAT.md).
-  const env = { ...process.env, CRTOOL_CLOEXEC_FDS: [...table.cloexec].sort((a, b) => a - b).join(",") };
-  const child = spawn(command[0], command.slice(1), { stdio, env });
-  await new Promise<void>((resolve, reject) => {
-    child.once("spawn", () => resolve());
-    child.once("error", (e) => reject(new RestoreError(`cannot run ${command[0]}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such command" : e.message}`)));
+  const cloexec = [...table.cloexec].sort((a, b) => a - b);
+  // Informational since FD_CLOEXEC is set inside the command; what it has to go by when it could not be.
+  const env = { ...process.env, CRTOOL_CLOEXEC_FDS: cloexec.join(",") };
+  const epollItems: DeferredEpollItem[] = [];
+  for (const item of table.epollItems) {
+    const epfd = [...table.fds].find(([, ours]) => ours === item.epoll)?.[0];
+    // Only when the command will hold the epoll and this very target at the recorded number
+    // (fds 0-2 stay the caller's without --restore-stdio).
+    if (epfd === undefined || table.fds.get(item.tfd) !== item.target) item.addFromCrtool();
+    else epollItems.push({ epfd, tfd: item.tfd, events: item.events, data: item.data, addFromCrtool: item.addFromCrtool });
+  }
+  const child = await launch({
+    command,
+    stdio,
+    env,
+    cloexec,
+    epollItems,
+    warn: (m) => process.stderr.write(`crtool: ${m}\n`),
+    log: log ?? (() => {}),
   });
   // The command has its copies now; crtool's are no longer needed.
   await table.release();

@@ -11,6 +11,7 @@
  *
  *   CRTOOL_PLAIN=prefetch            read every map's contents on the main thread
  *   CRTOOL_PLAIN=prefetch-fallback   let the reading thread run, then read every map again
+ *   CRTOOL_PLAIN=launch-trace        start the restored command as if it could not be traced
  */
 import { CrtoolError } from "../images/errors.js";
 

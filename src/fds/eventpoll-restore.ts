@@ -8,10 +8,12 @@
  * An epoll item is keyed by (file, fd number), and the task's later
  * EPOLL_CTL_MOD/DEL find it by the number it used. So crtool adds a target
  * under the task's number when that number is free in its own fd table
- * (borrowing it for the call), and under its own fd of the target
- * otherwise; the latter is a limit: after the fds are handed over, the
- * epoll's fdinfo shows crtool's number and MOD/DEL by the task's number
- * fail with ENOENT.
+ * (borrowing it for the call). Otherwise the item is handed to the launch
+ * (ctx.deferEpollItem), which adds it inside the restored command under the
+ * command's own numbers (src/checkpoint/launch.ts); without a launch, or when
+ * the command cannot be traced, it is added under crtool's fd of the target,
+ * and then the epoll's fdinfo shows crtool's number and MOD/DEL by the
+ * task's number fail with ENOENT.
  */
 import type { RestoreContext } from "../checkpoint/restore-context.js";
 import { NotSupportedError } from "../images/errors.js";
@@ -48,27 +50,38 @@ async function addTarget(epfd: number, t: EventpollTfdEntry, id: number, ctx: Re
     loseOrThrowOnRestore(ctx, id, "EVENTPOLL", `watched fd ${t.tfd} (file ${fileId}) cannot be restored: ${err.reason}`);
     return;
   }
-  addUnderNumber(epfd, target, t);
+  addUnderNumber(epfd, target, t, ctx);
 }
 
-/** EPOLL_CTL_ADD of `target` with the task's number when crtool has it free. */
-function addUnderNumber(epfd: number, target: number, t: EventpollTfdEntry): void {
-  const add = (fd: number) => epollCtlRaw(epfd, EPOLL_CTL_ADD, fd, t.events, t.data);
+/** EPOLL_CTL_ADD of `target` with the task's number when crtool has it free; else deferred to the launch. */
+function addUnderNumber(epfd: number, target: number, t: EventpollTfdEntry, ctx: RestoreContext): void {
   const detail = `epoll target fd ${t.tfd}`;
   // F_DUPFD returns the lowest free number from t.tfd on: t.tfd itself when it is free.
   const borrowed = dupFrom(target, t.tfd);
+  if (borrowed === t.tfd) {
+    try {
+      check(epollCtlRaw(epfd, EPOLL_CTL_ADD, borrowed, t.events, t.data), "epoll_ctl", detail);
+    } finally {
+      closeQuietly(borrowed);
+    }
+    return;
+  }
+  if (borrowed !== undefined) closeQuietly(borrowed);
+  const addFromCrtool = () => addUnderCrtoolNumber(epfd, target, t);
+  if (ctx.deferEpollItem) ctx.deferEpollItem({ epoll: epfd, target, tfd: t.tfd, events: t.events, data: t.data, addFromCrtool });
+  else addFromCrtool();
+}
+
+/** The fallback: the item keyed by crtool's fd of the target (a second number if the task used two). */
+function addUnderCrtoolNumber(epfd: number, target: number, t: EventpollTfdEntry): void {
+  const add = (fd: number) => epollCtlRaw(epfd, EPOLL_CTL_ADD, fd, t.events, t.data);
+  const detail = `epoll target fd ${t.tfd}`;
   let spare: number | undefined;
   try {
-    if (borrowed === t.tfd) {
-      check(add(borrowed), "epoll_ctl", detail);
-      return;
-    }
     let r = add(target);
-    // The task watched this file under two numbers: the second needs a number of its own.
-    if (r === -EEXIST) r = add(borrowed ?? (spare = dup(target)));
+    if (r === -EEXIST) r = add((spare = dup(target)));
     check(r, "epoll_ctl", detail);
   } finally {
-    if (borrowed !== undefined) closeQuietly(borrowed);
     if (spare !== undefined) closeQuietly(spare);
   }
 }

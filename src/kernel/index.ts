@@ -46,3 +46,4 @@ export {
 export type { SyscallNumbers } from "./syscall-numbers.js";
 export * from "./ptrace.js";
 export * from "./batch-lookup-worker.js";
+export * from "./remote-syscalls.js";

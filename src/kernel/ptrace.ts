@@ -4,7 +4,7 @@
  * dies the kernel detaches its tracees, which then run on (the dump can
  * never leave a target stuck because of a crash).
  */
-import { addressOf, check, rawSyscall, rawSyscall6, stableBuffer, syscallNumbers } from "./libc.js";
+import { addressOf, check, rawSyscall6, stableBuffer, syscallNumbers } from "./libc.js";
 import { SyscallError } from "./errors.js";
 
 const PTRACE_DETACH = 17;
@@ -32,7 +32,8 @@ const statusBuf = stableBuffer(4);
 
 /** wait4(tid, WNOHANG | __WALL): undefined if the task has nothing to report yet. */
 export function waitTaskNoHang(tid: number): WaitResult | undefined {
-  const r = rawSyscall(syscallNumbers().wait4, tid, addressOf(statusBuf), WNOHANG | WALL);
+  // All four arguments: a fourth left to chance is a rusage pointer (EFAULT).
+  const r = rawSyscall6(syscallNumbers().wait4, tid, addressOf(statusBuf), WNOHANG | WALL, 0);
   if (r === 0) return undefined;
   if (r < 0) throw new SyscallError({ syscall: "wait4", errno: -r, detail: `task ${tid}` });
   const s = statusBuf.readInt32LE(0);

@@ -63,7 +63,7 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
     log: log ?? (flags.verify ? (m: string) => m.startsWith("verify: ") && m !== "verify: every restored map equals its image" && process.stderr.write(`crtool: ${m}\n`) : undefined),
   });
   for (const s of table.skipped) process.stderr.write(`crtool: skipped fd ${s.fd} (${s.kind}): ${s.why}\n`);
-  process.exitCode = await execWithTable(table, command, !!flags.restoreStdio).catch((e: unknown) => {
+  process.exitCode = await execWithTable(table, command, !!flags.restoreStdio, log).catch((e: unknown) => {
     table.rollback();
     throw e;
   });

@@ -1,0 +1,145 @@
+/**
+ * Starting the restored command with what only it can set on its own fds:
+ * FD_CLOEXEC (exec would close such fds, so they cross the exec without it
+ * and get it back right after) and epoll items registered under its fd
+ * numbers (an item is keyed by the number it was added with, and crtool
+ * cannot add one under a number its own table uses for something else).
+ *
+ * The command is started through `/bin/sh -c 'kill -STOP $$ && exec "$@"'`:
+ * the shell stops itself, crtool seizes it with ptrace, lets it exec, and at
+ * the exit of that execve (new program loaded, not one instruction run)
+ * makes the fcntl and epoll_ctl calls inside it (src/kernel/remote-syscalls).
+ * If crtool may not trace it (no CAP_SYS_PTRACE, Yama, seccomp) or the
+ * architecture has no implementation, the command still starts: the epoll
+ * items are added under crtool's numbers and FD_CLOEXEC is left off, both
+ * said on stderr (docs/COMPAT.md).
+ */
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { CrtoolError } from "../images/errors.js";
+import { faultPoint, plainPath } from "../debug/hooks.js";
+import { F_SETFD, FD_CLOEXEC, RemoteSyscalls, check, catchExec, isErrno, remoteSyscallsSupported, syscallNumbers, waitSelfStopped } from "../kernel/index.js";
+
+const EPOLL_CTL_ADD = 1;
+const STOP_TIMEOUT_MS = 10_000;
+
+export class LaunchError extends CrtoolError {
+  readonly code = "LAUNCH";
+}
+
+/** An epoll item to add in the command, under its own fd numbers. */
+export interface DeferredEpollItem {
+  /** The command's fd number of the epoll. */
+  epfd: number;
+  /** The command's fd number the item was added with. */
+  tfd: number;
+  events: number;
+  data: bigint;
+  /** Adds the item from crtool instead (under a number crtool has), when the command cannot be traced. */
+  addFromCrtool(): void;
+}
+
+export interface LaunchPlan {
+  command: string[];
+  stdio: StdioOptions;
+  env: NodeJS.ProcessEnv;
+  /** The command's fd numbers that get FD_CLOEXEC. */
+  cloexec: number[];
+  epollItems: DeferredEpollItem[];
+  warn: (message: string) => void;
+  log: (message: string) => void;
+}
+
+/** Where execvp would find `name`; undefined if nowhere. */
+function findExecutable(name: string, path = process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"): string | undefined {
+  const candidates = name.includes("/") ? [name] : path.split(delimiter).map((d) => join(d || ".", name));
+  for (const c of candidates) {
+    try {
+      if (statSync(c).isFile()) {
+        accessSync(c, fsConstants.X_OK);
+        return c;
+      }
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+function started(child: ChildProcess, name: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    child.once("spawn", () => resolve());
+    child.once("error", (e) => reject(new LaunchError(`cannot run ${name}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such command" : e.message}`)));
+  });
+}
+
+/** Starts the command with its fds as planned; resolves once it runs. */
+export async function launch(plan: LaunchPlan): Promise<ChildProcess> {
+  const [name, ...args] = plan.command;
+  if (!findExecutable(name, plan.env.PATH)) throw new LaunchError(`cannot run ${name}: no such command`);
+  const needsFixes = plan.cloexec.length > 0 || plan.epollItems.length > 0;
+  const untraceable = !remoteSyscallsSupported()
+    ? `this architecture (${process.arch}) has no implementation of system calls in another process`
+    : plainPath("launch-trace") ? "tracing the command is switched off (CRTOOL_PLAIN=launch-trace)" : undefined;
+  if (!needsFixes || untraceable) {
+    if (needsFixes) fallBack(plan, untraceable!);
+    const child = spawn(name, args, { stdio: plan.stdio, env: plan.env });
+    await started(child, name);
+    return child;
+  }
+  const child = spawn("/bin/sh", ["-c", 'kill -STOP $$ && exec "$@"', "crtool-exec", name, ...args], { stdio: plan.stdio, env: plan.env });
+  await started(child, "/bin/sh");
+  const pid = child.pid!;
+  // From here to the detach nothing may yield to the event loop (see catchExec).
+  if (!waitSelfStopped(pid, STOP_TIMEOUT_MS)) {
+    child.kill("SIGKILL");
+    throw new LaunchError(`cannot run ${name}: the shell that starts it (pid ${pid}) did not stop itself`);
+  }
+  try {
+    catchExec(pid, STOP_TIMEOUT_MS);
+  } catch (e) {
+    if (isErrno(e, "EPERM")) {
+      fallBack(plan, `crtool may not trace the command (${(e as Error).message})`);
+      process.kill(pid, "SIGCONT");
+      return child;
+    }
+    child.kill("SIGKILL");
+    throw new LaunchError(`cannot run ${name}: ${(e as Error).message} (a shell error above may say why)`);
+  }
+  let remote: RemoteSyscalls | undefined;
+  try {
+    remote = new RemoteSyscalls(pid);
+    faultPoint("exec-fixup");
+    fixInside(remote, plan);
+    remote.finish();
+  } catch (e) {
+    remote?.abandon();
+    child.kill("SIGKILL");
+    throw e instanceof CrtoolError ? new LaunchError(`cannot set up ${name}'s fds: ${e.message}`) : e;
+  }
+  plan.log(`set FD_CLOEXEC on ${plan.cloexec.length} fd(s) and added ${plan.epollItems.length} epoll item(s) inside ${name} (pid ${pid})`);
+  return child;
+}
+
+function fixInside(remote: RemoteSyscalls, plan: LaunchPlan): void {
+  const nr = syscallNumbers();
+  for (const fd of plan.cloexec) {
+    check(remote.call(nr.fcntl, fd, F_SETFD, FD_CLOEXEC), "fcntl", `F_SETFD FD_CLOEXEC on the command's fd ${fd}`);
+  }
+  const event = Buffer.alloc(12); // struct epoll_event is packed on x86_64
+  for (const item of plan.epollItems) {
+    event.writeUInt32LE(item.events >>> 0, 0);
+    event.writeBigUInt64LE(BigInt.asUintN(64, item.data), 4);
+    check(remote.call(nr.epoll_ctl, item.epfd, EPOLL_CTL_ADD, item.tfd, remote.put(event)), "epoll_ctl", `EPOLL_CTL_ADD of the command's fd ${item.tfd} to its epoll fd ${item.epfd}`);
+  }
+}
+
+function fallBack(plan: LaunchPlan, why: string): void {
+  for (const item of plan.epollItems) item.addFromCrtool();
+  const what = [
+    plan.cloexec.length > 0 ? `fds ${plan.cloexec.join(",")} start without FD_CLOEXEC (CRTOOL_CLOEXEC_FDS lists them)` : "",
+    plan.epollItems.length > 0 ? `${plan.epollItems.length} epoll item(s) are registered under crtool's fd numbers` : "",
+  ].filter(Boolean);
+  plan.warn(`${why}: ${what.join("; ")}`);
+}
