@@ -8,6 +8,7 @@ import {
   KCMP,
   MAP_TYPE,
   btfLoad,
+  cgroup2Mount,
   close,
   kcmp,
   mapCreate,
@@ -134,8 +135,9 @@ export function checkKernel(): CheckResult[] {
     return existsSync("/sys/kernel/btf/vmlinux") ? "yes (kernel BTF at /sys/kernel/btf/vmlinux)" : "yes (no kernel BTF)";
   }));
   results.push(attempt("cgroup v2 freezer", false, () => {
-    if (!existsSync("/sys/fs/cgroup/cgroup.controllers")) throw new Error("no cgroup v2 hierarchy at /sys/fs/cgroup (ptrace is used)");
-    return "available (crtool freezes with ptrace, which a crash cannot leave behind)";
+    const mount = cgroup2Mount();
+    if (!mount) throw new Error("no cgroup v2 hierarchy is mounted (dumps freeze with ptrace)");
+    return `yes, at ${mount} (used when the dumped tree is exactly one cgroup's content; otherwise ptrace)`;
   }));
   results.push(attempt("possible CPUs", false, () => String(possibleCpus())));
   return results;

@@ -11,7 +11,7 @@ import type { DumpContext, DumpOptions, DumpStats, ProgressTicker } from "./dump
 import { DumpDir } from "./dump-dir.js";
 import { pausePoint, plainPath } from "../debug/hooks.js";
 import { ImageSet } from "./image-set.js";
-import { Freezer } from "./freezer.js";
+import { Freezer, type FreezerMode } from "./freezer.js";
 import { FdGrabber, listTaskFds, readTaskFd } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
 import { ContentsPrefetch } from "../bpf/read/prefetch.js";
@@ -39,6 +39,8 @@ export interface DumpRequest extends SessionOptions {
   pid: number;
   dir: string;
   leaveStopped: boolean;
+  /** Default "auto": the cgroup v2 freezer when the tree is exactly one cgroup's content, else ptrace. */
+  freezer?: FreezerMode;
 }
 
 export interface DumpSummary extends DumpStats {
@@ -46,6 +48,9 @@ export interface DumpSummary extends DumpStats {
   images: number;
   bytes: number;
   seconds: number;
+  /** How the tree was frozen ("cgroup" with the cgroup's directory, or "ptrace"); absent for --pinned. */
+  freezer?: "cgroup" | "ptrace";
+  cgroup?: string;
 }
 
 export function emptyStats(): DumpStats {
@@ -217,14 +222,16 @@ export class DumpSession {
 export async function dump(req: DumpRequest): Promise<DumpSummary> {
   const started = performance.now();
   const dir = DumpDir.prepare(req.dir);
-  const freezer = new Freezer(req.log);
+  const freezer = new Freezer(req.log, req.freezer);
   const session = new DumpSession(req, dir.temp);
   try {
     const tree = freezer.freeze(req.pid);
     await pausePoint("after-freeze");
     await session.run(tree);
     await pausePoint("before-commit");
-    return await session.commit(dir, started);
+    const summary = await session.commit(dir, started);
+    const how = freezer.method;
+    return how.kind === "cgroup" ? { ...summary, freezer: "cgroup", cgroup: how.dir } : { ...summary, freezer: "ptrace" };
   } catch (e) {
     session.abort(dir);
     throw e;

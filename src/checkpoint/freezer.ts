@@ -1,15 +1,22 @@
 /**
- * Keeps a process tree still while it is read: every thread is seized and
- * interrupted with ptrace (no signal the target can see), and released at the
- * end, on every error path and on SIGINT/SIGTERM. If crtool itself dies, the
- * kernel detaches its tracees and they run on: a crash cannot leave a target
- * stopped.
+ * Keeps a process tree still while it is read, and lets it go at the end, on
+ * every error path and on SIGINT/SIGTERM.
+ *
+ * With the cgroup v2 freezer when the tree is exactly one cgroup's content
+ * (cgroup-freeze.ts: one write, forks included, a watchdog thaws it if crtool
+ * dies); otherwise every thread is seized and interrupted with ptrace (no
+ * signal the target can see). If crtool itself dies, the kernel detaches its
+ * tracees and they run on: a crash cannot leave a target stopped.
  */
 import { readFileSync } from "node:fs";
 import { CrtoolError } from "../images/errors.js";
 import { isErrno, ptraceDetach, ptraceInterrupt, ptraceSeize, waitTask, type WaitResult } from "../kernel/index.js";
 import { onTerminate } from "../io/terminate.js";
 import { discoverTree, sameTree, NoSuchProcessError, type TreeProcess } from "./process-tree.js";
+import { CgroupFreeze, CgroupFreezerError, usableCgroup } from "./cgroup-freeze.js";
+
+/** How to freeze: the cgroup v2 freezer when usable ("auto"), only it, or only ptrace. */
+export type FreezerMode = "auto" | "cgroup" | "ptrace";
 
 const SIGSTOP = 19;
 const SIGTRAP = 5;
@@ -44,9 +51,40 @@ export class Freezer {
   private readonly processes = new Set<number>();
   private readonly unregister: () => void;
   private released = false;
+  private cgroup: CgroupFreeze | undefined;
 
-  constructor(private readonly log: (m: string) => void = () => {}) {
+  constructor(
+    private readonly log: (m: string) => void = () => {},
+    private readonly mode: FreezerMode = "auto",
+  ) {
     this.unregister = onTerminate(() => this.release(false));
+  }
+
+  /** What froze the tree: "cgroup" (and which) or "ptrace". */
+  get method(): { kind: "cgroup"; dir: string } | { kind: "ptrace" } {
+    return this.cgroup ? { kind: "cgroup", dir: this.cgroup.dir } : { kind: "ptrace" };
+  }
+
+  /** Freezes through the tree's cgroup when usable; undefined when ptrace is to be used. */
+  private freezeCgroup(root: number): TreeProcess[] | undefined {
+    if (this.mode === "ptrace") return undefined;
+    let usable: ReturnType<typeof usableCgroup>;
+    try {
+      usable = usableCgroup(root);
+    } catch (e) {
+      usable = { why: (e as Error).message };
+    }
+    try {
+      if ("why" in usable) throw new CgroupFreezerError(usable.why);
+      this.cgroup = CgroupFreeze.freeze(root, usable.dir);
+    } catch (e) {
+      if (!(e instanceof CgroupFreezerError)) throw e;
+      if (this.mode === "cgroup") throw new CgroupFreezerError(`--freezer cgroup: ${e.message}`);
+      this.log(`cgroup v2 freezer not used: ${e.message}; freezing with ptrace`);
+      return undefined;
+    }
+    this.log(`froze ${this.cgroup.tree.length} process(es) with the cgroup v2 freezer (${this.cgroup.dir})`);
+    return this.cgroup.tree;
   }
 
   /**
@@ -54,6 +92,8 @@ export class Freezer {
    * while seizing are caught by listing the tree again until it is stable.
    */
   freeze(root: number): TreeProcess[] {
+    const frozen = this.freezeCgroup(root);
+    if (frozen) return frozen;
     let tree = discoverTree(root);
     for (let round = 0; round < 20; round++) {
       for (const p of tree) {
@@ -101,6 +141,12 @@ export class Freezer {
   release(leaveStopped: boolean): void {
     if (this.released) return;
     this.released = true;
+    if (this.cgroup) {
+      const how = this.cgroup.release(leaveStopped);
+      this.log(how === "thawed" ? `thawed ${this.cgroup.dir}` : `left ${this.cgroup.dir} frozen (thaw it with: echo 0 > ${this.cgroup.dir}/cgroup.freeze)`);
+      this.unregister();
+      return;
+    }
     // A signal given to PTRACE_DETACH is dropped after an interrupt stop: to
     // leave the tree stopped, queue SIGSTOP first; it takes effect on release.
     if (leaveStopped) {

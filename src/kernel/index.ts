@@ -47,3 +47,4 @@ export type { SyscallNumbers } from "./syscall-numbers.js";
 export * from "./ptrace.js";
 export * from "./batch-lookup-worker.js";
 export * from "./remote-syscalls.js";
+export * from "./cgroup-freezer.js";

@@ -1,5 +1,6 @@
 /** `crtool dump -t PID -D DIR`: checkpoint a process tree's fds and BPF maps. */
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
+import type { FreezerMode } from "../../checkpoint/freezer.js";
 import { dump, type DumpSummary } from "../../checkpoint/dump.js";
 import { terminalProgress } from "../progress.js";
 
@@ -11,6 +12,7 @@ interface DumpFlags {
   skipUnsupported?: boolean;
   json?: boolean;
   pinned?: string;
+  freezer?: FreezerMode;
 }
 
 function pid(value: string): number {
@@ -30,7 +32,7 @@ function size(bytes: number): string {
   return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-export function humanSummary(s: DumpSummary, pinnedDir?: string): string {
+export function humanSummary(s: DumpSummary, pinnedDir?: string, leftFrozen = false): string {
   const kinds = Object.entries(s.fdsByKind).map(([k, n]) => `${k} ${n}`).join(", ");
   const what = pinnedDir !== undefined
     ? `the BPF maps pinned under ${pinnedDir}`
@@ -42,6 +44,7 @@ export function humanSummary(s: DumpSummary, pinnedDir?: string): string {
     `  images:   ${s.images} files, ${size(s.bytes)}`,
   ];
   for (const k of s.skipped) lines.push(`  skipped:  pid ${k.pid} fd ${k.fd} (${k.kind}): ${k.why}`);
+  if (leftFrozen && s.cgroup) lines.push(`  frozen:   ${s.cgroup} (thaw it with: echo 0 > ${s.cgroup}/cgroup.freeze)`);
   return lines.join("\n") + "\n";
 }
 
@@ -63,12 +66,13 @@ export async function dumpCommand(flags: DumpFlags): Promise<void> {
     pid: flags.tree,
     dir: flags.imagesDir,
     leaveStopped: !!flags.leaveStopped,
+    freezer: flags.freezer,
     skipUnsupported: !!flags.skipUnsupported,
     verbose: !!flags.verbose,
     log: flags.verbose ? (m) => process.stderr.write(`${m}\n`) : undefined,
     progress: terminalProgress,
   });
-  process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : humanSummary(summary));
+  process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : humanSummary(summary, undefined, !!flags.leaveStopped));
 }
 
 export function registerDump(program: Command): void {
@@ -78,7 +82,8 @@ export function registerDump(program: Command): void {
     .option("-t, --tree <pid>", "root of the process tree to dump (the process, its threads and descendants)", pid)
     .requiredOption("-D, --images-dir <dir>", "directory to write the images to (created; must not exist or be empty)")
     .option("--pinned <bpffs-dir>", "dump the BPF maps pinned under this bpffs directory instead of a process")
-    .option("--leave-stopped", "leave the tree stopped after the dump")
+    .option("--leave-stopped", "leave the tree stopped after the dump (SIGSTOP; with the cgroup freezer, the cgroup stays frozen)")
+    .addOption(new Option("--freezer <how>", "how to freeze the tree: the cgroup v2 freezer when the tree is exactly one cgroup's content, else ptrace (auto); only one of them").choices(["auto", "cgroup", "ptrace"]).default("auto"))
     .option("--skip-unsupported", "record what cannot be dumped (attributes only) instead of failing")
     .option("--json", "print a JSON summary on stdout")
     .option("-v, --verbose", "say what is being done on stderr")
