@@ -165,6 +165,13 @@ export class LiveMap {
     return copy;
   }
 
+  /** The same map and fd, as an object whose close() closes the fd (its caller now owns it). */
+  owning(): LiveMap {
+    const copy = new LiveMap(this.fd, this.info, true);
+    copy.accessMode = this.accessMode;
+    return copy;
+  }
+
   close(): void {
     if (this.owned) close(this.fd);
   }

@@ -35,6 +35,7 @@ export interface WrittenContents {
 }
 
 export async function writeContents(map: LiveMap, image: ImageSink, opts: WriteContentsOptions): Promise<WrittenContents> {
+  if (opts.prefetched && image.appendPieces && !opts.progress) return writePrefetched(map, image, opts.prefetched, opts);
   const reader = map.forReading();
   let spool: ElementBuffer | undefined;
   try {
@@ -65,6 +66,16 @@ export async function writeContents(map: LiveMap, image: ImageSink, opts: WriteC
     spool?.close();
     if (reader !== map) reader.close();
   }
+}
+
+/** Contents already in memory (small maps read by ContentsPrefetch): no spool, one synchronous append. */
+function writePrefetched(map: LiveMap, image: ImageSink, got: PrefetchedContents, opts: WriteContentsOptions): WrittenContents {
+  const { count, keys, values } = got;
+  if (count > 0) opts.inspect?.(values, count);
+  const entry: ImageMessage = { map_id: map.id, keys_bytes: keys.length, values_bytes: values.length, count };
+  if (map.possibleCpus !== undefined) setExtFields("bpfmap_data_entry", entry, { possible_cpus: map.possibleCpus });
+  image.appendPieces!(entry, [keys, values]);
+  return { count, keysBytes: keys.length, valuesBytes: values.length };
 }
 
 function fromPrefetched(got: PrefetchedContents, into: ElementSink): number {

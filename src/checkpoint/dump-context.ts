@@ -23,6 +23,12 @@ export interface ImageSink {
    * contents, file data): the pieces must add up to the size the message announces.
    */
   appendStreamed(message: ImageMessage, pieces: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>;
+  /**
+   * The same for pieces already in memory, synchronously; the pieces may be
+   * reused by the caller as soon as it returns. Optional: sinks without it get
+   * appendStreamed.
+   */
+  appendPieces?(message: ImageMessage, pieces: Uint8Array[]): void;
 }
 
 /** A raw image (no header, no entries): pages-N.img, which pagemap images refer to by N. */

@@ -19,6 +19,7 @@ import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } fro
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
 import { readFileSync } from "node:fs";
+import { reserveFds } from "../kernel/index.js";
 
 /** The process exists and has not exited (a zombie has nothing left to read). */
 function alive(pid: number): boolean {
@@ -72,7 +73,11 @@ export class DumpSession {
   readonly fileIds = new FileIds();
   private readonly onceResults = new Map<string, Promise<unknown>>();
   private readonly pathIds = new Map<string, number>();
-  private readonly prefetch = new ContentsPrefetch({ off: plainPath("prefetch"), discard: plainPath("prefetch-fallback") });
+  private readonly prefetch = new ContentsPrefetch({
+    off: plainPath("prefetch"),
+    discard: plainPath("prefetch-fallback"),
+    adopt: (fd) => this.grabber.adopt(fd),
+  });
   readonly ctx: DumpContext;
 
   constructor(readonly req: SessionOptions, dir: string) {
@@ -149,6 +154,14 @@ export class DumpSession {
   }
 
   private readonly kobj = new KernelObjectIds();
+  private readonly fdLists = new Map<number, number[]>();
+
+  /** The fd numbers of a process of the (frozen) tree, listed once. */
+  private fdsOf(pid: number): number[] {
+    let l = this.fdLists.get(pid);
+    if (!l) this.fdLists.set(pid, (l = listTaskFds(pid)));
+    return l;
+  }
   /** fd tables already written (processes sharing one, CLONE_FILES, write it once). */
   private readonly tablesDone = new Set<number>();
   private rootNs: Record<string, number> = {};
@@ -158,6 +171,10 @@ export class DumpSession {
     const ns = namespaceIds(this.ctx);
     // Namespaces of the tree first, in CRIU's order, before any namespace fd.
     for (const p of tree) if (!p.zombie) namespaceIdsOf(p.pid, ns);
+    let total = 0;
+    for (const p of tree) if (!p.zombie) total += this.fdsOf(p.pid).length;
+    // Every fd is duplicated into crtool at some point (small maps' copies are kept until the end).
+    reserveFds(total);
     for (const p of tree) {
       try {
         await this.dumpProcess(p, tree[0].pid);
@@ -184,7 +201,7 @@ export class DumpSession {
       this.tablesDone.add(ids.files_id);
       // Created even when empty: CRIU's restore expects every task's fd table image.
       const fdinfo = this.images.image(`fdinfo-${ids.files_id}.img`, "FDINFO");
-      for (const n of listTaskFds(p.pid)) {
+      for (const n of this.fdsOf(p.pid)) {
         try {
           await this.dumpFd(readTaskFd(p.pid, n, this.grabber), fdinfo);
         } finally {

@@ -89,6 +89,19 @@ class ImageFile implements ImageSink {
     if (pad) this.write(new Uint8Array(pad));
   }
 
+  appendPieces(message: ImageMessage, pieces: Uint8Array[]): void {
+    const index = this.encoder.count;
+    const { bytes, layout } = this.located(() => this.encoder.entryHead(message));
+    if (!layout || layout.kind !== "bytes") throw new EncodeError(`${this.path}: entry ${index} takes no byte payload`);
+    const n = pieces.reduce((sum, p) => sum + p.length, 0);
+    if (n !== layout.size) throw new EncodeError(`${this.path}: entry ${index}: payload of ${n} bytes, ${layout.size} announced`);
+    this.write(bytes);
+    // Small pieces wait in the write buffer: copied, since the caller reuses them.
+    for (const p of pieces) if (p.length > 0) this.write(p.length >= WRITE_BUFFER ? p : p.slice());
+    const pad = roundUp(n, layout.align) - n;
+    if (pad) this.write(new Uint8Array(pad));
+  }
+
   close(): void {
     try {
       this.flush();

@@ -4,7 +4,7 @@
  * and to read through. Duplicates are closed when the dump ends.
  */
 import { fstatSync } from "node:fs";
-import { close, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdinfo, readFdLinkBytes, O_CLOEXEC, type FdLink } from "../kernel/index.js";
+import { FdinfoReader, close, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type FdLink, type Fdinfo } from "../kernel/index.js";
 import type { FileStat, TaskFd } from "../fds/fd-kind.js";
 import { NoSuchProcessError } from "./process-tree.js";
 import { PermissionError } from "./freezer.js";
@@ -12,6 +12,25 @@ import { PermissionError } from "./freezer.js";
 export class FdGrabber {
   private readonly pidfds = new Map<number, number>();
   private readonly grabbed = new Map<string, number>();
+  /** crtool's fd → its key in `grabbed`. */
+  private readonly keyOf = new Map<number, string>();
+  private readonly fdinfoReaders = new Map<number, FdinfoReader>();
+
+  /** The fdinfo of fd `fd` of `pid` (through one open /proc/PID/fdinfo per process). */
+  fdinfo(pid: number, fd: number): Fdinfo {
+    let r = this.fdinfoReaders.get(pid);
+    if (!r) {
+      try {
+        r = new FdinfoReader(pid);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchProcessError(`process ${pid} exited during the dump`);
+        if ((e as NodeJS.ErrnoException).code === "EACCES") throw new PermissionError(`not permitted to read /proc/${pid}/fdinfo (run as root or as the target's user)`);
+        throw e;
+      }
+      this.fdinfoReaders.set(pid, r);
+    }
+    return r.read(fd);
+  }
 
   private pidfd(pid: number): number {
     let p = this.pidfds.get(pid);
@@ -41,6 +60,7 @@ export class FdGrabber {
         throw e;
       }
       this.grabbed.set(key, ours);
+      this.keyOf.set(ours, key);
     }
     return ours;
   }
@@ -51,7 +71,17 @@ export class FdGrabber {
     const ours = this.grabbed.get(key);
     if (ours === undefined) return;
     this.grabbed.delete(key);
+    this.keyOf.delete(ours);
     close(ours);
+  }
+
+  /** Hands one of crtool's duplicates to a caller that will close it; false if `ours` is not one. */
+  adopt(ours: number): boolean {
+    const key = this.keyOf.get(ours);
+    if (key === undefined) return false;
+    this.keyOf.delete(ours);
+    this.grabbed.delete(key);
+    return true;
   }
 
   closeAll(): void {
@@ -63,7 +93,10 @@ export class FdGrabber {
       }
     }
     this.grabbed.clear();
+    this.keyOf.clear();
     this.pidfds.clear();
+    for (const r of this.fdinfoReaders.values()) r.close();
+    this.fdinfoReaders.clear();
   }
 }
 
@@ -83,7 +116,7 @@ export function listTaskFds(pid: number): number[] {
  * (the fd kind will use it); the caller releases it when done with the fd.
  */
 export function readTaskFd(pid: number, fd: number, grabber: FdGrabber): TaskFd {
-  const fdinfo = readFdinfo(pid, fd);
+  const fdinfo = grabber.fdinfo(pid, fd);
   // The link and stat are read on first use: for most BPF maps fdinfo says
   // enough, and a tree may hold tens of thousands of them.
   let linkBytes: Buffer | undefined;

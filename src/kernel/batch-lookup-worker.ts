@@ -188,6 +188,12 @@ export class BatchLookupWorker {
     if (Atomics.load(this.ctrl, CTRL_SLEEPING)) Atomics.notify(this.ctrl, CTRL_SUBMITTED);
   }
 
+  /** True when job `n` is done (wait() would not block). Jobs finish in submission order. */
+  done(n: number): boolean {
+    if (n >= this.published) this.publish();
+    return Atomics.load(this.ctrl, CTRL_FINISHED) > n;
+  }
+
   /** Blocks until job `n` is done; its buffers stay valid until reset(). */
   wait(n: number): BatchJobResult {
     if (n >= this.published) this.publish();

@@ -48,3 +48,5 @@ export * from "./ptrace.js";
 export * from "./batch-lookup-worker.js";
 export * from "./remote-syscalls.js";
 export * from "./cgroup-freezer.js";
+export * from "./fdinfo-reader.js";
+export * from "./fd-table.js";

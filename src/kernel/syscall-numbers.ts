@@ -8,6 +8,7 @@ import { NotSupportedError } from "./errors.js";
 export interface SyscallNumbers {
   read: number;
   write: number;
+  openat: number;
   close: number;
   dup: number;
   dup3: number;
@@ -46,6 +47,7 @@ export interface SyscallNumbers {
 const X86_64: SyscallNumbers = {
   read: 0,
   write: 1,
+  openat: 257,
   close: 3,
   dup: 32,
   dup3: 292,
@@ -83,6 +85,7 @@ const X86_64: SyscallNumbers = {
 const AARCH64: SyscallNumbers = {
   read: 63,
   write: 64,
+  openat: 56,
   close: 57,
   dup: 23,
   dup3: 24,

@@ -47,11 +47,18 @@ export class ContentsPrefetch {
 
   private readonly enabled: boolean;
   private readonly discard: boolean;
+  private readonly adopt: ((fd: number) => boolean) | undefined;
 
-  /** off: never used; discard: what the worker reads is thrown away and every map read again (a test of that path). */
-  constructor(opts: { off?: boolean; discard?: boolean } = {}) {
+  /**
+   * off: never used; discard: what the worker reads is thrown away and every
+   * map read again (a test of that path); adopt: takes over a map's fd from
+   * its owner (true), which spares a dup and a close per map; else the fd is
+   * duplicated.
+   */
+  constructor(opts: { off?: boolean; discard?: boolean; adopt?: (fd: number) => boolean } = {}) {
     this.enabled = !opts.off && availableParallelism() >= 2;
     this.discard = opts.discard ?? false;
+    this.adopt = opts.adopt;
   }
 
   /**
@@ -65,7 +72,7 @@ export class ContentsPrefetch {
     const shape = { keySize: map.keySize, valueSize: map.valueStride, capacity: map.maxEntries + 1 };
     this.worker ??= new BatchLookupWorker();
     if (!this.worker.fits(shape)) return false;
-    const copy = map.duplicate();
+    const copy = this.adopt?.(map.fd) ? map.owning() : map.duplicate();
     try {
       let job = this.worker.submit({ ...shape, fd: copy.fd });
       if (job === undefined) {
@@ -77,11 +84,34 @@ export class ContentsPrefetch {
         return false;
       }
       this.pending.push({ job, map: copy, write });
-      return true;
     } catch (e) {
       copy.close();
       throw e;
     }
+    await this.writeDone();
+    return true;
+  }
+
+  /**
+   * Writes the maps at the head of the queue whose jobs are done, so that
+   * writing overlaps the worker's reads and the queue (and what it holds)
+   * stays short; frees the worker's buffers once the queue is empty.
+   */
+  private async writeDone(): Promise<void> {
+    const worker = this.worker!;
+    while (this.pending.length > 0 && worker.done(this.pending[0].job)) {
+      const p = this.pending.shift()!;
+      try {
+        const r = worker.wait(p.job);
+        const got = r.errno === 0 && !this.discard ? r : undefined;
+        await p.write(p.map, got);
+        if (got) this.used++;
+      } finally {
+        p.map.close();
+      }
+    }
+    // Every submitted job has been waited for.
+    if (this.pending.length === 0) worker.reset();
   }
 
   /** Writes every offered map's contents, in order. */

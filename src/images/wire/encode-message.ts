@@ -26,18 +26,38 @@ const RANGE64: Partial<Record<number, [bigint, bigint]>> = {
   [T.SFIXED64]: [-0x8000000000000000n, 0x7fffffffffffffffn],
 };
 
-/** A field's path, built only when there is an error to report. */
+/** A message's path, built only when there is an error to report. */
 type Where = () => string;
 
-function fail(where: Where, why: string): never {
-  throw new EncodeError(`${where()}: ${why}`);
+/**
+ * Where a field is: its message's path, its name and (in a list) its index.
+ * Passed as three values and joined only on error, so encoding a field
+ * allocates nothing (a dump encodes hundreds of thousands of them).
+ */
+interface FieldAt {
+  parent: Where;
+  name: string;
+  index: number;
+}
+
+function pathOf(f: FieldAt): string {
+  return `${f.parent()}.${f.name}${f.index >= 0 ? `[${f.index}]` : ""}`;
+}
+
+function whereOf(f: FieldAt): Where {
+  const { parent, name, index } = f;
+  return () => pathOf({ parent, name, index });
+}
+
+function fail(where: Where | FieldAt, why: string): never {
+  throw new EncodeError(`${typeof where === "function" ? where() : pathOf(where)}: ${why}`);
 }
 
 function typeLabel(f: FieldType): string {
   return f.kind === "enum" ? "an enum (int32)" : TYPE_NAMES[f.type];
 }
 
-function int32Of(where: Where, f: FieldType, v: unknown): number {
+function int32Of(where: FieldAt, f: FieldType, v: unknown): number {
   const n = typeof v === "bigint" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isInteger(n)) fail(where, `expected an integer, got ${typeof v === "number" ? v : typeof v}`);
   const [lo, hi] = RANGE32[f.kind === "enum" ? T.ENUM : f.type]!;
@@ -45,7 +65,7 @@ function int32Of(where: Where, f: FieldType, v: unknown): number {
   return n;
 }
 
-function int64Of(where: Where, f: FieldType, v: unknown): bigint {
+function int64Of(where: FieldAt, f: FieldType, v: unknown): bigint {
   let b: bigint;
   if (typeof v === "bigint") b = v;
   else if (typeof v === "number" && Number.isInteger(v)) b = BigInt(v);
@@ -55,7 +75,7 @@ function int64Of(where: Where, f: FieldType, v: unknown): bigint {
   return b;
 }
 
-function writeScalar(w: Writer, f: FieldType, v: unknown, where: Where): void {
+function writeScalar(w: Writer, f: FieldType, v: unknown, where: FieldAt): void {
   if (f.kind === "enum") {
     w.int32(int32Of(where, f, v));
     return;
@@ -104,14 +124,14 @@ function writeUnknown(w: Writer, u: UnknownField): void {
   w.raw(u.data);
 }
 
-function writeField(w: Writer, f: FieldType, value: unknown, where: Where): void {
+function writeField(w: Writer, f: FieldType, value: unknown, where: FieldAt): void {
   w.varint32(((f.no << 3) | f.wireType) >>> 0);
   if (f.kind === "message") {
     if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) {
       fail(where, "expected a message object");
     }
     const start = w.begin();
-    writeMessage(w, f.message!, value as ImageMessage, where);
+    writeMessage(w, f.message!, value as ImageMessage, whereOf(where));
     w.end(start);
     return;
   }
@@ -122,10 +142,13 @@ function writeMessage(w: Writer, type: MessageType, msg: ImageMessage, where: Wh
   const unknown = msg[UNKNOWN_FIELDS];
   const pending = unknown && unknown.length ? [...unknown].sort((a, b) => a.no - b.no) : undefined;
   let u = 0;
+  // One record per message, reused field after field (whereOf copies it for nested messages).
+  const here: FieldAt = { parent: where, name: "", index: -1 };
   for (const f of type.fields) {
     if (pending) while (u < pending.length && pending[u].no < f.no) writeUnknown(w, pending[u++]);
     const value = msg[f.name];
-    const here: Where = () => `${where()}.${f.name}`;
+    here.name = f.name;
+    here.index = -1;
     if (value === undefined || value === null) {
       if (f.required) fail(here, "required field is missing");
       continue;
@@ -139,10 +162,16 @@ function writeMessage(w: Writer, type: MessageType, msg: ImageMessage, where: Wh
       if (value.length === 0) continue;
       w.varint32(((f.no << 3) | W.LEN) >>> 0);
       const start = w.begin();
-      value.forEach((v, i) => writeScalar(w, f, v, () => `${here()}[${i}]`));
+      for (let i = 0; i < value.length; i++) {
+        here.index = i;
+        writeScalar(w, f, value[i], here);
+      }
       w.end(start);
     } else {
-      value.forEach((v, i) => writeField(w, f, v, () => `${here()}[${i}]`));
+      for (let i = 0; i < value.length; i++) {
+        here.index = i;
+        writeField(w, f, value[i], here);
+      }
     }
   }
   if (pending) while (u < pending.length) writeUnknown(w, pending[u++]);
