@@ -53,8 +53,8 @@ const PROGRESS_ABOVE = 100_000;
 export async function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: MapDumpOptions = {}): Promise<ImageMessage> {
   // The open file's flags are known (fdinfo): its access mode needs no fcntl.
   const map = LiveMap.fromFd(fd, { accessMode: file.flags & 3 });
-  await firstTime(ctx, `bpfmap-record:${map.id}`);
-  const spec = await specOf(map, ctx, file.fdinfo);
+  firstTime(ctx, `bpfmap-record:${map.id}`);
+  const spec = specOf(map, ctx, file.fdinfo);
   const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};
   const why = map.whyUnreadable();
   if (why !== undefined) {
@@ -71,19 +71,22 @@ export function dumpPinnedMap(pin: PinnedMap, id: number, ctx: DumpContext, opts
   return dumpMapFile(pin.fd, { owner: { pinPath: pin.path }, id, flags: fi.flags & ~O_CLOEXEC, pos: fi.pos, fown: { ...NO_FOWN }, mntId: fi.mntId }, ctx, opts);
 }
 
+/** Keys seen per dump (synchronous: a promise per map and per question showed in dumps of 10,000 maps). */
+const seenKeys = new WeakMap<DumpContext, Set<string>>();
+
 /** True for the first caller with this key in this dump. */
-async function firstTime(ctx: DumpContext, key: string): Promise<boolean> {
-  let first = false;
-  await ctx.once(key, async () => {
-    first = true;
-  });
-  return first;
+function firstTime(ctx: DumpContext, key: string): boolean {
+  let seen = seenKeys.get(ctx);
+  if (!seen) seenKeys.set(ctx, (seen = new Set()));
+  if (seen.has(key)) return false;
+  seen.add(key);
+  return true;
 }
 
 /** The map's spec; its BTF blob only on the first record of the dump with that BTF id. */
-async function specOf(map: LiveMap, ctx: DumpContext, fdinfo?: BpfMapFdinfo): Promise<MapSpec> {
+function specOf(map: LiveMap, ctx: DumpContext, fdinfo?: BpfMapFdinfo): MapSpec {
   const btfId = map.info.btfId;
-  const withBtf = btfId !== 0 && (await firstTime(ctx, `btf:${btfId}`));
+  const withBtf = btfId !== 0 && firstTime(ctx, `btf:${btfId}`);
   return MapSpec.fromLive(map.fd, { fdinfo, btfData: withBtf, info: map.info });
 }
 
@@ -122,7 +125,8 @@ async function writeMapContents(map: LiveMap, owner: MapOwner, ctx: DumpContext,
   ctx.stats.maps++;
   ctx.stats.mapEntries += written.count;
   ctx.stats.mapBytes += written.keysBytes + written.valuesBytes;
-  ctx.log(`BPF map ${map.id} (${map.typeName}): ${written.count} elements, ${written.keysBytes + written.valuesBytes} bytes`);
+  // Not even built when nobody reads it: one line per map adds up over 10,000 maps.
+  if (ctx.options.verbose) ctx.log(`BPF map ${map.id} (${map.typeName}): ${written.count} elements, ${written.keysBytes + written.valuesBytes} bytes`);
   for (const id of innerIds) await dumpInnerMap(id, map, owner, ctx, opts);
 }
 
@@ -141,8 +145,8 @@ function collectIds(values: Uint8Array, count: number, into: Set<number>): void 
 async function dumpInnerMap(id: number, outer: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): Promise<void> {
   const inner = LiveMap.openById(id);
   try {
-    const first = await firstTime(ctx, `bpfmap-record:${id}`);
-    const spec = first ? await specOf(inner, ctx) : undefined;
+    const first = firstTime(ctx, `bpfmap-record:${id}`);
+    const spec = first ? specOf(inner, ctx) : undefined;
     const file = (): MapFileAttrs => ({ id: ctx.newFileId(), flags: O_RDWR, pos: 0n, fown: { ...NO_FOWN }, mntId: readFdinfo("self", inner.fd).mntId });
     const why = inner.whyUnreadable();
     if (why !== undefined) {

@@ -19,7 +19,11 @@ import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } fro
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
 import { readFileSync } from "node:fs";
-import { reserveFds } from "../kernel/index.js";
+import { DumpHelperThread, reserveFds } from "../kernel/index.js";
+import { availableParallelism } from "node:os";
+
+/** Processes with this many fds get their fdinfo read ahead on a second thread. */
+const READ_AHEAD_FROM = 1024;
 
 /** The process exists and has not exited (a zombie has nothing left to read). */
 function alive(pid: number): boolean {
@@ -74,6 +78,7 @@ export class DumpSession {
   private readonly onceResults = new Map<string, Promise<unknown>>();
   private readonly pathIds = new Map<string, number>();
   private readonly prefetch = new ContentsPrefetch({
+    helper: () => this.helperThread(),
     off: plainPath("prefetch"),
     discard: plainPath("prefetch-fallback"),
     adopt: (fd) => this.grabber.adopt(fd),
@@ -153,6 +158,18 @@ export class DumpSession {
     return id;
   }
 
+  private helper: DumpHelperThread | undefined;
+
+  /** The thread that reads small maps and fdinfo beside the main thread, started on first use. */
+  private helperThread(): DumpHelperThread {
+    return (this.helper ??= new DumpHelperThread());
+  }
+
+  private closeHelper(): void {
+    this.helper?.close();
+    this.helper = undefined;
+  }
+
   private readonly kobj = new KernelObjectIds();
   private readonly fdLists = new Map<number, number[]>();
 
@@ -201,7 +218,9 @@ export class DumpSession {
       this.tablesDone.add(ids.files_id);
       // Created even when empty: CRIU's restore expects every task's fd table image.
       const fdinfo = this.images.image(`fdinfo-${ids.files_id}.img`, "FDINFO");
-      for (const n of this.fdsOf(p.pid)) {
+      const fds = this.fdsOf(p.pid);
+      if (fds.length >= READ_AHEAD_FROM && !plainPath("fdinfo-ahead") && availableParallelism() >= 2) this.grabber.readAhead(p.pid, fds, this.helperThread());
+      for (const n of fds) {
         try {
           await this.dumpFd(readTaskFd(p.pid, n, this.grabber), fdinfo);
         } finally {
@@ -220,6 +239,9 @@ export class DumpSession {
     await this.prefetch.drain();
     this.prefetch.close();
     if (this.prefetch.used > 0) this.ctx.log(`contents of ${this.prefetch.used} small BPF maps were read on a second thread`);
+    const ahead = this.helper?.readAheadUsed ?? 0;
+    this.closeHelper();
+    if (ahead > 0) this.ctx.log(`fdinfo of ${ahead} fds was read ahead on a second thread`);
     this.grabber.closeAll();
     const images = this.images.count;
     const bytes = this.images.bytes;
@@ -230,6 +252,7 @@ export class DumpSession {
 
   abort(dir: DumpDir): void {
     this.prefetch.close();
+    this.closeHelper();
     this.grabber.closeAll();
     this.images.closeAll(true);
     dir.abort();

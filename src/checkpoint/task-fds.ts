@@ -4,7 +4,7 @@
  * and to read through. Duplicates are closed when the dump ends.
  */
 import { fstatSync } from "node:fs";
-import { FdinfoReader, close, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type FdLink, type Fdinfo } from "../kernel/index.js";
+import { FdinfoReader, close, parseFdinfo, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type DumpHelperThread, type FdLink, type Fdinfo } from "../kernel/index.js";
 import type { FileStat, TaskFd } from "../fds/fd-kind.js";
 import { NoSuchProcessError } from "./process-tree.js";
 import { PermissionError } from "./freezer.js";
@@ -15,9 +15,19 @@ export class FdGrabber {
   /** crtool's fd → its key in `grabbed`. */
   private readonly keyOf = new Map<number, string>();
   private readonly fdinfoReaders = new Map<number, FdinfoReader>();
+  /** The dump's helper thread, when it reads fdinfo ahead (see readAhead). */
+  private helper: DumpHelperThread | undefined;
 
-  /** The fdinfo of fd `fd` of `pid` (through one open /proc/PID/fdinfo per process). */
+  /** Has `helper` read the fdinfo of `fds` of `pid` ahead of fdinfo() (see DumpHelperThread). */
+  readAhead(pid: number, fds: readonly number[], helper: DumpHelperThread): void {
+    this.helper = helper;
+    helper.readAhead(pid, fds);
+  }
+
+  /** The fdinfo of fd `fd` of `pid` (read ahead, or through one open /proc/PID/fdinfo per process). */
   fdinfo(pid: number, fd: number): Fdinfo {
+    const text = this.helper?.take(pid, fd);
+    if (text !== undefined) return parseFdinfo(text);
     let r = this.fdinfoReaders.get(pid);
     if (!r) {
       try {
@@ -97,6 +107,7 @@ export class FdGrabber {
     this.pidfds.clear();
     for (const r of this.fdinfoReaders.values()) r.close();
     this.fdinfoReaders.clear();
+    this.helper = undefined;
   }
 }
 

@@ -25,6 +25,10 @@ const F_GETOWN_EX = 16;
 const F_GETOWNER_UIDS = 17;
 
 /** fown of the open file `lfd` (crtool's duplicate); `flags` are its open flags. */
+// Reused: a dump reads the owner of every fd, and a fresh off-heap buffer each time costs more than the calls.
+const ownerBuf = stableBuffer(8);
+const uidsBuf = stableBuffer(8);
+
 export function readFown(lfd: number, flags: number): FownEntry {
   const fown: FownEntry = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
   // O_PATH files have no owner, and fcntl refuses these commands on them.
@@ -32,12 +36,12 @@ export function readFown(lfd: number, flags: number): FownEntry {
   fown.signum = fcntl(lfd, F_GETSIG);
 
   // struct f_owner_ex { int type; pid_t pid; }
-  const owner = stableBuffer(8);
+  const owner = ownerBuf;
   fcntl(lfd, F_GETOWN_EX, addressOf(owner));
   const pid = owner.readInt32LE(4);
   if (pid === 0) return fown;
 
-  const uids = stableBuffer(8);
+  const uids = uidsBuf;
   try {
     fcntl(lfd, F_GETOWNER_UIDS, addressOf(uids));
     fown.uid = uids.readUInt32LE(0);

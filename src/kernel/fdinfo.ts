@@ -123,13 +123,23 @@ export interface Fdinfo {
   bpfProg: BpfProgFdinfo | undefined;
 }
 
+/** Space, tab, CR (what trim() would remove from an fdinfo line). */
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 11 || c === 12;
+}
+
 export function parseFdinfo(text: string): Fdinfo {
   const fields = new Map<string, string>();
   let epoll: EpollTarget[] | undefined;
   let inotify: InotifyWatch[] | undefined;
   let fanotify: Fdinfo["fanotify"];
 
-  for (const line of text.split("\n")) {
+  // Line by line without split(): a dump parses one of these per fd, tens of thousands at times.
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
     if (line.trim() === "") continue;
     if (line.startsWith("tfd:")) {
       (epoll ??= []).push(parseEpollLine(line));
@@ -143,8 +153,17 @@ export function parseFdinfo(text: string): Fdinfo {
     } else {
       const colon = line.indexOf(":");
       if (colon < 0) throw new ProcfsParseError(`fdinfo line without a colon: ${JSON.stringify(line)}`);
-      const key = line.slice(0, colon).trim();
-      if (!fields.has(key)) fields.set(key, line.slice(colon + 1).trim());
+      // Trimmed by index: one slice for the key and one for the value, no intermediate strings.
+      let ks = 0;
+      let ke = colon;
+      while (ks < ke && isBlank(line.charCodeAt(ks))) ks++;
+      while (ke > ks && isBlank(line.charCodeAt(ke - 1))) ke--;
+      let vs = colon + 1;
+      let ve = line.length;
+      while (vs < ve && isBlank(line.charCodeAt(vs))) vs++;
+      while (ve > vs && isBlank(line.charCodeAt(ve - 1))) ve--;
+      const key = line.slice(ks, ke);
+      if (!fields.has(key)) fields.set(key, line.slice(vs, ve));
     }
   }
 

@@ -45,7 +45,7 @@ export {
 } from "./libc.js";
 export type { SyscallNumbers } from "./syscall-numbers.js";
 export * from "./ptrace.js";
-export * from "./batch-lookup-worker.js";
+export * from "./dump-helper-thread.js";
 export * from "./remote-syscalls.js";
 export * from "./cgroup-freezer.js";
 export * from "./fdinfo-reader.js";

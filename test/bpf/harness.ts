@@ -5,7 +5,7 @@
  * and for bpftool's view of the same maps.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,8 +56,16 @@ export interface Holder {
 
 /** Starts map-holder.mjs with `maps` and waits for its report. */
 export function startHolder(maps: MapPlan[]): Promise<Holder> {
-  const child = spawn(process.execPath, [HOLDER, JSON.stringify({ maps })], { stdio: ["ignore", "pipe", "pipe"] });
+  let arg = JSON.stringify({ maps });
+  let planDir: string | undefined;
+  if (arg.length > 64 << 10) {
+    planDir = mkdtempSync(join(tmpdir(), "crtool-holder-plan-"));
+    writeFileSync(join(planDir, "plan.json"), arg);
+    arg = `@${join(planDir, "plan.json")}`;
+  }
+  const child = spawn(process.execPath, [HOLDER, arg], { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  if (planDir) void exited.then(() => rmSync(planDir!, { recursive: true, force: true }));
   const pid = child.pid!;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) process.kill(pid, "SIGTERM");

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 // A process that holds BPF maps for the dump tests, made with crtool's own
 // kernel bindings (built: run `npm run build` first).
 //
@@ -45,7 +46,9 @@ function twoIntBtf() {
   return Buffer.concat([hdr, types, strings]);
 }
 
-const plan = JSON.parse(process.argv[2]);
+// The plan itself, or "@FILE" holding it (a plan of thousands of maps is longer than one argument may be).
+const arg = process.argv[2];
+const plan = JSON.parse(arg.startsWith("@") ? readFileSync(arg.slice(1), "utf8") : arg);
 const made = new Map();
 let btfFd;
 

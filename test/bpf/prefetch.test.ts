@@ -112,3 +112,49 @@ describe.skipIf(!run)("dumping many small maps on two threads", () => {
     }
   }, 60_000);
 });
+
+describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on the helper thread", () => {
+  let holder: Holder;
+  const scratch = mkdtempSync(join(tmpdir(), "crtool-read-ahead-"));
+  // Past the 1,024 fds from which fdinfo is read ahead (src/checkpoint/dump.ts).
+  const maps: MapPlan[] = Array.from({ length: 1100 }, (_, i) => ({
+    name: `r${i}`,
+    type: "HASH",
+    keySize: 4,
+    valueSize: 8,
+    maxEntries: 4,
+    elements: Array.from({ length: i % 4 }, (_, k): [string, string] => [u32hex(k + i), u64hex(BigInt(i * 10 + k))]),
+    ...(i % 97 === 0 ? { extraFds: ["byIdRdonly" as const] } : {}),
+  }));
+
+  beforeAll(async () => {
+    holder = await startHolder(maps);
+  }, 120_000);
+  afterAll(async () => {
+    await holder?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("writes the same fd images as a dump that reads every fdinfo itself", () => {
+    const dumpWith = (plain: string) => {
+      const dir = join(scratch, plain || "default");
+      const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(holder.pid), "-D", dir, "-v"], { encoding: "utf8", env: { ...process.env, CRTOOL_PLAIN: plain } });
+      expect(r.status, r.stderr).toBe(0);
+      return { dir, stderr: r.stderr };
+    };
+    const ahead = dumpWith("");
+    const itself = dumpWith("fdinfo-ahead");
+    const neither = dumpWith("fdinfo-ahead,prefetch");
+    const m = /fdinfo of (\d+) fds was read ahead on a second thread/.exec(ahead.stderr);
+    expect(m, ahead.stderr).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(itself.stderr).not.toMatch(/read ahead/);
+    const fdImages = readdirSync(ahead.dir).filter((f) => /^(files|bpfmap-data|fdinfo-\d+)\.img$/.test(f)).sort();
+    expect(fdImages).toHaveLength(3);
+    for (const f of fdImages) {
+      const a = readFileSync(join(ahead.dir, f));
+      expect(a.equals(readFileSync(join(itself.dir, f))), `${f} (fdinfo read by the main thread)`).toBe(true);
+      expect(a.equals(readFileSync(join(neither.dir, f))), `${f} (one thread)`).toBe(true);
+    }
+  }, 120_000);
+});

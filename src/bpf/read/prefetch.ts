@@ -1,7 +1,7 @@
 /**
  * Reading many small maps on a second CPU. A dump of thousands of small
  * maps spends most of its time in the kernel's batch lookups (tens of µs a
- * map, whatever the caller); handing them to a BatchLookupWorker lets the
+ * map, whatever the caller); handing them to a DumpHelperThread lets the
  * main thread go on with the next fds meanwhile.
  *
  * Order is kept: contents are written by drain() in the order maps were
@@ -11,7 +11,7 @@
  * by the ordinary path at drain time, which reports errors as it always does.
  */
 import { availableParallelism } from "node:os";
-import { BatchLookupWorker } from "../../kernel/index.js";
+import type { DumpHelperThread } from "../../kernel/index.js";
 import type { LiveMap } from "../map.js";
 
 /** Small maps read on the main thread before the worker is worth starting (it takes ~50 ms). */
@@ -40,7 +40,7 @@ interface Pending {
 
 export class ContentsPrefetch {
   private offered = 0;
-  private worker: BatchLookupWorker | undefined;
+  private worker: DumpHelperThread | undefined;
   private pending: Pending[] = [];
   /** Maps whose contents the worker read and that were written from them. */
   used = 0;
@@ -48,17 +48,19 @@ export class ContentsPrefetch {
   private readonly enabled: boolean;
   private readonly discard: boolean;
   private readonly adopt: ((fd: number) => boolean) | undefined;
+  private readonly helper: () => DumpHelperThread;
 
   /**
-   * off: never used; discard: what the worker reads is thrown away and every
+   * helper: the dump's helper thread (created on first use); off: never used; discard: what the worker reads is thrown away and every
    * map read again (a test of that path); adopt: takes over a map's fd from
    * its owner (true), which spares a dup and a close per map; else the fd is
    * duplicated.
    */
-  constructor(opts: { off?: boolean; discard?: boolean; adopt?: (fd: number) => boolean } = {}) {
+  constructor(opts: { helper: () => DumpHelperThread; off?: boolean; discard?: boolean; adopt?: (fd: number) => boolean }) {
     this.enabled = !opts.off && availableParallelism() >= 2;
     this.discard = opts.discard ?? false;
     this.adopt = opts.adopt;
+    this.helper = opts.helper;
   }
 
   /**
@@ -70,7 +72,7 @@ export class ContentsPrefetch {
     if (++this.offered <= START_AFTER) return false;
     // One slot more than max_entries: the call that fills it also reaches the end (ENOENT).
     const shape = { keySize: map.keySize, valueSize: map.valueStride, capacity: map.maxEntries + 1 };
-    this.worker ??= new BatchLookupWorker();
+    this.worker ??= this.helper();
     if (!this.worker.fits(shape)) return false;
     const copy = this.adopt?.(map.fd) ? map.owning() : map.duplicate();
     try {
@@ -141,11 +143,10 @@ export class ContentsPrefetch {
     if (failure) throw failure.error;
   }
 
-  /** Stops the worker and closes the fds of maps not written (a dump that failed). */
+  /** Closes the fds of maps not written (a dump that failed); the helper thread is its owner's to close. */
   close(): void {
     for (const p of this.pending) p.map.close();
     this.pending = [];
-    this.worker?.close();
     this.worker = undefined;
   }
 }

@@ -60,8 +60,9 @@ function typeLabel(f: FieldType): string {
 function int32Of(where: FieldAt, f: FieldType, v: unknown): number {
   const n = typeof v === "bigint" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isInteger(n)) fail(where, `expected an integer, got ${typeof v === "number" ? v : typeof v}`);
-  const [lo, hi] = RANGE32[f.kind === "enum" ? T.ENUM : f.type]!;
-  if (n < lo || n > hi) fail(where, `${v} does not fit in ${typeLabel(f)}`);
+  // Indexed, not destructured: destructuring goes through an iterator, and this runs for every field.
+  const range = RANGE32[f.kind === "enum" ? T.ENUM : f.type]!;
+  if (n < range[0] || n > range[1]) fail(where, `${v} does not fit in ${typeLabel(f)}`);
   return n;
 }
 
@@ -70,8 +71,8 @@ function int64Of(where: FieldAt, f: FieldType, v: unknown): bigint {
   if (typeof v === "bigint") b = v;
   else if (typeof v === "number" && Number.isInteger(v)) b = BigInt(v);
   else fail(where, `expected an integer, got ${typeof v === "number" ? v : typeof v}`);
-  const [lo, hi] = RANGE64[f.type]!;
-  if (b < lo || b > hi) fail(where, `${b} does not fit in ${typeLabel(f)}`);
+  const range = RANGE64[f.type]!;
+  if (b < range[0] || b > range[1]) fail(where, `${b} does not fit in ${typeLabel(f)}`);
   return b;
 }
 

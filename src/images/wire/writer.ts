@@ -51,6 +51,11 @@ export class Writer {
   }
 
   uint64(v: bigint): void {
+    // Most values are small: no BigInt arithmetic (each step allocates).
+    if (v >= 0n && v <= 0xffffffffn) {
+      this.varint32(Number(v));
+      return;
+    }
     const u = BigInt.asUintN(64, v);
     this.varint64(Number(u & 0xffffffffn), Number(u >> 32n));
   }

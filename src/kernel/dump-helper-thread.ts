@@ -1,0 +1,382 @@
+/**
+ * One thread that takes kernel work off the main thread of a dump of many
+ * fds, so that the two run side by side:
+ *
+ * - BPF_MAP_LOOKUP_BATCH of small maps (submit/wait). A 100-entry hash
+ *   costs the kernel ~20 µs per call whoever calls it; with thousands of
+ *   maps that is a third of a dump.
+ * - Reading /proc/PID/fdinfo/N ahead of the main thread (readAhead/take),
+ *   ~10 µs each, in fd order. The main thread never waits for these: take()
+ *   gives the text when it is there, undefined otherwise (the caller reads
+ *   it itself), and the thread skips ahead when it falls behind. The tree
+ *   is frozen, so a file read a little early says what it would say now (a
+ *   timer's remaining time aside, which is a reading of a clock anyway).
+ *
+ * One thread for both: on a two-CPU machine a third busy thread only makes
+ * the three take turns. Batch jobs go first (the main thread will wait for
+ * them); fdinfo is read when there is no job.
+ *
+ * koffi's own asynchronous calls hand every call to a thread and back
+ * through the event loop, which costs the main thread about as much as the
+ * call; here the threads share memory instead (SharedArrayBuffers, Atomics
+ * to signal), so handing over work is a few stores. The thread is woken
+ * through one doorbell word, only when it sleeps and there is enough to do.
+ */
+import { Worker, MessageChannel, type MessagePort } from "node:worker_threads";
+import { createRequire } from "node:module";
+import { closeSync, constants, openSync } from "node:fs";
+import { BATCH, batchTokenSize } from "./bpf-batch.js";
+import { BPF_CMD } from "./bpf-constants.js";
+import { O_CLOEXEC, addressOf, syscallNumbers } from "./libc.js";
+
+/** Int32 fields of one batch job in the job table. */
+const JOB = { fd: 0, capacity: 1, keySize: 2, valueSize: 3, keysAt: 4, valuesAt: 5, count: 6, errno: 7, state: 8 } as const;
+const JOB_INTS = 9;
+/**
+ * Control words: batch jobs published and finished, stop, the thread
+ * sleeps, the doorbell, the fdinfo list generation, fdinfo files taken by
+ * the main thread, and how many must be taken before waking the thread for
+ * more (half a window: waking it for every file costs more than it saves).
+ */
+const C = { submitted: 0, finished: 1, stop: 2, sleeping: 3, bell: 4, gen: 5, taken: 6, wakeAt: 7 } as const;
+const CTRL_WORDS = 8;
+const ATTR_SIZE = 72;
+const PUBLISH_EVERY = 64;
+const TOKEN_SIZE = 256;
+/** fdinfo files read ahead at most, and room per file (a longer one is read by the caller). */
+const WINDOW = 1024;
+const SLOT = 1024;
+
+export interface BatchJobResult {
+  /** Elements read (valid even when errno is set: what was read before the error). */
+  count: number;
+  /** 0, or the errno of the call that failed (ENOENT, the normal end, is 0). */
+  errno: number;
+  keys: Uint8Array;
+  values: Uint8Array;
+}
+
+export interface BatchJobRequest {
+  fd: number;
+  keySize: number;
+  /** Bytes per value as the kernel copies it (per-CPU values included). */
+  valueSize: number;
+  /** Room for this many elements; a map with more is reported as ENOSPC. */
+  capacity: number;
+}
+
+// Runs in the thread (CommonJS, no imports but koffi): it may only use what workerData gives.
+const WORKER_SOURCE = `
+"use strict";
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const koffi = require(workerData.koffi);
+const lib = koffi.load("libc.so.6");
+const sys4 = lib.func("long syscall(long, long, long, long)");
+const sys5 = lib.func("long syscall(long, long, long, long, long)");
+const { ctrl, jobs, attr, attrAddress, tokenAddress, arenaAddress, nr, cmd, B, J, K, jobInts, jobCount, port } = workerData;
+const { slots, lens, tagGen, tagIdx, window, slot, openFlags } = workerData;
+const c = new Int32Array(ctrl), t = new Int32Array(jobs), a = new DataView(attr), attrBytes = new Uint8Array(attr);
+const len = new Int32Array(lens), tg = new Int32Array(tagGen), ti = new Int32Array(tagIdx);
+const slotsAddress = Number(koffi.address(new Uint8Array(slots)));
+const name = Buffer.alloc(16);
+const nameAddress = Number(koffi.address(name));
+let next = 0, gen = 0, list = null, dir = -1, ri = 0;
+
+function batchJob(n) {
+  const j = (n % jobCount) * jobInts;
+  const fd = t[j + J.fd], cap = t[j + J.capacity], ks = t[j + J.keySize], vs = t[j + J.valueSize];
+  const keysAt = t[j + J.keysAt], valuesAt = t[j + J.valuesAt];
+  let total = 0, errno = 0, started = false;
+  for (;;) {
+    attrBytes.fill(0);
+    a.setBigUint64(B.inBatch, started ? BigInt(tokenAddress) : 0n, true);
+    a.setBigUint64(B.outBatch, BigInt(tokenAddress), true);
+    a.setBigUint64(B.keys, BigInt(arenaAddress + keysAt + total * ks), true);
+    a.setBigUint64(B.values, BigInt(arenaAddress + valuesAt + total * vs), true);
+    a.setUint32(B.count, cap - total, true);
+    a.setUint32(B.mapFd, fd, true);
+    const r = sys4(nr.bpf, cmd, attrAddress, ${ATTR_SIZE});
+    const e = r === -1 ? koffi.errno() : 0;
+    total += a.getUint32(B.count, true);
+    started = true;
+    if (e === 2) break;
+    if (e !== 0) { errno = e; break; }
+    if (total >= cap) { errno = 28; break; }
+  }
+  t[j + J.count] = total;
+  t[j + J.errno] = errno;
+  Atomics.store(t, j + J.state, 2);
+}
+
+function readFdinfo(i) {
+  const s = i % window;
+  const n = name.write(String(list[i]), 0, "latin1");
+  name[n] = 0;
+  let r = sys5(nr.openat, dir, nameAddress, openFlags, 0);
+  if (r === -1) r = -koffi.errno();
+  else {
+    const f = r;
+    r = sys4(nr.read, f, slotsAddress + s * slot, slot);
+    if (r === -1) r = -koffi.errno();
+    sys4(nr.close, f, 0, 0);
+  }
+  len[s] = r;
+  tg[s] = gen;
+  // Written last: the main thread trusts a slot whose index tag matches.
+  Atomics.store(ti, s, i);
+}
+
+for (;;) {
+  if (Atomics.load(c, K.stop)) break;
+  const bell = Atomics.load(c, K.bell);
+  const g = Atomics.load(c, K.gen);
+  if (g !== gen) {
+    for (let m; (m = receiveMessageOnPort(port)); ) {
+      if (m.message.gen === g) { list = new Int32Array(m.message.fds); dir = m.message.dir; ri = 0; }
+    }
+    gen = g;
+  }
+  if (Atomics.load(c, K.submitted) > next) {
+    batchJob(next);
+    next++;
+    Atomics.store(c, K.finished, next);
+    Atomics.notify(c, K.finished);
+    continue;
+  }
+  if (list && ri < list.length) {
+    const taken = Atomics.load(c, K.taken);
+    if (ri < taken) ri = taken; // behind the main thread: nothing to gain there
+    if (ri < list.length && ri < taken + window) {
+      readFdinfo(ri++);
+      continue;
+    }
+    Atomics.store(c, K.wakeAt, ri < list.length ? taken + (window >> 1) : 0x7fffffff);
+  }
+  Atomics.store(c, K.sleeping, 1);
+  Atomics.wait(c, K.bell, bell, 1000);
+  Atomics.store(c, K.sleeping, 0);
+}
+`;
+
+/** One process's fd list being read ahead. */
+interface ReadAheadList {
+  pid: number;
+  gen: number;
+  fds: Int32Array;
+  next: number;
+}
+
+/**
+ * The thread and its shared memory. submit() returns a job number, or
+ * undefined when the table or the arena is full (wait for the earlier jobs
+ * and call reset()); jobs finish in submission order.
+ */
+export class DumpHelperThread {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly ctrl = new Int32Array(new SharedArrayBuffer(CTRL_WORDS * 4));
+  private readonly jobs: Int32Array;
+  private readonly arena: Uint8Array;
+  private submitted = 0;
+  private published = 0;
+  private arenaUsed = 0;
+  private oldestUnreset = 0;
+  private closed = false;
+  // fdinfo read-ahead.
+  private readonly slots = Buffer.from(new SharedArrayBuffer(WINDOW * SLOT));
+  private readonly lens = new Int32Array(new SharedArrayBuffer(WINDOW * 4));
+  private readonly tagGen = new Int32Array(new SharedArrayBuffer(WINDOW * 4));
+  private readonly tagIdx = new Int32Array(new SharedArrayBuffer(WINDOW * 4)).fill(-1);
+  private list: ReadAheadList | undefined;
+  private gen = 0;
+  /** Directories opened for the thread; closed once it is gone. */
+  private readonly dirs: number[] = [];
+  /** fdinfo files whose text came from the thread. */
+  readAheadUsed = 0;
+
+  constructor(readonly jobCount = 4096, arenaBytes = 16 << 20) {
+    const jobs = new SharedArrayBuffer(jobCount * JOB_INTS * 4);
+    const attr = new SharedArrayBuffer(ATTR_SIZE);
+    const token = new SharedArrayBuffer(TOKEN_SIZE);
+    const arena = new SharedArrayBuffer(arenaBytes);
+    this.jobs = new Int32Array(jobs);
+    this.arena = new Uint8Array(arena);
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    const nr = syscallNumbers();
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        koffi: createRequire(import.meta.url).resolve("koffi"),
+        ctrl: this.ctrl.buffer,
+        jobs,
+        attr,
+        // Handed over so that they live as long as the thread: the kernel writes to them by address.
+        token,
+        arena,
+        slots: this.slots.buffer,
+        lens: this.lens.buffer,
+        tagGen: this.tagGen.buffer,
+        tagIdx: this.tagIdx.buffer,
+        attrAddress: addressOf(new Uint8Array(attr)),
+        tokenAddress: addressOf(new Uint8Array(token)),
+        arenaAddress: addressOf(this.arena),
+        nr: { bpf: nr.bpf, openat: nr.openat, read: nr.read, close: nr.close },
+        cmd: BPF_CMD.MAP_LOOKUP_BATCH,
+        B: BATCH,
+        J: JOB,
+        K: C,
+        jobInts: JOB_INTS,
+        jobCount,
+        window: WINDOW,
+        slot: SLOT,
+        openFlags: constants.O_RDONLY | O_CLOEXEC,
+        port: channel.port2,
+      },
+      transferList: [channel.port2],
+    });
+    // It never keeps the process alive, and an error of its own surfaces as a failed job.
+    this.worker.unref();
+    this.port.unref();
+    this.worker.on("error", () => {
+      this.closed = true;
+    });
+  }
+
+  private ring(): void {
+    Atomics.add(this.ctrl, C.bell, 1);
+    if (Atomics.load(this.ctrl, C.sleeping)) Atomics.notify(this.ctrl, C.bell);
+  }
+
+  // --- batch lookups ---
+
+  /** Whether a map of this shape could ever fit (a whole arena). */
+  fits(req: Omit<BatchJobRequest, "fd">): boolean {
+    return req.capacity * (req.keySize + req.valueSize) <= this.arena.length && batchTokenSize(req.keySize) <= TOKEN_SIZE;
+  }
+
+  submit(req: BatchJobRequest): number | undefined {
+    if (this.closed) return undefined;
+    const keysBytes = req.capacity * req.keySize;
+    const bytes = keysBytes + req.capacity * req.valueSize;
+    if (this.submitted - this.oldestUnreset >= this.jobCount || this.arenaUsed + bytes > this.arena.length) return undefined;
+    const n = this.submitted;
+    const j = (n % this.jobCount) * JOB_INTS;
+    const t = this.jobs;
+    t[j + JOB.fd] = req.fd;
+    t[j + JOB.capacity] = req.capacity;
+    t[j + JOB.keySize] = req.keySize;
+    t[j + JOB.valueSize] = req.valueSize;
+    t[j + JOB.keysAt] = this.arenaUsed;
+    t[j + JOB.valuesAt] = this.arenaUsed + keysBytes;
+    t[j + JOB.count] = 0;
+    t[j + JOB.errno] = 0;
+    Atomics.store(t, j + JOB.state, 1);
+    // Rounded up so every region starts 8-byte aligned, as values with u64 fields expect.
+    this.arenaUsed += (bytes + 7) & ~7;
+    this.submitted = n + 1;
+    if (this.submitted - this.published >= PUBLISH_EVERY) this.publish();
+    return n;
+  }
+
+  /** Lets the thread see the jobs submitted so far (a few at a time: waking it costs more than a job). */
+  private publish(): void {
+    this.published = this.submitted;
+    Atomics.store(this.ctrl, C.submitted, this.submitted);
+    this.ring();
+  }
+
+  /** True when job `n` is done (wait() would not block); asking hands no job over. */
+  done(n: number): boolean {
+    return n < this.published && Atomics.load(this.ctrl, C.finished) > n;
+  }
+
+  /** Blocks until job `n` is done; its buffers stay valid until reset(). */
+  wait(n: number): BatchJobResult {
+    if (n >= this.published) this.publish();
+    for (;;) {
+      const finished = Atomics.load(this.ctrl, C.finished);
+      if (finished > n) break;
+      if (this.closed) throw new Error("the dump helper thread stopped");
+      // Bounded waits, so a thread that died is noticed rather than waited for forever.
+      Atomics.wait(this.ctrl, C.finished, finished, 1000);
+    }
+    const j = (n % this.jobCount) * JOB_INTS;
+    const t = this.jobs;
+    const count = t[j + JOB.count];
+    const keysAt = t[j + JOB.keysAt];
+    const valuesAt = t[j + JOB.valuesAt];
+    return {
+      count,
+      errno: t[j + JOB.errno],
+      keys: this.arena.subarray(keysAt, keysAt + count * t[j + JOB.keySize]),
+      values: this.arena.subarray(valuesAt, valuesAt + count * t[j + JOB.valueSize]),
+    };
+  }
+
+  /** Frees the job table and arena: every submitted job must have been waited for. */
+  reset(): void {
+    this.oldestUnreset = this.submitted;
+    this.arenaUsed = 0;
+  }
+
+  // --- fdinfo read-ahead ---
+
+  /** Starts reading the fdinfo of `fds` (in this order) of process `pid`, replacing the previous list. */
+  readAhead(pid: number, fds: readonly number[]): void {
+    if (this.closed) return;
+    let dir: number;
+    try {
+      dir = openSync(`/proc/${pid}/fdinfo`, constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch {
+      return; // gone or unreadable: the caller's own read says why
+    }
+    this.dirs.push(dir);
+    const list = new Int32Array(new SharedArrayBuffer(fds.length * 4));
+    list.set(fds);
+    const gen = ++this.gen;
+    this.list = { pid, gen, fds: list, next: 0 };
+    this.port.postMessage({ gen, fds: list.buffer, dir });
+    Atomics.store(this.ctrl, C.taken, 0);
+    Atomics.store(this.ctrl, C.gen, gen);
+    this.ring();
+  }
+
+  /**
+   * The text of fd `fd` of `pid`'s fdinfo if the thread has read it;
+   * undefined when the caller must read it (not read yet, an error, too
+   * long, or not the next fd of the list).
+   */
+  take(pid: number, fd: number): string | undefined {
+    const l = this.list;
+    if (!l || l.pid !== pid || l.next >= l.fds.length || l.fds[l.next] !== fd) return undefined;
+    const i = l.next++;
+    const s = i % WINDOW;
+    let text: string | undefined;
+    if (Atomics.load(this.tagIdx, s) === i && this.tagGen[s] === l.gen) {
+      const n = this.lens[s];
+      if (n >= 0 && n < SLOT) {
+        text = this.slots.toString("utf8", s * SLOT, s * SLOT + n);
+        this.readAheadUsed++;
+      }
+    }
+    // The slot is free again once taken: let the thread go on when it waits for that.
+    Atomics.store(this.ctrl, C.taken, l.next);
+    if (Atomics.load(this.ctrl, C.sleeping) && l.next >= Atomics.load(this.ctrl, C.wakeAt)) this.ring();
+    return text;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.ctrl, C.stop, 1);
+    this.ring();
+    Atomics.notify(this.ctrl, C.bell);
+    this.port.close();
+    // The directories stay open until the thread is gone: it reads through them.
+    const dirs = this.dirs.splice(0);
+    void this.worker.terminate().finally(() => {
+      for (const d of dirs) closeSync(d);
+    });
+  }
+}
