@@ -24,6 +24,8 @@ if (process.getuid() !== 0) {
 
 const cBin = join(out, "batch-dump");
 run("gcc", ["-O2", "-o", cBin, join(root, "bench", "c", "batch-dump.c")]);
+const cManyBin = join(out, "many-dump");
+run("gcc", ["-O2", "-o", cManyBin, join(root, "bench", "c", "many-dump.c")]);
 
 async function holder(args) {
   // Many maps need many fds: raise the limit for the holder.
@@ -108,9 +110,12 @@ if (!process.argv.includes("--skip-large")) {
     try {
       const r = measureDump(h.pid);
       lines.push(`| 10,000 HASH maps of 100 entries | ${r.seconds.toFixed(2)} (${(r.seconds / big.seconds).toFixed(2)}× the 1M map) | ${r.rssMb.toFixed(0)} |`);
-      // The same without the second thread for small maps (src/bpf/read/prefetch.ts).
-      const plain = measureDump(h.pid, { CRTOOL_PLAIN: "prefetch" });
-      lines.push(`| the same, CRTOOL_PLAIN=prefetch (one thread) | ${plain.seconds.toFixed(2)} (${(plain.seconds / big.seconds).toFixed(2)}× the 1M map) | ${plain.rssMb.toFixed(0)} |`);
+      // The same without the helper thread (src/kernel/dump-helper-thread.ts).
+      const plain = measureDump(h.pid, { CRTOOL_PLAIN: "prefetch,fdinfo-ahead" });
+      lines.push(`| the same, CRTOOL_PLAIN=prefetch,fdinfo-ahead (one thread) | ${plain.seconds.toFixed(2)} (${(plain.seconds / big.seconds).toFixed(2)}× the 1M map) | ${plain.rssMb.toFixed(0)} |`);
+      // The kernel work alone, in C on one thread: fdinfo, pidfd_getfd, map info, batch lookup, write.
+      const c = measure(cManyBin, [String(h.pid), join(out, "many-dump.out")], runs);
+      lines.push(`| the same, C doing only the per-fd kernel work (bench/c/many-dump.c, one thread) | ${c.seconds.toFixed(2)} (${(c.seconds / big.seconds).toFixed(2)}× crtool's 1M map) | ${c.rssMb.toFixed(0)} |`);
     } finally {
       h.child.kill("SIGKILL");
     }

@@ -9,7 +9,7 @@ import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../fds/fd-kind.js";
 import { describeUnknown, kindOf } from "../fds/index.js";
 import type { DumpContext, DumpOptions, DumpStats, ProgressTicker } from "./dump-context.js";
 import { DumpDir } from "./dump-dir.js";
-import { pausePoint, plainPath } from "../debug/hooks.js";
+import { faultRequested, pausePoint, plainPath } from "../debug/hooks.js";
 import { ImageSet } from "./image-set.js";
 import { Freezer, type FreezerMode } from "./freezer.js";
 import { FdGrabber, listTaskFds, readTaskFd } from "./task-fds.js";
@@ -162,7 +162,7 @@ export class DumpSession {
 
   /** The thread that reads small maps and fdinfo beside the main thread, started on first use. */
   private helperThread(): DumpHelperThread {
-    return (this.helper ??= new DumpHelperThread());
+    return (this.helper ??= new DumpHelperThread({ failAtStart: faultRequested("helper-thread") }));
   }
 
   private closeHelper(): void {

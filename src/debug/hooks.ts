@@ -6,11 +6,13 @@
  *
  *   CRTOOL_PAUSE=after-freeze:2000   sleep 2 s once the tree is frozen
  *   CRTOOL_FAULT=map-create          fail at the first "map-create" step
+ *   CRTOOL_FAULT=helper-thread       the dump's helper thread dies as it starts
  *
  * and switches for comparing a fast path with the plain one:
  *
  *   CRTOOL_PLAIN=prefetch            read every map's contents on the main thread
  *   CRTOOL_PLAIN=prefetch-fallback   let the reading thread run, then read every map again
+ *   CRTOOL_PLAIN=fdinfo-ahead        read every fdinfo on the main thread
  *   CRTOOL_PLAIN=launch-trace        start the restored command as if it could not be traced
  */
 import { CrtoolError } from "../images/errors.js";
@@ -38,6 +40,11 @@ export async function pausePoint(point: string): Promise<void> {
 /** Throws InjectedFault at `step` if CRTOOL_FAULT names it. */
 export function faultPoint(step: string): void {
   if (setting("CRTOOL_FAULT", step) !== undefined) throw new InjectedFault(`injected failure at step "${step}" (CRTOOL_FAULT)`);
+}
+
+/** True when CRTOOL_FAULT names `step`, for failures injected elsewhere than at a faultPoint (another thread). */
+export function faultRequested(step: string): boolean {
+  return setting("CRTOOL_FAULT", step) !== undefined;
 }
 
 /** True when CRTOOL_PLAIN names this fast path (tests compare its output with the plain path's). */

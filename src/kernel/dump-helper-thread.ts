@@ -28,6 +28,7 @@ import { closeSync, constants, openSync } from "node:fs";
 import { BATCH, batchTokenSize } from "./bpf-batch.js";
 import { BPF_CMD } from "./bpf-constants.js";
 import { O_CLOEXEC, addressOf, syscallNumbers } from "./libc.js";
+import { CrtoolError } from "../images/errors.js";
 
 /** Int32 fields of one batch job in the job table. */
 const JOB = { fd: 0, capacity: 1, keySize: 2, valueSize: 3, keysAt: 4, valuesAt: 5, count: 6, errno: 7, state: 8 } as const;
@@ -38,8 +39,8 @@ const JOB_INTS = 9;
  * the main thread, and how many must be taken before waking the thread for
  * more (half a window: waking it for every file costs more than it saves).
  */
-const C = { submitted: 0, finished: 1, stop: 2, sleeping: 3, bell: 4, gen: 5, taken: 6, wakeAt: 7 } as const;
-const CTRL_WORDS = 8;
+const C = { submitted: 0, finished: 1, stop: 2, sleeping: 3, bell: 4, gen: 5, taken: 6, wakeAt: 7, alive: 8 } as const;
+const CTRL_WORDS = 9;
 const ATTR_SIZE = 72;
 const PUBLISH_EVERY = 64;
 const TOKEN_SIZE = 256;
@@ -76,6 +77,9 @@ const sys5 = lib.func("long syscall(long, long, long, long, long)");
 const { ctrl, jobs, attr, attrAddress, tokenAddress, arenaAddress, nr, cmd, B, J, K, jobInts, jobCount, port } = workerData;
 const { slots, lens, tagGen, tagIdx, window, slot, openFlags } = workerData;
 const c = new Int32Array(ctrl), t = new Int32Array(jobs), a = new DataView(attr), attrBytes = new Uint8Array(attr);
+// 1 while it runs, 2 once gone: the main thread may be blocked in a wait and never see an "error" event.
+Atomics.store(c, K.alive, 1);
+if (workerData.fail) { Atomics.store(c, K.alive, 2); throw new Error("injected failure"); }
 const len = new Int32Array(lens), tg = new Int32Array(tagGen), ti = new Int32Array(tagIdx);
 const slotsAddress = Number(koffi.address(new Uint8Array(slots)));
 const name = Buffer.alloc(16);
@@ -126,6 +130,7 @@ function readFdinfo(i) {
   Atomics.store(ti, s, i);
 }
 
+try {
 for (;;) {
   if (Atomics.load(c, K.stop)) break;
   const bell = Atomics.load(c, K.bell);
@@ -156,7 +161,16 @@ for (;;) {
   Atomics.wait(c, K.bell, bell, 1000);
   Atomics.store(c, K.sleeping, 0);
 }
+} finally {
+  Atomics.store(c, K.alive, 2);
+  Atomics.notify(c, K.finished);
+}
 `;
+
+/** The helper thread is gone (or never started) while the main thread waits for one of its jobs. */
+export class HelperThreadError extends CrtoolError {
+  readonly code = "HELPER_THREAD";
+}
 
 /** One process's fd list being read ahead. */
 interface ReadAheadList {
@@ -194,7 +208,8 @@ export class DumpHelperThread {
   /** fdinfo files whose text came from the thread. */
   readAheadUsed = 0;
 
-  constructor(readonly jobCount = 4096, arenaBytes = 16 << 20) {
+  /** failAtStart: the thread dies at once (tests of what the main thread does then). */
+  constructor(opts: { failAtStart?: boolean } = {}, readonly jobCount = 4096, arenaBytes = 16 << 20) {
     const jobs = new SharedArrayBuffer(jobCount * JOB_INTS * 4);
     const attr = new SharedArrayBuffer(ATTR_SIZE);
     const token = new SharedArrayBuffer(TOKEN_SIZE);
@@ -232,6 +247,8 @@ export class DumpHelperThread {
         slot: SLOT,
         openFlags: constants.O_RDONLY | O_CLOEXEC,
         port: channel.port2,
+        // A test of the main thread's fallback when the thread dies.
+        fail: opts.failAtStart ?? false,
       },
       transferList: [channel.port2],
     });
@@ -294,11 +311,14 @@ export class DumpHelperThread {
   /** Blocks until job `n` is done; its buffers stay valid until reset(). */
   wait(n: number): BatchJobResult {
     if (n >= this.published) this.publish();
+    const since = Date.now();
     for (;;) {
       const finished = Atomics.load(this.ctrl, C.finished);
       if (finished > n) break;
-      if (this.closed) throw new Error("the dump helper thread stopped");
-      // Bounded waits, so a thread that died is noticed rather than waited for forever.
+      // Noticed here, not through its "error" event: the event loop does not turn while this waits.
+      const alive = Atomics.load(this.ctrl, C.alive);
+      if (this.closed || alive === 2) throw new HelperThreadError("the dump's helper thread stopped");
+      if (alive === 0 && Date.now() - since > 30_000) throw new HelperThreadError("the dump's helper thread did not start within 30 s");
       Atomics.wait(this.ctrl, C.finished, finished, 1000);
     }
     const j = (n % this.jobCount) * JOB_INTS;

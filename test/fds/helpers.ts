@@ -4,7 +4,7 @@
  * dumping fds the way the orchestrator will, and reading the images back.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -98,12 +98,46 @@ export class Workload {
     return Number(this.value(key));
   }
 
+  /** Kills the workload and every process it started (by pid; children would outlive it otherwise). */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const gone = new Promise((r) => this.child.once("exit", r));
-    process.kill(this.pid, "SIGKILL");
+    for (const pid of [this.pid, ...descendants(this.pid)]) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
     await gone;
   }
+}
+
+/** The processes below `pid` (children, theirs...), from /proc/PID/task/TID/children. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const walk = (p: number) => {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const tid of tids) {
+      let children = "";
+      try {
+        children = readFileSync(`/proc/${p}/task/${tid}/children`, "utf8");
+      } catch {
+        continue;
+      }
+      for (const c of children.split(" ").filter(Boolean).map(Number)) {
+        out.push(c);
+        walk(c);
+      }
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 /**

@@ -11,7 +11,7 @@
  * by the ordinary path at drain time, which reports errors as it always does.
  */
 import { availableParallelism } from "node:os";
-import type { DumpHelperThread } from "../../kernel/index.js";
+import { HelperThreadError, type BatchJobResult, type DumpHelperThread } from "../../kernel/index.js";
 import type { LiveMap } from "../map.js";
 
 /** Small maps read on the main thread before the worker is worth starting (it takes ~50 ms). */
@@ -104,8 +104,8 @@ export class ContentsPrefetch {
     while (this.pending.length > 0 && worker.done(this.pending[0].job)) {
       const p = this.pending.shift()!;
       try {
-        const r = worker.wait(p.job);
-        const got = r.errno === 0 && !this.discard ? r : undefined;
+        const r = waitOrNothing(worker, p.job);
+        const got = r && r.errno === 0 && !this.discard ? r : undefined;
         await p.write(p.map, got);
         if (got) this.used++;
       } finally {
@@ -127,8 +127,8 @@ export class ContentsPrefetch {
     let failure: { error: unknown } | undefined;
     for (const p of pending) {
       try {
-        const r = worker.wait(p.job);
-        const got = r.errno === 0 && !this.discard ? r : undefined;
+        const r = waitOrNothing(worker, p.job);
+        const got = r && r.errno === 0 && !this.discard ? r : undefined;
         if (!failure) {
           await p.write(p.map, got);
           if (got) this.used++;
@@ -148,6 +148,16 @@ export class ContentsPrefetch {
     for (const p of this.pending) p.map.close();
     this.pending = [];
     this.worker = undefined;
+  }
+}
+
+/** A job's result; undefined if the helper thread is gone (the map is then read the ordinary way). */
+function waitOrNothing(worker: DumpHelperThread, job: number): BatchJobResult | undefined {
+  try {
+    return worker.wait(job);
+  } catch (e) {
+    if (e instanceof HelperThreadError) return undefined;
+    throw e;
   }
 }
 
