@@ -15,7 +15,7 @@ import { MapNotSupportedError } from "./errors.js";
 import { LiveMap } from "./map.js";
 import { MapSpec, type MapFileAttrs } from "./map-spec.js";
 import type { PinnedMap } from "./pinned.js";
-import { writeContents } from "./write-contents.js";
+import { writeContents, type WrittenContents } from "./write-contents.js";
 import type { PrefetchedContents } from "./read/prefetch.js";
 
 /** Who refers to a map: a process's fd, or a pin on a bpffs. */
@@ -50,7 +50,7 @@ const PROGRESS_ABOVE = 100_000;
  * ctx.options.skipUnsupported gets its attributes recorded alone (no data
  * entry; `contents_skipped` says why) and an entry in ctx.stats.skipped.
  */
-export async function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: MapDumpOptions = {}): Promise<ImageMessage> {
+export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: MapDumpOptions = {}): ImageMessage | Promise<ImageMessage> {
   // The open file's flags are known (fdinfo): its access mode needs no fcntl.
   const map = LiveMap.fromFd(fd, { accessMode: file.flags & 3 });
   firstTime(ctx, `bpfmap-record:${map.id}`);
@@ -61,12 +61,31 @@ export async function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, o
     skipOrThrow(new MapNotSupportedError(describeOwner(file.owner), map.id, map.typeName, why), file.owner, ctx);
     return spec.toFileEntry(file, { ...pin, contents_skipped: why });
   }
-  await ctx.once(`bpfmap:${map.id}`, () => dumpContents(map, file.owner, ctx, opts));
-  return spec.toFileEntry(file, pin);
+  const done = contentsOnce(ctx, map.id, () => dumpContents(map, file.owner, ctx, opts));
+  return done ? done.then(() => spec.toFileEntry(file, pin)) : spec.toFileEntry(file, pin);
+}
+
+/** Per dump: map ids whose contents are written (true) or being written (the promise). */
+const contentsDone = new WeakMap<DumpContext, Map<number, true | Promise<void>>>();
+
+/**
+ * Writes a map's contents once per dump, however many fds and outer maps
+ * refer to it; synchronously when the writer can (small maps read by the
+ * helper thread), so a dump of 10,000 maps does not pay a promise per map.
+ * Returns what to wait for, if anything.
+ */
+function contentsOnce(ctx: DumpContext, id: number, write: () => void | Promise<void>): Promise<void> | undefined {
+  let done = contentsDone.get(ctx);
+  if (!done) contentsDone.set(ctx, (done = new Map()));
+  const state = done.get(id);
+  if (state !== undefined) return state === true ? undefined : state;
+  const r = write();
+  done.set(id, r instanceof Promise ? r : true);
+  return r instanceof Promise ? r : undefined;
 }
 
 /** dumpMapFile for a map pinned on a bpffs (`crtool dump --pinned`): `id` is the new file id. */
-export function dumpPinnedMap(pin: PinnedMap, id: number, ctx: DumpContext, opts: MapDumpOptions = {}): Promise<ImageMessage> {
+export function dumpPinnedMap(pin: PinnedMap, id: number, ctx: DumpContext, opts: MapDumpOptions = {}): ImageMessage | Promise<ImageMessage> {
   const fi = readFdinfo("self", pin.fd);
   return dumpMapFile(pin.fd, { owner: { pinPath: pin.path }, id, flags: fi.flags & ~O_CLOEXEC, pos: fi.pos, fown: { ...NO_FOWN }, mntId: fi.mntId }, ctx, opts);
 }
@@ -98,23 +117,27 @@ function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContex
 }
 
 /** Writes the map's bpfmap-data entry, then dumps the inner maps it names (map-in-map). */
-async function dumpContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): Promise<void> {
+function dumpContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): void | Promise<void> {
   const plan = map.readPlan();
   const collect = !("unsupported" in plan) && plan.innerMaps;
   const prefetch = ctx.prefetch;
-  if (prefetch) {
-    if (!collect && (await prefetch.offer(map, (m, got) => writeMapContents(m, owner, ctx, opts, got)))) return;
+  const readNow = async () => {
     // Maps offered earlier come first in bpfmap-data.img.
-    await prefetch.drain();
-  }
-  await writeMapContents(map, owner, ctx, opts);
+    if (prefetch) await prefetch.drain();
+    await writeMapContents(map, owner, ctx, opts);
+  };
+  if (!prefetch || collect) return readNow();
+  const offered = prefetch.offer(map, (m, got) => writeMapContents(m, owner, ctx, opts, got));
+  if (offered === true) return;
+  if (offered === false) return readNow();
+  return offered.then((taken) => (taken ? undefined : readNow()));
 }
 
-async function writeMapContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions, prefetched?: PrefetchedContents): Promise<void> {
+function writeMapContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions, prefetched?: PrefetchedContents): void | Promise<void> {
   const plan = map.readPlan();
   const innerIds = new Set<number>();
   const collect = !("unsupported" in plan) && plan.innerMaps;
-  const written = await writeContents(map, ctx.image("bpfmap-data.img", "BPFMAP_DATA"), {
+  const written = writeContents(map, ctx.image("bpfmap-data.img", "BPFMAP_DATA"), {
     ...opts,
     prefetched,
     owner: describeOwner(owner),
@@ -122,12 +145,18 @@ async function writeMapContents(map: LiveMap, owner: MapOwner, ctx: DumpContext,
     inspect: collect ? (values, count) => collectIds(values, count, innerIds) : undefined,
     progress: map.maxEntries > PROGRESS_ABOVE ? ctx.progress?.(`BPF map ${map.id} (${map.typeName})`, map.maxEntries) : undefined,
   });
-  ctx.stats.maps++;
-  ctx.stats.mapEntries += written.count;
-  ctx.stats.mapBytes += written.keysBytes + written.valuesBytes;
-  // Not even built when nobody reads it: one line per map adds up over 10,000 maps.
-  if (ctx.options.verbose) ctx.log(`BPF map ${map.id} (${map.typeName}): ${written.count} elements, ${written.keysBytes + written.valuesBytes} bytes`);
-  for (const id of innerIds) await dumpInnerMap(id, map, owner, ctx, opts);
+  const finish = (w: WrittenContents): void | Promise<void> => {
+    ctx.stats.maps++;
+    ctx.stats.mapEntries += w.count;
+    ctx.stats.mapBytes += w.keysBytes + w.valuesBytes;
+    // Not even built when nobody reads it: one line per map adds up over 10,000 maps.
+    if (ctx.options.verbose) ctx.log(`BPF map ${map.id} (${map.typeName}): ${w.count} elements, ${w.keysBytes + w.valuesBytes} bytes`);
+    if (innerIds.size === 0) return;
+    return (async () => {
+      for (const id of innerIds) await dumpInnerMap(id, map, owner, ctx, opts);
+    })();
+  };
+  return written instanceof Promise ? written.then(finish) : finish(written);
 }
 
 function collectIds(values: Uint8Array, count: number, into: Set<number>): void {
@@ -155,7 +184,7 @@ async function dumpInnerMap(id: number, outer: LiveMap, owner: MapOwner, ctx: Du
       return;
     }
     if (spec) addRecord(ctx, spec.toFileEntry(file(), { inner_of_map_id: outer.id }));
-    await ctx.once(`bpfmap:${id}`, () => dumpContents(inner, owner, ctx, opts));
+    await contentsOnce(ctx, id, () => dumpContents(inner, owner, ctx, opts));
   } finally {
     inner.close();
   }

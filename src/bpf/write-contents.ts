@@ -34,8 +34,12 @@ export interface WrittenContents {
   valuesBytes: number;
 }
 
-export async function writeContents(map: LiveMap, image: ImageSink, opts: WriteContentsOptions): Promise<WrittenContents> {
+export function writeContents(map: LiveMap, image: ImageSink, opts: WriteContentsOptions): WrittenContents | Promise<WrittenContents> {
   if (opts.prefetched && image.appendPieces && !opts.progress) return writePrefetched(map, image, opts.prefetched, opts);
+  return readAndWrite(map, image, opts);
+}
+
+async function readAndWrite(map: LiveMap, image: ImageSink, opts: WriteContentsOptions): Promise<WrittenContents> {
   const reader = map.forReading();
   let spool: ElementBuffer | undefined;
   try {

@@ -113,8 +113,12 @@ export class DumpSession {
     this.ctx.log(`skipped pid ${fd.pid} fd ${fd.fd} (${kind}): ${why}`);
   }
 
-  /** One fd: its file entry (once per open file) and its fdinfo entry. */
-  private async dumpFd(fd: TaskFd, fdinfo: ReturnType<ImageSet["image"]>): Promise<void> {
+  /**
+   * One fd: its file entry (once per open file) and its fdinfo entry.
+   * Synchronous when the fd kind's dump is (BPF maps read by the helper
+   * thread): a promise per fd shows in dumps of tens of thousands of fds.
+   */
+  private dumpFd(fd: TaskFd, fdinfo: ReturnType<ImageSet["image"]>): void | Promise<void> {
     const kind: FdKind | undefined = kindOf(fd);
     if (!kind) {
       const what = describeUnknown(fd);
@@ -124,24 +128,46 @@ export class DumpSession {
       this.skip(fd, what, "unknown fd kind");
       return;
     }
-    let id = this.fileIds.find(fd);
-    if (id === undefined) {
-      id = this.fileIds.newId();
-      let msg: ImageMessage;
-      try {
-        msg = await kind.dump(fd, id, this.ctx);
-      } catch (e) {
-        if (e instanceof NotSupportedError && this.req.skipUnsupported) {
-          this.skip(fd, kind.type, e.reason);
-          return;
-        }
-        throw e;
-      }
-      this.fileIds.remember(fd, id);
-      this.ctx.addFile({ type: FD_TYPE_NUMBERS[kind.type], id, [kind.field]: msg });
-    } else {
-      this.fileIds.remember(fd, id);
+    const known = this.fileIds.find(fd);
+    if (known !== undefined) {
+      this.fileIds.remember(fd, known);
+      this.fdDumped(fd, kind, known, fdinfo);
+      return;
     }
+    const id = this.fileIds.newId();
+    let msg: ImageMessage | Promise<ImageMessage>;
+    try {
+      msg = kind.dump(fd, id, this.ctx);
+    } catch (e) {
+      this.unsupportedOrThrow(e, fd, kind);
+      return;
+    }
+    if (!(msg instanceof Promise)) {
+      this.fileDumped(fd, kind, id, msg, fdinfo);
+      return;
+    }
+    return msg.then(
+      (m) => this.fileDumped(fd, kind, id, m, fdinfo),
+      (e: unknown) => this.unsupportedOrThrow(e, fd, kind),
+    );
+  }
+
+  /** A NotSupportedError with --skip-unsupported: the fd is left out and listed. Anything else is thrown. */
+  private unsupportedOrThrow(e: unknown, fd: TaskFd, kind: FdKind): void {
+    if (e instanceof NotSupportedError && this.req.skipUnsupported) {
+      this.skip(fd, kind.type, e.reason);
+      return;
+    }
+    throw e;
+  }
+
+  private fileDumped(fd: TaskFd, kind: FdKind, id: number, msg: ImageMessage, fdinfo: ReturnType<ImageSet["image"]>): void {
+    this.fileIds.remember(fd, id);
+    this.ctx.addFile({ type: FD_TYPE_NUMBERS[kind.type], id, [kind.field]: msg });
+    this.fdDumped(fd, kind, id, fdinfo);
+  }
+
+  private fdDumped(fd: TaskFd, kind: FdKind, id: number, fdinfo: ReturnType<ImageSet["image"]>): void {
     fdinfo.append({ id, flags: fd.cloexec ? 1 : 0, type: FD_TYPE_NUMBERS[kind.type], fd: fd.fd });
     this.stats.fds++;
     this.stats.fdsByKind[kind.type] = (this.stats.fdsByKind[kind.type] ?? 0) + 1;
@@ -222,7 +248,8 @@ export class DumpSession {
       if (fds.length >= READ_AHEAD_FROM && !plainPath("fdinfo-ahead") && availableParallelism() >= 2) this.grabber.readAhead(p.pid, fds, this.helperThread());
       for (const n of fds) {
         try {
-          await this.dumpFd(readTaskFd(p.pid, n, this.grabber), fdinfo);
+          const pending = this.dumpFd(readTaskFd(p.pid, n, this.grabber), fdinfo);
+          if (pending) await pending;
         } finally {
           this.grabber.release(p.pid, n);
         }

@@ -26,7 +26,7 @@ export const bpfMapKind: RestorableFdKind = {
     return fd.fdinfo.bpfMap !== undefined || isAnonInode(fd, "bpf-map");
   },
 
-  async dump(fd, id, ctx) {
+  dump(fd, id, ctx) {
     const map = fd.fdinfo.bpfMap;
     if (!map) throw new NotSupportedError(`pid ${fd.pid} fd ${fd.fd}: a BPF map whose fdinfo has no map fields`);
     const ours = ctx.grab(fd);

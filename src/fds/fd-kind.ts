@@ -56,11 +56,11 @@ export interface FdKind {
   detect(fd: TaskFd): boolean;
   /**
    * Dumps one open file (called once even when several fds or processes share
-   * it). Returns the message for `file_entry[field]`; side images (data,
+   * it), synchronously when it can (a dump may hold tens of thousands of fds). Returns the message for `file_entry[field]`; side images (data,
    * ghost files, map contents...) go through `ctx`. Throws NotSupportedError
    * for a state it cannot save, naming what and why.
    */
-  dump(fd: TaskFd, id: number, ctx: DumpContext): Promise<ImageMessage>;
+  dump(fd: TaskFd, id: number, ctx: DumpContext): ImageMessage | Promise<ImageMessage>;
 }
 
 /** What restoring one open file produced, in crtool's own process. */

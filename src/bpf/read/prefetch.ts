@@ -11,7 +11,7 @@
  * by the ordinary path at drain time, which reports errors as it always does.
  */
 import { availableParallelism } from "node:os";
-import { HelperThreadError, type BatchJobResult, type DumpHelperThread } from "../../kernel/index.js";
+import { HelperThreadError, type BatchJobRequest, type BatchJobResult, type DumpHelperThread } from "../../kernel/index.js";
 import type { LiveMap } from "../map.js";
 
 /** Small maps read on the main thread before the worker is worth starting (it takes ~50 ms). */
@@ -30,7 +30,7 @@ export interface PrefetchedContents {
  * the map must be read the ordinary way. `map` is an fd of the map that
  * stays open until the writer returns.
  */
-export type ContentsWriter = (map: LiveMap, got: PrefetchedContents | undefined) => Promise<void>;
+export type ContentsWriter = (map: LiveMap, got: PrefetchedContents | undefined) => void | Promise<void>;
 
 interface Pending {
   job: number;
@@ -66,30 +66,45 @@ export class ContentsPrefetch {
   /**
    * Takes over `map` (returns true) when it is small and read by plain batch
    * lookups; `write` is then called by drain(). False: the caller reads it now.
+   * Synchronous unless some writing has to be waited for (a dump of 10,000
+   * maps would otherwise pay a promise per map).
    */
-  async offer(map: LiveMap, write: ContentsWriter): Promise<boolean> {
+  offer(map: LiveMap, write: ContentsWriter): boolean | Promise<boolean> {
     if (!this.enabled || !eligible(map)) return false;
     if (++this.offered <= START_AFTER) return false;
     // One slot more than max_entries: the call that fills it also reaches the end (ENOENT).
     const shape = { keySize: map.keySize, valueSize: map.valueStride, capacity: map.maxEntries + 1 };
-    this.worker ??= this.helper();
-    if (!this.worker.fits(shape)) return false;
+    const worker = (this.worker ??= this.helper());
+    if (!worker.fits(shape)) return false;
     const copy = this.adopt?.(map.fd) ? map.owning() : map.duplicate();
+    let job: number | undefined;
     try {
-      let job = this.worker.submit({ ...shape, fd: copy.fd });
-      if (job === undefined) {
-        await this.drain();
-        job = this.worker.submit({ ...shape, fd: copy.fd });
-      }
-      if (job === undefined) {
-        copy.close();
-        return false;
-      }
-      this.pending.push({ job, map: copy, write });
+      job = worker.submit({ ...shape, fd: copy.fd });
     } catch (e) {
       copy.close();
       throw e;
     }
+    if (job === undefined) return this.offerAfterDrain(copy, shape, write);
+    this.pending.push({ job, map: copy, write });
+    const writing = this.writeDone();
+    return writing ? writing.then(() => true) : true;
+  }
+
+  /** The worker's table or arena was full: write everything, then try once more. */
+  private async offerAfterDrain(copy: LiveMap, shape: Omit<BatchJobRequest, "fd">, write: ContentsWriter): Promise<boolean> {
+    let job: number | undefined;
+    try {
+      await this.drain();
+      job = this.worker!.submit({ ...shape, fd: copy.fd });
+    } catch (e) {
+      copy.close();
+      throw e;
+    }
+    if (job === undefined) {
+      copy.close();
+      return false;
+    }
+    this.pending.push({ job, map: copy, write });
     await this.writeDone();
     return true;
   }
@@ -98,19 +113,30 @@ export class ContentsPrefetch {
    * Writes the maps at the head of the queue whose jobs are done, so that
    * writing overlaps the worker's reads and the queue (and what it holds)
    * stays short; frees the worker's buffers once the queue is empty.
+   * Returns a promise only if a writer did.
    */
-  private async writeDone(): Promise<void> {
+  private writeDone(): void | Promise<void> {
     const worker = this.worker!;
     while (this.pending.length > 0 && worker.done(this.pending[0].job)) {
       const p = this.pending.shift()!;
+      let written: void | Promise<void>;
+      let got: PrefetchedContents | undefined;
       try {
         const r = waitOrNothing(worker, p.job);
-        const got = r && r.errno === 0 && !this.discard ? r : undefined;
-        await p.write(p.map, got);
-        if (got) this.used++;
-      } finally {
+        got = r && r.errno === 0 && !this.discard ? r : undefined;
+        written = p.write(p.map, got);
+      } catch (e) {
         p.map.close();
+        throw e;
       }
+      if (written instanceof Promise) {
+        return written.finally(() => p.map.close()).then(() => {
+          if (got) this.used++;
+          return this.writeDone();
+        });
+      }
+      p.map.close();
+      if (got) this.used++;
     }
     // Every submitted job has been waited for.
     if (this.pending.length === 0) worker.reset();
