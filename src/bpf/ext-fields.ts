@@ -59,7 +59,10 @@ function typeFor(target: ExtendedMessage): MessageType {
  */
 export function setExtFields<K extends ExtendedMessage>(target: K, message: ImageMessage, ext: ExtTypes[K]): void {
   const type = typeFor(target);
-  const fields = decodeUnknownFields(encodeMessage(type, ext as unknown as ImageMessage));
+  const encoded = encodeMessage(type, ext as unknown as ImageMessage);
+  // Nothing to set and nothing to replace (most maps): no decoding, no sorting.
+  if (encoded.length === 0 && !message[UNKNOWN_FIELDS]) return;
+  const fields = decodeUnknownFields(encoded);
   const kept = (message[UNKNOWN_FIELDS] ?? []).filter((u) => !type.byNumber.has(u.no));
   const merged: UnknownField[] = [...kept, ...fields].sort((a, b) => a.no - b.no);
   if (merged.length) message[UNKNOWN_FIELDS] = merged;

@@ -8,7 +8,9 @@ import { ImageEncoder } from "../images/image-encoder.js";
 import { CrtoolError, EncodeError, IoError } from "../images/errors.js";
 import type { MagicName } from "../images/magic.js";
 import type { ImageMessage } from "../images/wire/message.js";
-import { roundUp, type Payload } from "../images/payloads/layout.js";
+import { roundUp, type Payload, type PayloadLayout } from "../images/payloads/layout.js";
+import { encodePayload } from "../images/image-encoder.js";
+import { Writer } from "../images/wire/writer.js";
 import type { ImageSink, RawImage } from "./dump-context.js";
 
 function writeAll(fd: number, bytes: Uint8Array, path: string): void {
@@ -27,8 +29,8 @@ const WRITE_BUFFER = 1 << 16;
 class ImageFile implements ImageSink {
   private readonly encoder: ImageEncoder;
   private readonly fd: number;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  /** What is not written yet: entries are encoded straight into it, written in ~64 KiB writes. */
+  private readonly out = new Writer();
   bytes = 0;
 
   constructor(readonly path: string, readonly magic: MagicName) {
@@ -41,6 +43,7 @@ class ImageFile implements ImageSink {
     this.write(this.encoder.header());
   }
 
+  /** Appends bytes (copied, or written at once when large: the caller may reuse them). */
   private write(b: Uint8Array): void {
     this.bytes += b.length;
     if (b.length >= WRITE_BUFFER) {
@@ -48,17 +51,14 @@ class ImageFile implements ImageSink {
       writeAll(this.fd, b, this.path);
       return;
     }
-    this.pending.push(b);
-    this.pendingBytes += b.length;
-    if (this.pendingBytes >= WRITE_BUFFER) this.flush();
+    this.out.raw(b);
+    if (this.out.pos >= WRITE_BUFFER) this.flush();
   }
 
   private flush(): void {
-    if (this.pendingBytes === 0) return;
-    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-    this.pending = [];
-    this.pendingBytes = 0;
-    writeAll(this.fd, all, this.path);
+    if (this.out.pos === 0) return;
+    writeAll(this.fd, this.out.buf.subarray(0, this.out.pos), this.path);
+    this.out.reset();
   }
 
   private located<T>(fn: () => T): T {
@@ -69,15 +69,32 @@ class ImageFile implements ImageSink {
     }
   }
 
+  /** The entry's message, encoded into the buffer; its payload layout. */
+  private head(message: ImageMessage): PayloadLayout | undefined {
+    const before = this.out.pos;
+    const layout = this.located(() => this.encoder.entryHeadInto(this.out, message));
+    this.bytes += this.out.pos - before;
+    if (this.out.pos >= WRITE_BUFFER) this.flush();
+    return layout;
+  }
+
   append(message: ImageMessage, payload?: Payload): void {
-    for (const piece of this.located(() => this.encoder.entry(message, payload))) this.write(piece);
+    const index = this.encoder.count;
+    const layout = this.head(message);
+    if (!layout) return;
+    let pieces: Uint8Array[];
+    try {
+      pieces = encodePayload(layout, payload);
+    } catch (e) {
+      throw e instanceof CrtoolError ? e.withLocation({ file: this.path, entry: index }) : e;
+    }
+    for (const piece of pieces) this.write(piece);
   }
 
   async appendStreamed(message: ImageMessage, pieces: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
     const index = this.encoder.count;
-    const { bytes, layout } = this.located(() => this.encoder.entryHead(message));
-    if (!layout || layout.kind !== "bytes") throw new EncodeError(`${this.path}: entry ${index} takes no byte payload`);
-    this.write(bytes);
+    const layout = this.bytesPayload(this.encoder.nextLayout(message), index);
+    this.head(message);
     let n = 0;
     for await (const p of pieces) {
       n += p.length;
@@ -91,15 +108,18 @@ class ImageFile implements ImageSink {
 
   appendPieces(message: ImageMessage, pieces: Uint8Array[]): void {
     const index = this.encoder.count;
-    const { bytes, layout } = this.located(() => this.encoder.entryHead(message));
-    if (!layout || layout.kind !== "bytes") throw new EncodeError(`${this.path}: entry ${index} takes no byte payload`);
+    const layout = this.bytesPayload(this.encoder.nextLayout(message), index);
     const n = pieces.reduce((sum, p) => sum + p.length, 0);
     if (n !== layout.size) throw new EncodeError(`${this.path}: entry ${index}: payload of ${n} bytes, ${layout.size} announced`);
-    this.write(bytes);
-    // Small pieces wait in the write buffer: copied, since the caller reuses them.
-    for (const p of pieces) if (p.length > 0) this.write(p.length >= WRITE_BUFFER ? p : p.slice());
+    this.head(message);
+    for (const p of pieces) if (p.length > 0) this.write(p);
     const pad = roundUp(n, layout.align) - n;
     if (pad) this.write(new Uint8Array(pad));
+  }
+
+  private bytesPayload(layout: PayloadLayout | undefined, index: number): PayloadLayout & { kind: "bytes" } {
+    if (!layout || layout.kind !== "bytes") throw new EncodeError(`${this.path}: entry ${index} takes no byte payload`);
+    return layout;
   }
 
   close(): void {

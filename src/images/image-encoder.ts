@@ -7,7 +7,8 @@
 import { headerPrefix, MAGICS, type MagicName } from "./magic.js";
 import { imageKind, type ImageKind } from "./kinds.js";
 import { CrtoolError, EncodeError } from "./errors.js";
-import { encodeEntry } from "./wire/encode-message.js";
+import { encodeEntry, encodeEntryInto } from "./wire/encode-message.js";
+import type { Writer } from "./wire/writer.js";
 import type { ImageMessage } from "./wire/message.js";
 import { roundUp, type IpcMessage, type Payload, type PayloadLayout, type TcpQueues } from "./payloads/layout.js";
 import { messageTypeByName } from "./schema/registry.js";
@@ -73,6 +74,23 @@ export class ImageEncoder {
     if (this.index === 0) this.first = message;
     this.index++;
     return { bytes, layout };
+  }
+
+  /**
+   * entryHead, encoding the entry straight into `w` (an image writer's own
+   * buffer): returns the payload layout that must follow.
+   */
+  entryHeadInto(w: Writer, message: ImageMessage): PayloadLayout | undefined {
+    const type = this.kind.entryType(this.index, this.first);
+    const layout = this.nextLayout(message);
+    try {
+      encodeEntryInto(w, type, message);
+    } catch (e) {
+      throw e instanceof CrtoolError ? e.withLocation({ entry: this.index }) : e;
+    }
+    if (this.index === 0) this.first = message;
+    this.index++;
+    return layout;
   }
 
   /** Encodes an entry and its payload (checked against the sizes the message announces). */

@@ -204,6 +204,22 @@ export function encodeEntry(type: MessageType, msg: ImageMessage): Uint8Array {
 }
 
 /**
+ * A message as an image entry appended to `w` (the caller's own buffer, so
+ * nothing is copied out); on an error `w` is left as it was.
+ */
+export function encodeEntryInto(w: Writer, type: MessageType, msg: ImageMessage): void {
+  const start = w.pos;
+  try {
+    w.fixed32(0);
+    writeMessage(w, type, msg, () => type.name);
+  } catch (e) {
+    w.pos = start;
+    throw e;
+  }
+  w.patchU32(start, w.pos - start - 4);
+}
+
+/**
  * One writer reused for every entry: a dump encodes tens of thousands of
  * small messages, and a fresh buffer for each was a good part of its time
  * (finish() copies the bytes out, so reuse is safe).

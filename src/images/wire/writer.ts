@@ -126,6 +126,11 @@ export class Writer {
     this.pos = at + lenBytes + len;
   }
 
+  /** Overwrites 4 bytes at `at` (a length fitted after what it measures). */
+  patchU32(at: number, n: number): void {
+    this.view.setUint32(at, n >>> 0, true);
+  }
+
   /** Empty again, keeping the buffer. */
   reset(): void {
     this.pos = 0;
