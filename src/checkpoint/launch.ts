@@ -122,10 +122,32 @@ export async function launch(plan: LaunchPlan): Promise<ChildProcess> {
   return child;
 }
 
+const CLOSE_RANGE_CLOEXEC = 1 << 2;
+const ENOSYS = 38;
+const EINVAL = 22;
+
+/** Runs of consecutive fd numbers: [first, last] pairs. */
+function runs(fds: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const fd of [...fds].sort((a, b) => a - b)) {
+    const last = out.at(-1);
+    if (last && fd === last[1] + 1) last[1] = fd;
+    else out.push([fd, fd]);
+  }
+  return out;
+}
+
 function fixInside(remote: RemoteSyscalls, plan: LaunchPlan): void {
   const nr = syscallNumbers();
-  for (const fd of plan.cloexec) {
-    check(remote.call(nr.fcntl, fd, F_SETFD, FD_CLOEXEC), "fcntl", `F_SETFD FD_CLOEXEC on the command's fd ${fd}`);
+  // close_range(CLOSE_RANGE_CLOEXEC) sets the flag on a whole run of fds in one call (Linux 5.11):
+  // restoring 10,000 maps would otherwise take 10,000 injected calls.
+  for (const [first, last] of runs(plan.cloexec)) {
+    const r = first === last ? -ENOSYS : remote.call(nr.close_range, first, last, CLOSE_RANGE_CLOEXEC);
+    if (r === 0) continue;
+    if (r !== -ENOSYS && r !== -EINVAL) check(r, "close_range", `CLOSE_RANGE_CLOEXEC on the command's fds ${first}-${last}`);
+    for (let fd = first; fd <= last; fd++) {
+      check(remote.call(nr.fcntl, fd, F_SETFD, FD_CLOEXEC), "fcntl", `F_SETFD FD_CLOEXEC on the command's fd ${fd}`);
+    }
   }
   const event = Buffer.alloc(12); // struct epoll_event is packed on x86_64
   for (const item of plan.epollItems) {

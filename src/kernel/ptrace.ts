@@ -42,6 +42,23 @@ export function waitTaskNoHang(tid: number): WaitResult | undefined {
   return { kind: "killed", signal: s & 0x7f };
 }
 
+/**
+ * wait4(tid, __WALL), blocking: for a tracee crtool has just resumed for one
+ * step, which stops (or dies) within microseconds; polling would add a sleep
+ * to every step.
+ */
+export function waitTaskBlocking(tid: number): WaitResult {
+  for (;;) {
+    const r = rawSyscall6(syscallNumbers().wait4, tid, addressOf(statusBuf), WALL, 0);
+    if (r === -4) continue; // EINTR
+    if (r < 0) throw new SyscallError({ syscall: "wait4", errno: -r, detail: `task ${tid}` });
+    const s = statusBuf.readInt32LE(0);
+    if ((s & 0xff) === 0x7f) return { kind: "stopped", signal: (s >> 8) & 0xff, event: (s >> 16) & 0xff };
+    if ((s & 0x7f) === 0) return { kind: "exited", status: (s >> 8) & 0xff };
+    return { kind: "killed", signal: s & 0x7f };
+  }
+}
+
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /** Blocks the calling thread for `ms` milliseconds (no event loop turn). */

@@ -16,7 +16,7 @@
 import { closeSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { addressOf, check, rawSyscall6, stableBuffer, syscallNumbers } from "./libc.js";
 import { NotSupportedError, SyscallError } from "./errors.js";
-import { ptraceDetach, sleepSync, waitTask, type WaitResult } from "./ptrace.js";
+import { ptraceDetach, sleepSync, waitTask, waitTaskBlocking, type WaitResult } from "./ptrace.js";
 
 const PTRACE_CONT = 7;
 const PTRACE_SINGLESTEP = 9;
@@ -150,8 +150,8 @@ export class RemoteSyscalls {
     ptrace(PTRACE_SETREGS, this.pid, 0, addressOf(this.work), `PTRACE_SETREGS of process ${this.pid}`);
     for (;;) {
       ptrace(PTRACE_SINGLESTEP, this.pid, 0, 0, `PTRACE_SINGLESTEP of process ${this.pid}`);
-      const r = waitTask(this.pid, 10_000);
-      if (!r || r.kind !== "stopped") throw lost(this.pid, "while running a system call for crtool", r);
+      const r = waitTaskBlocking(this.pid);
+      if (r.kind !== "stopped") throw lost(this.pid, "while running a system call for crtool", r);
       ptrace(PTRACE_GETREGS, this.pid, 0, addressOf(this.work), `PTRACE_GETREGS of process ${this.pid}`);
       if (Number(this.work.readBigUInt64LE(R.rip * 8)) === this.site + 2) break;
       // Stopped before the instruction ran (a signal arrived): keep the signal for later, step again.

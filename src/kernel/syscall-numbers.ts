@@ -42,6 +42,7 @@ export interface SyscallNumbers {
   inotify_add_watch: number;
   inotify_rm_watch: number;
   utimensat: number;
+  close_range: number;
 }
 
 const X86_64: SyscallNumbers = {
@@ -80,6 +81,7 @@ const X86_64: SyscallNumbers = {
   inotify_add_watch: 254,
   inotify_rm_watch: 255,
   utimensat: 280,
+  close_range: 436,
 };
 
 const AARCH64: SyscallNumbers = {
@@ -118,6 +120,7 @@ const AARCH64: SyscallNumbers = {
   inotify_add_watch: 27,
   inotify_rm_watch: 28,
   utimensat: 88,
+  close_range: 436,
 };
 
 /** The table for `arch` (a `process.arch` value). */

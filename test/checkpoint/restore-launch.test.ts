@@ -85,8 +85,8 @@ describe.skipIf(reason)("the restored command's own fd table", () => {
   it("has FD_CLOEXEC exactly where the dumped process had it", () => {
     const r = restore(join(work.dir, "out-cloexec"));
     expect(r.status, r.stderr).toBe(0);
-    expect([...r.seen!.cloexec]).toEqual([[3, 1], [4, 0], [5, 1], [6, 0], [7, 1], [40, 0]]);
-    expect(r.stderr).toMatch(/set FD_CLOEXEC on 3 fd\(s\)/);
+    expect([...r.seen!.cloexec]).toEqual([[3, 1], [4, 0], [5, 1], [6, 0], [7, 1], [40, 0], [41, 1], [42, 1], [43, 1], [44, 0]]);
+    expect(r.stderr).toMatch(/set FD_CLOEXEC on 6 fd\(s\)/);
   });
 
   it("has every epoll item under its recorded number, with its events and data, and EPOLL_CTL_MOD by that number works", () => {
@@ -102,7 +102,7 @@ describe.skipIf(reason)("the restored command's own fd table", () => {
   it("when the command cannot be traced, starts it anyway and says what is left undone", () => {
     const r = restore(join(work.dir, "out-plain"), { CRTOOL_PLAIN: "launch-trace" });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/fds 3,5,7 start without FD_CLOEXEC \(CRTOOL_CLOEXEC_FDS lists them\); [1-4] epoll item\(s\) are registered under crtool's fd numbers/);
+    expect(r.stderr).toMatch(/fds 3,5,7,41,42,43 start without FD_CLOEXEC \(CRTOOL_CLOEXEC_FDS lists them\); [1-4] epoll item\(s\) are registered under crtool's fd numbers/);
     expect([...r.seen!.cloexec.values()].every((c) => c === 0)).toBe(true);
     // Items added under crtool's numbers cannot be found by the command's: ENOENT.
     const enoent = [...r.seen!.mod].filter(([, e]) => e === 2).map(([fd]) => fd);

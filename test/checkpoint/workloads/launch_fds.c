@@ -5,8 +5,9 @@
  *   launch_fds hold READY_FILE
  *     fds 3 (pipe read end, FD_CLOEXEC), 4 (its write end), 5 (eventfd,
  *     FD_CLOEXEC), 6 (eventfd), 7 (epoll, FD_CLOEXEC) watching 3, 5, 6 and
- *     40 (a dup of 6), each with its own data; writes "pid=N" to READY_FILE
- *     and pause()s until killed.
+ *     40 (a dup of 6), each with its own data; 41-43 (dups of 5, FD_CLOEXEC)
+ *     and 44 (a dup of 5); writes "pid=N" to READY_FILE and pause()s until
+ *     killed.
  *
  *   launch_fds check OUT_FILE
  *     writes to OUT_FILE, one per line: "fd N cloexec C" for fds 3..63 that
@@ -56,6 +57,12 @@ static void __attribute__((noreturn)) hold(const char *ready)
 	if (epoll_create1(EPOLL_CLOEXEC) != 7)
 		die("epoll_create1");
 	if (dup2(6, 40) < 0)
+		die("dup2");
+	/* A run of FD_CLOEXEC fds (set in one call on restore), then one without. */
+	for (int fd = 41; fd <= 43; fd++)
+		if (dup3(5, fd, O_CLOEXEC) < 0)
+			die("dup3");
+	if (dup2(5, 44) < 0)
 		die("dup2");
 	watch(7, 3, EPOLLIN, 0x1111);
 	watch(7, 5, EPOLLIN | EPOLLET, 0x5555);
