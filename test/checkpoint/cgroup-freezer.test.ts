@@ -137,6 +137,23 @@ describe.skipIf(reason)("dump with the cgroup v2 freezer", () => {
     expect(r.stderr.trim()).toBe(`crtool: --freezer cgroup: process ${sleeper.pid} is in the root cgroup, which cannot be frozen`);
   });
 
+  it("SIGTERM while the cgroup is frozen: thawed, exit 1, no DIR", async () => {
+    const t = await treeInCgroup("sigterm");
+    const dir = join(work.dir, "sigterm");
+    const crtool = spawn(process.execPath, [CRTOOL, ...dumpArgs(t.root, dir)], { env: { ...process.env, CRTOOL_PAUSE: "after-freeze:10000" }, stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    crtool.stderr.on("data", (d) => (err += d));
+    for (let i = 0; i < 200 && !err.includes("froze"); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(cgroupFrozen(t.cgroup)).toBe(true);
+    const exited = new Promise<number | null>((r) => crtool.once("exit", (code) => r(code)));
+    crtool.kill("SIGTERM");
+    expect(await exited).not.toBe(0);
+    expect(cgroupFrozen(t.cgroup)).toBe(false);
+    expect(err).toMatch(/thawed /);
+    expect(existsSync(dir)).toBe(false);
+    expect(readdirSync(work.dir).filter((f) => f.startsWith(".sigterm.crtool-tmp-"))).toEqual([]);
+  });
+
   it("a crtool killed while the cgroup is frozen leaves it thawed (watchdog)", async () => {
     const t = await treeInCgroup("crash");
     const dir = join(work.dir, "crash");
