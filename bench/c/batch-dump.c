@@ -11,10 +11,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-static long bpf(int cmd, union bpf_attr *attr) {
-  return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
+#include "read-all.h"
 
 static void write_all(int fd, const void *buf, size_t n) {
   const char *p = buf;
@@ -44,28 +41,9 @@ int main(int argc, char **argv) {
 
   size_t max = info.max_entries, ks = info.key_size, vs = info.value_size;
   char *keys = malloc(max * ks), *values = malloc(max * vs);
-  uint32_t batch = 4096, token = 0, count = 0;
-  size_t total = 0;
-  int first = 1;
-  for (;;) {
-    memset(&attr, 0, sizeof(attr));
-    attr.batch.map_fd = (uint32_t)map;
-    attr.batch.in_batch = first ? 0 : (uint64_t)(uintptr_t)&token;
-    attr.batch.out_batch = (uint64_t)(uintptr_t)&token;
-    attr.batch.keys = (uint64_t)(uintptr_t)(keys + total * ks);
-    attr.batch.values = (uint64_t)(uintptr_t)(values + total * vs);
-    count = (uint32_t)(max - total < batch ? max - total : batch);
-    attr.batch.count = count;
-    long r = bpf(BPF_MAP_LOOKUP_BATCH, &attr);
-    total += attr.batch.count;
-    first = 0;
-    if (r < 0) {
-      if (errno == ENOENT) break;
-      perror("BPF_MAP_LOOKUP_BATCH");
-      return 1;
-    }
-    if (total >= max) break;
-  }
+  long got = read_all(map, keys, values, ks, vs, max, 4096);
+  if (got < 0) { perror("BPF_MAP_LOOKUP_BATCH"); return 1; }
+  size_t total = (size_t)got;
   int out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (out < 0) { perror(argv[2]); return 1; }
   write_all(out, keys, total * ks);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "read-all.h"
 
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open 434
@@ -23,10 +24,6 @@
 #ifndef __NR_pidfd_getfd
 #define __NR_pidfd_getfd 438
 #endif
-
-static long bpf(int cmd, union bpf_attr *attr) {
-  return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
 
 int main(int argc, char **argv) {
   if (argc != 3) { fprintf(stderr, "usage: %s PID OUT\n", argv[0]); return 2; }
@@ -68,29 +65,10 @@ int main(int argc, char **argv) {
       keys = realloc(keys, cap);
       values = realloc(values, cap);
     }
-    uint32_t token = 0;
-    size_t total = 0;
-    int first = 1;
-    for (;;) {
-      memset(&attr, 0, sizeof(attr));
-      attr.batch.map_fd = (uint32_t)map;
-      attr.batch.in_batch = first ? 0 : (uint64_t)(uintptr_t)&token;
-      attr.batch.out_batch = (uint64_t)(uintptr_t)&token;
-      attr.batch.keys = (uint64_t)(uintptr_t)(keys + total * ks);
-      attr.batch.values = (uint64_t)(uintptr_t)(values + total * vs);
-      attr.batch.count = (uint32_t)(max - total);
-      long r = bpf(BPF_MAP_LOOKUP_BATCH, &attr);
-      total += attr.batch.count;
-      first = 0;
-      if (r < 0) {
-        if (errno == ENOENT) break;
-        perror("BPF_MAP_LOOKUP_BATCH");
-        return 1;
-      }
-      if (total >= max) break;
-    }
-    fwrite(keys, ks, total, out);
-    fwrite(values, vs, total, out);
+    long total = read_all(map, keys, values, ks, vs, max, max);
+    if (total < 0) { perror("BPF_MAP_LOOKUP_BATCH"); return 1; }
+    fwrite(keys, ks, (size_t)total, out);
+    fwrite(values, vs, (size_t)total, out);
     close(map);
     maps++;
   }

@@ -49,6 +49,18 @@ function plan(): MapPlan[] {
   return maps;
 }
 
+/** `crtool dump -v` of the holder with CRTOOL_PLAIN=`plain` (and more environment), into scratch/NAME. */
+function dumpHolder(pid: number, scratch: string, plain: string, env: NodeJS.ProcessEnv = {}, name = plain || "default"): { dir: string; stderr: string } {
+  const dir = join(scratch, name);
+  const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(pid), "-D", dir, "-v"], {
+    encoding: "utf8",
+    env: { ...process.env, CRTOOL_PLAIN: plain, ...env },
+    timeout: 60_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  return { dir, stderr: r.stderr };
+}
+
 describe.skipIf(!run)("dumping many small maps on two threads", () => {
   let holder: Holder;
   const dirs: string[] = [];
@@ -56,14 +68,9 @@ describe.skipIf(!run)("dumping many small maps on two threads", () => {
   const maps = plan();
 
   function dump(plain: string): { dir: string; stderr: string } {
-    const dir = join(scratch, plain || "default");
-    const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(holder.pid), "-D", dir, "-v"], {
-      encoding: "utf8",
-      env: { ...process.env, CRTOOL_PLAIN: plain },
-    });
-    expect(r.status, r.stderr).toBe(0);
-    dirs.push(dir);
-    return { dir, stderr: r.stderr };
+    const d = dumpHolder(holder.pid, scratch, plain);
+    dirs.push(d.dir);
+    return d;
   }
 
   beforeAll(async () => {
@@ -136,23 +143,12 @@ describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on t
   });
 
   it("writes the same fd images as a dump that reads every fdinfo itself", () => {
-    const dumpWith = (plain: string) => {
-      const dir = join(scratch, plain || "default");
-      const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(holder.pid), "-D", dir, "-v"], { encoding: "utf8", env: { ...process.env, CRTOOL_PLAIN: plain } });
-      expect(r.status, r.stderr).toBe(0);
-      return { dir, stderr: r.stderr };
-    };
-    const ahead = dumpWith("");
-    const itself = dumpWith("fdinfo-ahead");
-    const neither = dumpWith("fdinfo-ahead,prefetch");
+    const ahead = dumpHolder(holder.pid, scratch, "");
+    const itself = dumpHolder(holder.pid, scratch, "fdinfo-ahead");
+    const neither = dumpHolder(holder.pid, scratch, "fdinfo-ahead,prefetch");
     // The helper thread dies as it starts: the main thread does its work, the dump is the same.
-    const dead = (() => {
-      const dir = join(scratch, "dead-helper");
-      const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(holder.pid), "-D", dir, "-v"], { encoding: "utf8", env: { ...process.env, CRTOOL_FAULT: "helper-thread" }, timeout: 60_000 });
-      expect(r.status, r.stderr).toBe(0);
-      expect(r.stderr).not.toMatch(/second thread/);
-      return { dir };
-    })();
+    const dead = dumpHolder(holder.pid, scratch, "", { CRTOOL_FAULT: "helper-thread" }, "dead-helper");
+    expect(dead.stderr).not.toMatch(/second thread/);
     const m = /fdinfo of (\d+) fds was read ahead on a second thread/.exec(ahead.stderr);
     expect(m, ahead.stderr).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(0);

@@ -68,6 +68,16 @@ function dumpArgs(root: number, dir: string, extra: string[] = []): string[] {
   return ["dump", "-v", "--json", "-t", String(root), "-D", dir, ...extra];
 }
 
+/** A dump of `root` that waits `pauseMs` once the tree is frozen; resolves when it says it froze it. */
+async function pausedDump(root: number, dir: string, pauseMs: number) {
+  const crtool = spawn(process.execPath, [CRTOOL, ...dumpArgs(root, dir)], { env: { ...process.env, CRTOOL_PAUSE: `after-freeze:${pauseMs}` } });
+  const run = { crtool, out: "", err: "", exited: new Promise<number | null>((r) => crtool.once("exit", (code) => r(code))) };
+  crtool.stdout.on("data", (d) => (run.out += d));
+  crtool.stderr.on("data", (d) => (run.err += d));
+  for (let i = 0; i < 200 && !run.err.includes("froze"); i++) await new Promise((r) => setTimeout(r, 20));
+  return run;
+}
+
 describe.skipIf(reason)("dump with the cgroup v2 freezer", () => {
   beforeAll(() => {
     work = scratch("cgroup-freezer");
@@ -75,21 +85,14 @@ describe.skipIf(reason)("dump with the cgroup v2 freezer", () => {
 
   it("freezes a tree that is its cgroup's whole content through the cgroup, and thaws it", async () => {
     const t = await treeInCgroup("whole");
-    const dir = join(work.dir, "whole");
-    const crtool = spawn(process.execPath, [CRTOOL, ...dumpArgs(t.root, dir)], { env: { ...process.env, CRTOOL_PAUSE: "after-freeze:1500" } });
-    let out = "";
-    let err = "";
-    crtool.stdout.on("data", (d) => (out += d));
-    crtool.stderr.on("data", (d) => (err += d));
-    const exited = new Promise<number | null>((r) => crtool.once("exit", r));
-    for (let i = 0; i < 100 && !err.includes("froze"); i++) await new Promise((r) => setTimeout(r, 20));
+    const run = await pausedDump(t.root, join(work.dir, "whole"), 1500);
     // While crtool reads the tree: frozen, and no tracer attached.
     expect(cgroupFrozen(t.cgroup)).toBe(true);
     expect(readFileSync(`/proc/${t.child}/status`, "utf8")).toMatch(/^TracerPid:\s+0$/m);
-    expect(await exited, err).toBe(0);
-    const summary = JSON.parse(out) as { freezer: string; cgroup: string; processes: number };
+    expect(await run.exited, run.err).toBe(0);
+    const summary = JSON.parse(run.out) as { freezer: string; cgroup: string; processes: number };
     expect(summary).toMatchObject({ freezer: "cgroup", cgroup: t.cgroup, processes: 2 });
-    expect(err).toMatch(new RegExp(`froze 2 process\\(es\\) with the cgroup v2 freezer \\(${t.cgroup}\\)`));
+    expect(run.err).toMatch(new RegExp(`froze 2 process\\(es\\) with the cgroup v2 freezer \\(${t.cgroup}\\)`));
     expect(cgroupFrozen(t.cgroup)).toBe(false);
   });
 
@@ -140,16 +143,12 @@ describe.skipIf(reason)("dump with the cgroup v2 freezer", () => {
   it("SIGTERM while the cgroup is frozen: thawed, exit 1, no DIR", async () => {
     const t = await treeInCgroup("sigterm");
     const dir = join(work.dir, "sigterm");
-    const crtool = spawn(process.execPath, [CRTOOL, ...dumpArgs(t.root, dir)], { env: { ...process.env, CRTOOL_PAUSE: "after-freeze:10000" }, stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    crtool.stderr.on("data", (d) => (err += d));
-    for (let i = 0; i < 200 && !err.includes("froze"); i++) await new Promise((r) => setTimeout(r, 20));
+    const run = await pausedDump(t.root, dir, 10_000);
     expect(cgroupFrozen(t.cgroup)).toBe(true);
-    const exited = new Promise<number | null>((r) => crtool.once("exit", (code) => r(code)));
-    crtool.kill("SIGTERM");
-    expect(await exited).not.toBe(0);
+    run.crtool.kill("SIGTERM");
+    expect(await run.exited).not.toBe(0);
     expect(cgroupFrozen(t.cgroup)).toBe(false);
-    expect(err).toMatch(/thawed /);
+    expect(run.err).toMatch(/thawed /);
     expect(existsSync(dir)).toBe(false);
     expect(readdirSync(work.dir).filter((f) => f.startsWith(".sigterm.crtool-tmp-"))).toEqual([]);
   });
@@ -157,13 +156,10 @@ describe.skipIf(reason)("dump with the cgroup v2 freezer", () => {
   it("a crtool killed while the cgroup is frozen leaves it thawed (watchdog)", async () => {
     const t = await treeInCgroup("crash");
     const dir = join(work.dir, "crash");
-    const crtool = spawn(process.execPath, [CRTOOL, ...dumpArgs(t.root, dir)], { env: { ...process.env, CRTOOL_PAUSE: "after-freeze:10000" }, stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    crtool.stderr.on("data", (d) => (err += d));
-    for (let i = 0; i < 200 && !err.includes("froze"); i++) await new Promise((r) => setTimeout(r, 20));
+    const run = await pausedDump(t.root, dir, 10_000);
     expect(cgroupFrozen(t.cgroup)).toBe(true);
-    crtool.kill("SIGKILL");
-    await new Promise((r) => crtool.once("exit", r));
+    run.crtool.kill("SIGKILL");
+    await run.exited;
     let thawed = false;
     for (let i = 0; i < 100 && !(thawed = !cgroupFrozen(t.cgroup)); i++) await new Promise((r) => setTimeout(r, 20));
     expect(thawed).toBe(true);
