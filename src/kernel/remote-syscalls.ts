@@ -13,7 +13,8 @@
  * register; `finish` puts the code and registers back. x86_64 only: other
  * architectures get a NotSupportedError and the caller's fallback.
  */
-import { closeSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { readStat } from "./procfs.js";
 import { addressOf, check, rawSyscall6, stableBuffer, syscallNumbers } from "./libc.js";
 import { NotSupportedError, SyscallError } from "./errors.js";
 import { ptraceDetach, sleepSync, waitTask, waitTaskBlocking, type WaitResult } from "./ptrace.js";
@@ -57,8 +58,7 @@ export function remoteSyscallsSupported(): boolean {
 /** The one-letter state of a process (R, S, T...), or undefined when it is gone. */
 function processState(pid: number): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return readStat(pid).state;
   } catch {
     return undefined;
   }
