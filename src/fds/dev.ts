@@ -5,6 +5,7 @@
  * kernel encoding major << 20 | minor; other fields (tty rdev/dev) hold the
  * userspace value cut to 32 bits, as CRIU assigns st_rdev to a uint32.
  */
+import { kdev } from "../kernel/index.js";
 
 export function major(dev: bigint): number {
   return Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
@@ -14,10 +15,7 @@ export function minor(dev: bigint): number {
   return Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
 }
 
-/** CRIU's MKKDEV(major, minor): the kernel's s_dev encoding, as a u32. */
-export function kdev(majorNo: number, minorNo: number): number {
-  return ((majorNo << 20) | (minorNo & 0xfffff)) >>> 0;
-}
+export { kdev };
 
 /** A userspace dev_t in the kernel encoding. */
 export function kdevOf(dev: bigint): number {

@@ -15,20 +15,11 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { close, pipe2, write, O_CLOEXEC } from "./libc.js";
 import { sleepSync } from "./ptrace.js";
+import { readMountinfo, type Mount } from "./mountinfo.js";
 
 /** Where the cgroup v2 hierarchy is mounted (the first mount of its root), or undefined. */
-export function cgroup2Mount(mountinfo = readFileSync("/proc/self/mountinfo", "utf8")): string | undefined {
-  for (const line of mountinfo.split("\n")) {
-    const [left, right] = line.split(" - ");
-    if (!right || !right.startsWith("cgroup2 ")) continue;
-    const fields = left.split(" ");
-    if (fields[3] === "/") return unescapeMountPath(fields[4]);
-  }
-  return undefined;
-}
-
-function unescapeMountPath(p: string): string {
-  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+export function cgroup2Mount(mounts: Mount[] = readMountinfo("self")): string | undefined {
+  return mounts.find((m) => m.fsType === "cgroup2" && m.root === "/")?.mountPoint;
 }
 
 /** The process's cgroup v2 path ("0::/a/b" → "/a/b"), or undefined if it has none. */

@@ -50,3 +50,4 @@ export * from "./remote-syscalls.js";
 export * from "./cgroup-freezer.js";
 export * from "./fdinfo-reader.js";
 export * from "./fd-table.js";
+export * from "./mountinfo.js";
