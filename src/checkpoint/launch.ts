@@ -77,7 +77,8 @@ function started(child: ChildProcess, name: string): Promise<void> {
 /** Starts the command with its fds as planned; resolves once it runs. */
 export async function launch(plan: LaunchPlan): Promise<ChildProcess> {
   const [name, ...args] = plan.command;
-  if (!findExecutable(name, plan.env.PATH)) throw new LaunchError(`cannot run ${name}: no such command`);
+  const found = findExecutable(name, plan.env.PATH);
+  if (!found) throw new LaunchError(`cannot run ${name}: no such command`);
   const needsFixes = plan.cloexec.length > 0 || plan.epollItems.length > 0;
   const untraceable = !remoteSyscallsSupported()
     ? `this architecture (${process.arch}) has no implementation of system calls in another process`
@@ -88,7 +89,9 @@ export async function launch(plan: LaunchPlan): Promise<ChildProcess> {
     await started(child, name);
     return child;
   }
-  const child = spawn("/bin/sh", ["-c", 'kill -STOP $$ && exec "$@"', "crtool-exec", name, ...args], { stdio: plan.stdio, env: plan.env });
+  // A name starting with "-" would read as an option of the shell's exec: give it by its path.
+  const execName = !name.startsWith("-") ? name : found.startsWith("-") ? `./${found}` : found;
+  const child = spawn("/bin/sh", ["-c", 'kill -STOP $$ && exec "$@"', "crtool-exec", execName, ...args], { stdio: plan.stdio, env: plan.env });
   await started(child, "/bin/sh");
   const pid = child.pid!;
   // From here to the detach nothing may yield to the event loop (see catchExec).
