@@ -67,6 +67,16 @@ function findExecutable(name: string, path = process.env.PATH ?? "/usr/local/bin
   return undefined;
 }
 
+/** A set-ID executable and no root: an unprivileged tracer makes its exec drop the privilege. */
+function setIdWithoutRoot(path: string): boolean {
+  if (process.getuid?.() === 0) return false;
+  try {
+    return (statSync(path).mode & 0o6000) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 function started(child: ChildProcess, name: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     child.once("spawn", () => resolve());
@@ -82,7 +92,9 @@ export async function launch(plan: LaunchPlan): Promise<ChildProcess> {
   const needsFixes = plan.cloexec.length > 0 || plan.epollItems.length > 0;
   const untraceable = !remoteSyscallsSupported()
     ? `this architecture (${process.arch}) has no implementation of system calls in another process`
-    : plainPath("launch-trace") ? "tracing the command is switched off (CRTOOL_PLAIN=launch-trace)" : undefined;
+    : plainPath("launch-trace") ? "tracing the command is switched off (CRTOOL_PLAIN=launch-trace)"
+    : setIdWithoutRoot(found) ? `${name} is set-user-ID or set-group-ID and crtool is not root (traced, it would run without that privilege)`
+    : undefined;
   if (!needsFixes || untraceable) {
     if (needsFixes) fallBack(plan, untraceable!);
     const child = spawn(name, args, { stdio: plan.stdio, env: plan.env });
