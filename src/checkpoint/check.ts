@@ -17,6 +17,7 @@ import {
   pidfdGetfd,
   pidfdOpen,
   possibleCpus,
+  remoteSyscallsSupported,
   type MapTypeName,
 } from "../kernel/index.js";
 
@@ -138,6 +139,10 @@ export function checkKernel(): CheckResult[] {
     const mount = cgroup2Mount();
     if (!mount) throw new Error("no cgroup v2 hierarchy is mounted (dumps freeze with ptrace)");
     return `yes, at ${mount} (used when the dumped tree is exactly one cgroup's content; otherwise ptrace)`;
+  }));
+  results.push(attempt("restored FD_CLOEXEC", false, () => {
+    if (!remoteSyscallsSupported()) throw new Error(`not on ${process.arch}: restored commands get their fds without FD_CLOEXEC (CRTOOL_CLOEXEC_FDS lists them)`);
+    return "yes (set inside the restored command through ptrace, with its epoll items)";
   }));
   results.push(attempt("possible CPUs", false, () => String(possibleCpus())));
   return results;
