@@ -20,6 +20,7 @@ import {
   remoteSyscallsSupported,
   type MapTypeName,
 } from "../kernel/index.js";
+import { readPlanFor } from "../bpf/map-types.js";
 
 export interface CheckResult {
   feature: string;
@@ -70,7 +71,9 @@ function probeMap(type: MapTypeName, keySize: number, valueSize: number, flags: 
       });
       return "yes, batch lookup";
     } catch {
-      return "yes, per-element iteration (no batch lookup)";
+      // What the dump does instead: queues and stacks only give their elements up by popping.
+      const plan = readPlanFor(MAP_TYPE[type]);
+      return "method" in plan && plan.method === "pop" ? "yes, popped and pushed back (no batch lookup)" : "yes, per-element iteration (no batch lookup)";
     }
   } finally {
     close(fd);
