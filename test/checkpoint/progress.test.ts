@@ -1,0 +1,45 @@
+/**
+ * The progress bar of `crtool dump`: on stderr for maps over 100,000
+ * entries, only when stderr is a terminal (here a pseudo-terminal made by
+ * util-linux's script), never in a pipe.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { REPO_ROOT } from "../helpers/fixtures.js";
+import { runCli } from "../helpers/run-cli.js";
+import { IS_ROOT, scratch } from "../fds/helpers.js";
+import { startHolder, u32hex, u64hex, type Holder } from "../bpf/harness.js";
+
+const HAVE_SCRIPT = spawnSync("script", ["--version"]).status === 0;
+const reason = !IS_ROOT ? "not running as root" : !HAVE_SCRIPT ? "util-linux's script is not installed (it makes the terminal)" : undefined;
+if (reason) console.warn(`skipping progress bar tests: ${reason}`);
+
+describe.skipIf(reason)("dump progress bar", () => {
+  let holder: Holder;
+  let work: ReturnType<typeof scratch>;
+  beforeAll(async () => {
+    work = scratch("progress");
+    const elements = Array.from({ length: 2000 }, (_, i): [string, string] => [u32hex(i), u64hex(BigInt(i))]);
+    holder = await startHolder([{ name: "big", type: "HASH", keySize: 4, valueSize: 8, maxEntries: 150_000, elements }]);
+  }, 60_000);
+  afterAll(async () => {
+    await holder?.stop();
+    work?.cleanup();
+  });
+
+  it("is drawn on a terminal for a map over 100,000 entries", () => {
+    const dir = join(work.dir, "tty");
+    const cmd = `'${process.execPath}' '${join(REPO_ROOT, "dist", "cli", "crtool.js")}' dump -t ${holder.pid} -D '${dir}'`;
+    const r = spawnSync("script", ["-q", "-e", "-c", cmd, "/dev/null"], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`BPF map ${holder.maps.big.id} (HASH) [`);
+    expect(r.stdout).toMatch(/\d+%/);
+  });
+
+  it("is not drawn when stderr is not a terminal", () => {
+    const r = runCli("crtool", ["dump", "-t", String(holder.pid), "-D", join(work.dir, "pipe")]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+  });
+});
