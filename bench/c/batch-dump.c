@@ -32,12 +32,7 @@ int main(int argc, char **argv) {
   if (map < 0) { perror("BPF_MAP_GET_FD_BY_ID"); return 1; }
 
   struct bpf_map_info info;
-  memset(&info, 0, sizeof(info));
-  memset(&attr, 0, sizeof(attr));
-  attr.info.bpf_fd = (uint32_t)map;
-  attr.info.info_len = sizeof(info);
-  attr.info.info = (uint64_t)(uintptr_t)&info;
-  if (bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0) { perror("BPF_OBJ_GET_INFO_BY_FD"); return 1; }
+  if (map_info(map, &info) < 0) { perror("BPF_OBJ_GET_INFO_BY_FD"); return 1; }
 
   size_t max = info.max_entries, ks = info.key_size, vs = info.value_size;
   char *keys = malloc(max * ks), *values = malloc(max * vs);

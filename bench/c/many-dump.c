@@ -52,13 +52,7 @@ int main(int argc, char **argv) {
     int map = (int)syscall(__NR_pidfd_getfd, pidfd, fd, 0);
     if (map < 0) { perror("pidfd_getfd"); return 1; }
     struct bpf_map_info info;
-    union bpf_attr attr;
-    memset(&info, 0, sizeof(info));
-    memset(&attr, 0, sizeof(attr));
-    attr.info.bpf_fd = (uint32_t)map;
-    attr.info.info_len = sizeof(info);
-    attr.info.info = (uint64_t)(uintptr_t)&info;
-    if (bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0) { perror("BPF_OBJ_GET_INFO_BY_FD"); return 1; }
+    if (map_info(map, &info) < 0) { perror("BPF_OBJ_GET_INFO_BY_FD"); return 1; }
     size_t max = (size_t)info.max_entries + 1, ks = info.key_size, vs = info.value_size;
     if (max * (ks > vs ? ks : vs) > cap) {
       cap = max * (ks > vs ? ks : vs);

@@ -12,6 +12,17 @@ static long bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
 }
 
+// BPF_OBJ_GET_INFO_BY_FD of a map; 0, or -1 with errno set.
+static int map_info(int map, struct bpf_map_info *info) {
+  union bpf_attr attr;
+  memset(info, 0, sizeof(*info));
+  memset(&attr, 0, sizeof(attr));
+  attr.info.bpf_fd = (uint32_t)map;
+  attr.info.info_len = sizeof(*info);
+  attr.info.info = (uint64_t)(uintptr_t)info;
+  return bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0 ? -1 : 0;
+}
+
 // Reads up to `max` elements of `map`, `chunk` per call, into keys and values
 // (room for `max` each); returns how many, or -1 with errno set.
 static long read_all(int map, char *keys, char *values, size_t ks, size_t vs, size_t max, size_t chunk) {
