@@ -10,6 +10,7 @@ import {
   btfLoad,
   cgroup2Mount,
   close,
+  intTypesBtf,
   kcmp,
   mapCreate,
   mapLookupBatch,
@@ -81,25 +82,6 @@ function probeMap(type: MapTypeName, keySize: number, valueSize: number, flags: 
   }
 }
 
-/** A minimal valid BTF blob: one 32-bit "int". */
-function tinyBtf(): Uint8Array {
-  const strings = Buffer.from("\0int\0", "latin1");
-  const types = Buffer.alloc(16);
-  types.writeUInt32LE(1, 0); // name_off -> "int"
-  types.writeUInt32LE(1 << 24, 4); // kind INT
-  types.writeUInt32LE(4, 8); // size
-  types.writeUInt32LE(32, 12); // encoding 0, offset 0, 32 bits
-  const hdr = Buffer.alloc(24);
-  hdr.writeUInt16LE(0xeb9f, 0);
-  hdr.writeUInt8(1, 2);
-  hdr.writeUInt32LE(24, 4);
-  hdr.writeUInt32LE(0, 8);
-  hdr.writeUInt32LE(types.length, 12);
-  hdr.writeUInt32LE(types.length, 16);
-  hdr.writeUInt32LE(strings.length, 20);
-  return Buffer.concat([hdr, types, strings]);
-}
-
 function yamaScope(): string {
   try {
     return readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8").trim();
@@ -135,7 +117,7 @@ export function checkKernel(): CheckResult[] {
     return `yes (${root ? "root" : "same-user"}, yama ptrace_scope ${scope})`;
   }));
   results.push(attempt("BTF", false, () => {
-    close(btfLoad(tinyBtf()));
+    close(btfLoad(intTypesBtf([{ name: "int", size: 4 }])));
     return existsSync("/sys/kernel/btf/vmlinux") ? "yes (kernel BTF at /sys/kernel/btf/vmlinux)" : "yes (no kernel BTF)";
   }));
   results.push(attempt("cgroup v2 freezer", false, () => {

@@ -26,6 +26,34 @@ export interface BtfLoadOptions extends LogOptions {
   tokenFd?: number;
 }
 
+/**
+ * A minimal BTF blob: one INT type per entry (ids 1, 2...), unsigned, as
+ * many bits as bytes × 8. Enough for BPF_BTF_LOAD and for a map's key and
+ * value type ids (probes, tests).
+ */
+export function intTypesBtf(ints: readonly { name: string; size: number }[]): Buffer {
+  const names: Buffer[] = [Buffer.from([0])];
+  const types = Buffer.alloc(16 * ints.length);
+  let nameOff = 1;
+  ints.forEach(({ name, size }, i) => {
+    types.writeUInt32LE(nameOff, i * 16);
+    types.writeUInt32LE(1 << 24, i * 16 + 4); // BTF_KIND_INT, vlen 0
+    types.writeUInt32LE(size, i * 16 + 8);
+    types.writeUInt32LE(size * 8, i * 16 + 12); // encoding 0, offset 0, bits
+    names.push(Buffer.from(`${name}\0`, "latin1"));
+    nameOff += name.length + 1;
+  });
+  const strings = Buffer.concat(names);
+  const hdr = Buffer.alloc(24);
+  hdr.writeUInt16LE(0xeb9f, 0); // magic
+  hdr.writeUInt8(1, 2); // version
+  hdr.writeUInt32LE(24, 4); // header length; type section at 0
+  hdr.writeUInt32LE(types.length, 12);
+  hdr.writeUInt32LE(types.length, 16); // string section right after the types
+  hdr.writeUInt32LE(strings.length, 20);
+  return Buffer.concat([hdr, types, strings]);
+}
+
 /** BPF_BTF_LOAD: a BTF blob (header, types, strings) → BTF object fd. */
 export function btfLoad(data: Uint8Array, opts: BtfLoadOptions = {}): number {
   return bpfLoadWithLog(

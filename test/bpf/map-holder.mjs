@@ -25,26 +25,6 @@ const SIGUSR1 = 10;
 const hex = (s) => Buffer.from(s, "hex");
 
 /** Two INT types, "u32" (id 1) and "u64" (id 2). */
-function twoIntBtf() {
-  const strings = Buffer.from("\0u32\0u64\0", "latin1");
-  const int = (nameOff, size) => {
-    const t = Buffer.alloc(16);
-    t.writeUInt32LE(nameOff, 0);
-    t.writeUInt32LE(1 << 24, 4);
-    t.writeUInt32LE(size, 8);
-    t.writeUInt32LE(size * 8, 12);
-    return t;
-  };
-  const types = Buffer.concat([int(1, 4), int(5, 8)]);
-  const hdr = Buffer.alloc(24);
-  hdr.writeUInt16LE(0xeb9f, 0);
-  hdr.writeUInt8(1, 2);
-  hdr.writeUInt32LE(24, 4);
-  hdr.writeUInt32LE(types.length, 12);
-  hdr.writeUInt32LE(types.length, 16);
-  hdr.writeUInt32LE(strings.length, 20);
-  return Buffer.concat([hdr, types, strings]);
-}
 
 // The plan itself, or "@FILE" holding it (a plan of thousands of maps is longer than one argument may be).
 const arg = process.argv[2];
@@ -53,7 +33,7 @@ const made = new Map();
 let btfFd;
 
 for (const m of plan.maps) {
-  if (m.btf && btfFd === undefined) btfFd = k.btfLoad(twoIntBtf());
+  if (m.btf && btfFd === undefined) btfFd = k.btfLoad(k.intTypesBtf([{ name: "u32", size: 4 }, { name: "u64", size: 8 }]));
   const fd = k.mapCreate({
     mapType: m.type,
     keySize: m.keySize,

@@ -4,7 +4,7 @@
  * restore's rollback has run. And each failure says what and why.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MAP_TYPE } from "../../src/kernel/index.js";
+import { MAP_TYPE, intTypesBtf } from "../../src/kernel/index.js";
 import { CrtoolError, NotSupportedError, TruncatedImageError } from "../../src/images/errors.js";
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { BtfRestoreError, MapRestoreError } from "../../src/bpf/restore/errors.js";
@@ -16,27 +16,8 @@ import { join } from "node:path";
 const hashSpec = (over: Partial<ConstructorParameters<typeof MapSpec>[0]> = {}) =>
   new MapSpec({ mapType: MAP_TYPE.HASH, keySize: 4, valueSize: 8, maxEntries: 8, mapFlags: 0, name: "h", mapId: 100, ...over });
 
-/** A BTF blob with two INT types (u32 id 1, u64 id 2), as map-holder.mjs builds it. */
-function twoIntBtf(): Buffer {
-  const strings = Buffer.from("\0u32\0u64\0", "latin1");
-  const int = (nameOff: number, size: number) => {
-    const t = Buffer.alloc(16);
-    t.writeUInt32LE(nameOff, 0);
-    t.writeUInt32LE(1 << 24, 4);
-    t.writeUInt32LE(size, 8);
-    t.writeUInt32LE(size * 8, 12);
-    return t;
-  };
-  const types = Buffer.concat([int(1, 4), int(5, 8)]);
-  const hdr = Buffer.alloc(24);
-  hdr.writeUInt16LE(0xeb9f, 0);
-  hdr.writeUInt8(1, 2);
-  hdr.writeUInt32LE(24, 4);
-  hdr.writeUInt32LE(types.length, 12);
-  hdr.writeUInt32LE(types.length, 16);
-  hdr.writeUInt32LE(strings.length, 20);
-  return Buffer.concat([hdr, types, strings]);
-}
+/** Two INT types, "u32" (id 1) and "u64" (id 2). */
+const twoIntBtf = () => intTypesBtf([{ name: "u32", size: 4 }, { name: "u64", size: 8 }]);
 
 describe.skipIf(!IS_ROOT)("failed map restores", () => {
   let dir: string;

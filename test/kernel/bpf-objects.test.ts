@@ -20,6 +20,7 @@ import {
   btfGetInfo,
   btfGetNextId,
   btfLoad,
+  intTypesBtf,
   mapCreate,
   mapFreeze,
   mapGetFdById,
@@ -209,28 +210,8 @@ describe.skipIf(!IS_ROOT)("map info", () => {
   });
 });
 
-/** A minimal BTF blob: header, two INT types ("u32", "u64"), string section. */
-function twoIntBtf(): Buffer {
-  const strings = Buffer.from("\0u32\0u64\0", "latin1");
-  const int = (nameOff: number, size: number) => {
-    const t = Buffer.alloc(16);
-    t.writeUInt32LE(nameOff, 0);
-    t.writeUInt32LE(1 << 24, 4); // BTF_KIND_INT, vlen 0
-    t.writeUInt32LE(size, 8);
-    t.writeUInt32LE(size * 8, 12); // encoding 0, offset 0, bits
-    return t;
-  };
-  const types = Buffer.concat([int(1, 4), int(5, 8)]);
-  const hdr = Buffer.alloc(24);
-  hdr.writeUInt16LE(0xeb9f, 0);
-  hdr.writeUInt8(1, 2);
-  hdr.writeUInt32LE(24, 4);
-  hdr.writeUInt32LE(0, 8);
-  hdr.writeUInt32LE(types.length, 12);
-  hdr.writeUInt32LE(types.length, 16);
-  hdr.writeUInt32LE(strings.length, 20);
-  return Buffer.concat([hdr, types, strings]);
-}
+/** Two INT types, "u32" (id 1) and "u64" (id 2). */
+const twoIntBtf = () => intTypesBtf([{ name: "u32", size: 4 }, { name: "u64", size: 8 }]);
 
 describe.skipIf(!IS_ROOT)("BTF", () => {
   it("load, use for a map, read back by id byte for byte", () => {
