@@ -36,30 +36,25 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
     for (const m of plan.maps) process.stdout.write(`  map ${m.oldId} "${m.name}" type ${m.type}, max_entries ${m.maxEntries}\n`);
     return;
   }
+  // What both forms of restore take from the flags.
+  const common = {
+    dir: flags.imagesDir,
+    verify: !!flags.verify,
+    skipUnsupported: !!flags.skipUnsupported,
+    verbose: !!flags.verbose,
+    cpuMismatch: flags.cpuMismatch,
+  };
   if (flags.pin !== undefined || flags.pinRecorded) {
     const { restorePinned } = await import("../../checkpoint/restore-pinned.js");
-    const pins = await restorePinned({
-      dir: flags.imagesDir,
-      bpffsDir: flags.pin,
-      recorded: !!flags.pinRecorded,
-      verify: !!flags.verify,
-      skipUnsupported: !!flags.skipUnsupported,
-      verbose: !!flags.verbose,
-      cpuMismatch: flags.cpuMismatch,
-      log,
-    });
+    const pins = await restorePinned({ ...common, bpffsDir: flags.pin, recorded: !!flags.pinRecorded, log });
     for (const p of pins) process.stdout.write(`${p.path}: ${p.name ? `map "${p.name}"` : "map"} (id ${p.oldId} at dump time), now id ${p.newId}, ${p.entries} entries\n`);
     return;
   }
   if (command.length === 0) throw new InvalidArgumentError("restore needs a command to run after --, or --pin BPFFS_DIR");
   const table = await restoreTable({
-    dir: flags.imagesDir,
+    ...common,
     pid: flags.pid,
     restoreStdio: !!flags.restoreStdio,
-    skipUnsupported: !!flags.skipUnsupported,
-    verbose: !!flags.verbose,
-    verify: !!flags.verify,
-    cpuMismatch: flags.cpuMismatch,
     log: log ?? (flags.verify ? (m: string) => m.startsWith("verify: ") && m !== "verify: every restored map equals its image" && process.stderr.write(`crtool: ${m}\n`) : undefined),
   });
   for (const s of table.skipped) process.stderr.write(`crtool: skipped fd ${s.fd} (${s.kind}): ${s.why}\n`);
