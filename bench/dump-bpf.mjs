@@ -4,35 +4,16 @@
 // holding 1 GiB of values, and 10,000 small maps against one large one.
 //
 //   npm run build && node bench/dump-bpf.mjs [--runs 5] [--skip-large]
-import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { ImageReader } from "../dist/images/index.js";
-import { have, measure, run } from "./lib.mjs";
+import { benchSetup, crtool, firstMapPayload, have, measure, out, root, run, startHolder as holder } from "./lib.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const out = join(root, "bench", "out");
-mkdirSync(out, { recursive: true });
-const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
-const crtool = join(root, "dist", "cli", "crtool.js");
-if (process.getuid() !== 0) {
-  console.error("this benchmark needs root (it creates BPF maps and freezes a process)");
-  process.exit(1);
-}
+const { runs } = benchSetup("it creates BPF maps and freezes a process");
 
 const cBin = join(out, "batch-dump");
 run("gcc", ["-O2", "-o", cBin, join(root, "bench", "c", "batch-dump.c")]);
 const cManyBin = join(out, "many-dump");
 run("gcc", ["-O2", "-o", cManyBin, join(root, "bench", "c", "many-dump.c")]);
-
-async function holder(args) {
-  // Many maps need many fds: raise the limit for the holder.
-  const child = spawn("sh", ["-c", `ulimit -n 1048576 2>/dev/null || ulimit -n 65536; exec "${process.execPath}" "${join(root, "bench", "map-holder.mjs")}" ${args.join(" ")}`], { stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise((resolve) => createInterface({ input: child.stdout }).once("line", resolve));
-  return { child, ...JSON.parse(line) };
-}
 
 function dumpArgs(pid, dir) {
   return [crtool, "dump", "-t", String(pid), "-D", dir];
@@ -52,14 +33,6 @@ function measureDump(pid, env = {}) {
   return { seconds: times[Math.floor(times.length / 2)], rssMb: rss, dir };
 }
 
-async function payloadOf(dir) {
-  const reader = await ImageReader.open(readFileSync(join(dir, "bpfmap-data.img")));
-  await reader.next();
-  const parts = [];
-  for await (const p of reader.payloadPieces()) parts.push(p);
-  return Buffer.concat(parts);
-}
-
 const rows = [];
 {
   const h = await holder(["--entries", "1000000", "--key", "4", "--value", "8"]);
@@ -68,7 +41,7 @@ const rows = [];
     const cOut = join(out, "c-dump.bin");
     const c = measure(cBin, [String(id), cOut], runs);
     const ours = measureDump(h.pid);
-    const same = (await payloadOf(ours.dir)).equals(readFileSync(cOut));
+    const same = (await firstMapPayload(ours.dir)).bytes.equals(readFileSync(cOut));
     if (!same) throw new Error("crtool's bpfmap-data payload differs from the C program's output");
     let tool;
     if (have("bpftool")) tool = measure("sh", ["-c", `bpftool map dump id ${id} -j > /dev/null`], Math.min(runs, 3));

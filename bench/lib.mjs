@@ -1,6 +1,45 @@
-// Shared helpers for the benchmarks: timing commands, peak RSS, medians.
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+// Shared helpers for the benchmarks: set-up, the map-holding process, timing
+// commands, peak RSS, medians, and the payload of a dump's first map.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { ImageReader } from "../dist/images/index.js";
+
+export const root = fileURLToPath(new URL("..", import.meta.url));
+export const out = join(root, "bench", "out");
+export const crtool = join(root, "dist", "cli", "crtool.js");
+
+/** --runs N (default 5); exits unless root, saying why root is needed; creates bench/out. */
+export function benchSetup(needsRootFor) {
+  if (process.getuid() !== 0) {
+    console.error(`this benchmark needs root (${needsRootFor})`);
+    process.exit(1);
+  }
+  mkdirSync(out, { recursive: true });
+  return { runs: Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5 };
+}
+
+/**
+ * Starts bench/map-holder.mjs with `args` (with as high an fd limit as it
+ * may have: many maps need many fds); resolves to {child, pid, maps}.
+ */
+export async function startHolder(args) {
+  const holder = join(root, "bench", "map-holder.mjs");
+  const child = spawn("sh", ["-c", `{ ulimit -n 1048576 || ulimit -n 65536; } 2>/dev/null; exec "${process.execPath}" "${holder}" ${args.join(" ")}`], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise((resolve) => createInterface({ input: child.stdout }).once("line", resolve));
+  return { child, ...JSON.parse(line) };
+}
+
+/** The bpfmap-data.img payload of a dump's first map (all keys, then all values) and its element count. */
+export async function firstMapPayload(dir) {
+  const reader = await ImageReader.open(readFileSync(join(dir, "bpfmap-data.img")));
+  const head = await reader.next();
+  const parts = [];
+  for await (const p of reader.payloadPieces()) parts.push(p);
+  return { bytes: Buffer.concat(parts), count: head.message.count };
+}
 
 export const TIME = "/usr/bin/time";
 

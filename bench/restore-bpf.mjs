@@ -4,23 +4,12 @@
 // peak memory restoring a map holding 1 GiB of values.
 //
 //   npm run build && node bench/restore-bpf.mjs [--runs 5] [--skip-large]
-import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { ImageReader } from "../dist/images/index.js";
-import { median, run } from "./lib.mjs";
+import { benchSetup, crtool, firstMapPayload, median, out, root, run, startHolder } from "./lib.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const out = join(root, "bench", "out");
-mkdirSync(out, { recursive: true });
-const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
-const crtool = join(root, "dist", "cli", "crtool.js");
-if (process.getuid() !== 0) {
-  console.error("this benchmark needs root (it creates BPF maps)");
-  process.exit(1);
-}
+const { runs } = benchSetup("it creates BPF maps");
 const cBin = join(out, "batch-load");
 run("gcc", ["-O2", "-o", cBin, join(root, "bench", "c", "batch-load.c")]);
 const bpffs = join(out, "bpffs");
@@ -28,9 +17,7 @@ mkdirSync(bpffs, { recursive: true });
 spawnSync("mount", ["-t", "bpf", "bpf", bpffs]);
 
 async function dumpOf(args) {
-  const child = spawn(process.execPath, [join(root, "bench", "map-holder.mjs"), ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  const line = await new Promise((resolve) => createInterface({ input: child.stdout }).once("line", resolve));
-  const { pid } = JSON.parse(line);
+  const { child, pid } = await startHolder(args);
   const dir = join(out, "restore-src");
   rmSync(dir, { recursive: true, force: true });
   run("node", [crtool, "dump", "-t", String(pid), "-D", dir, "--skip-unsupported"]);
@@ -39,13 +26,10 @@ async function dumpOf(args) {
 }
 
 async function payloadFile(dir) {
-  const reader = await ImageReader.open(readFileSync(join(dir, "bpfmap-data.img")));
-  const head = await reader.next();
-  const parts = [];
-  for await (const p of reader.payloadPieces()) parts.push(p);
+  const { bytes, count } = await firstMapPayload(dir);
   const file = join(out, "payload.bin");
-  writeFileSync(file, Buffer.concat(parts));
-  return { file, count: head.message.count };
+  writeFileSync(file, bytes);
+  return { file, count };
 }
 
 function timeRestore(dir) {
