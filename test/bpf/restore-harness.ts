@@ -17,6 +17,8 @@ import type { FownEntry } from "../../src/images/schema/types.js";
 import { NO_FOWN } from "../../src/bpf/dump-map.js";
 import { setExtFields, type CrtoolBpfmapDataExt, type CrtoolBpfmapFileExt } from "../../src/bpf/ext-fields.js";
 import { bpftoolMapDump, bytesHex, type BpftoolElement, type Holder } from "./harness.js";
+import { afterEach, beforeEach, expect } from "vitest";
+import { countBpfFds } from "../kernel/helpers.js";
 
 export class TestRestore {
   readonly logs: string[] = [];
@@ -235,4 +237,22 @@ export function btfIds(): number[] {
   const ids: number[] = [];
   for (let id = btfGetNextId(0); id !== null; id = btfGetNextId(id)) ids.push(id);
   return ids;
+}
+
+/**
+ * For the tests of a describe block: a fresh dump directory each (removed
+ * after it), and the check that the test left no BPF fd open.
+ */
+export function dumpDirPerTest(): { readonly dir: string } {
+  const state = { dir: "" };
+  let fdsBefore = 0;
+  beforeEach(() => {
+    state.dir = tempDir("crtool-bpf-restore-");
+    fdsBefore = countBpfFds();
+  });
+  afterEach(() => {
+    removeDir(state.dir);
+    expect(countBpfFds()).toBe(fdsBefore);
+  });
+  return state;
 }

@@ -2,12 +2,12 @@
  * Large hash maps load on two threads (each writing half of the elements):
  * the result must be exactly the recorded contents, per-CPU ones included.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MAP_TYPE, mapLookupElem, possibleCpus } from "../../src/kernel/index.js";
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { verifyRestoredMaps } from "../../src/bpf/restore/verify.js";
-import { IS_ROOT, countBpfFds } from "../kernel/helpers.js";
-import { TestRestore, removeDir, tempDir, writeSyntheticDump } from "./restore-harness.js";
+import { IS_ROOT } from "../kernel/helpers.js";
+import { TestRestore, dumpDirPerTest, writeSyntheticDump } from "./restore-harness.js";
 
 const CPUS = possibleCpus();
 
@@ -23,18 +23,7 @@ function elements(n: number, stride: number) {
 }
 
 describe.skipIf(!IS_ROOT)("restoring large hash maps", () => {
-  let dir: string;
-  let fdsBefore: number;
-
-  beforeEach(() => {
-    dir = tempDir("crtool-bpf-restore-");
-    fdsBefore = countBpfFds();
-  });
-
-  afterEach(() => {
-    removeDir(dir);
-    expect(countBpfFds()).toBe(fdsBefore);
-  });
+  const scratch = dumpDirPerTest();
 
   for (const [type, name] of [[MAP_TYPE.HASH, "HASH"], [MAP_TYPE.PERCPU_HASH, "PERCPU_HASH"]] as const) {
     it(`restores a 200k-element ${name} exactly`, async () => {
@@ -42,14 +31,14 @@ describe.skipIf(!IS_ROOT)("restoring large hash maps", () => {
       const n = 200_000;
       const stride = perCpu ? 8 * CPUS : 8;
       const contents = elements(n, stride);
-      writeSyntheticDump(dir, [
+      writeSyntheticDump(scratch.dir, [
         {
           spec: new MapSpec({ mapType: type, keySize: 4, valueSize: 8, maxEntries: n, mapFlags: 0, name: "large", mapId: 700, possibleCpus: perCpu ? CPUS : undefined }),
           contents,
           dataExt: perCpu ? { possible_cpus: CPUS } : undefined,
         },
       ]);
-      const r = new TestRestore(dir);
+      const r = new TestRestore(scratch.dir);
       try {
         const fd = await r.restoreFile(1);
         for (const i of [0, 1, n / 2 - 1, n / 2, n - 1]) {

@@ -4,44 +4,33 @@
  * restore puts them back; a per-CPU-list LRU fuller than one CPU's share
  * cannot be held from one CPU, and restore says so.
  */
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BPF_F_NO_COMMON_LRU, MAP_TYPE, possibleCpus } from "../../src/kernel/index.js";
 import { NotSupportedError } from "../../src/images/errors.js";
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { verifyRestoredMaps } from "../../src/bpf/restore/verify.js";
-import { IS_ROOT, countBpfFds } from "../kernel/helpers.js";
-import { TestRestore, mapIdsAbove, maxMapId, removeDir, tempDir, u32Elements, writeSyntheticDump } from "./restore-harness.js";
+import { IS_ROOT } from "../kernel/helpers.js";
+import { TestRestore, dumpDirPerTest, mapIdsAbove, maxMapId, u32Elements, writeSyntheticDump } from "./restore-harness.js";
 
 const CPUS = possibleCpus();
 const range = (n: number) => Array.from({ length: n }, (_, i) => i * 7 + 1);
 
 describe.skipIf(!IS_ROOT)("restoring full LRU maps", () => {
-  let dir: string;
-  let fdsBefore: number;
-
-  beforeEach(() => {
-    dir = tempDir("crtool-bpf-restore-");
-    fdsBefore = countBpfFds();
-  });
-
-  afterEach(() => {
-    removeDir(dir);
-    expect(countBpfFds()).toBe(fdsBefore);
-  });
+  const scratch = dumpDirPerTest();
 
   for (const [type, name] of [[MAP_TYPE.LRU_HASH, "LRU_HASH"], [MAP_TYPE.LRU_PERCPU_HASH, "LRU_PERCPU_HASH"]] as const) {
     it(`keeps every element of a ${name} filled to max_entries`, async () => {
       const perCpu = type === MAP_TYPE.LRU_PERCPU_HASH;
       const n = 1000;
       const elements = u32Elements(range(n), perCpu ? 8 * CPUS : 8);
-      writeSyntheticDump(dir, [
+      writeSyntheticDump(scratch.dir, [
         {
           spec: new MapSpec({ mapType: type, keySize: 4, valueSize: 8, maxEntries: n, mapFlags: 0, name: "full", mapId: 600, possibleCpus: perCpu ? CPUS : undefined }),
           contents: elements,
           dataExt: perCpu ? { possible_cpus: CPUS } : undefined,
         },
       ]);
-      const r = new TestRestore(dir, { verbose: true });
+      const r = new TestRestore(scratch.dir, { verbose: true });
       try {
         await r.restoreFile(1);
         expect((await r.session()).maps[0].count).toBe(n);
@@ -54,11 +43,11 @@ describe.skipIf(!IS_ROOT)("restoring full LRU maps", () => {
 
   it.skipIf(CPUS < 2)("refuses a BPF_F_NO_COMMON_LRU map fuller than one CPU's share, or keeps the rest with --skip-unsupported", async () => {
     const n = 1000;
-    writeSyntheticDump(dir, [
+    writeSyntheticDump(scratch.dir, [
       { spec: new MapSpec({ mapType: MAP_TYPE.LRU_HASH, keySize: 4, valueSize: 8, maxEntries: n, mapFlags: BPF_F_NO_COMMON_LRU, name: "percpu_lists", mapId: 601 }), contents: u32Elements(range(n), 8) },
     ]);
     const above = maxMapId();
-    const r = new TestRestore(dir);
+    const r = new TestRestore(scratch.dir);
     const err = await r.restoreFile(1).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotSupportedError);
     expect((err as Error).message).toMatch(
@@ -67,7 +56,7 @@ describe.skipIf(!IS_ROOT)("restoring full LRU maps", () => {
     r.rollback();
     expect(mapIdsAbove(above)).toEqual([]);
 
-    const lenient = new TestRestore(dir, { skipUnsupported: true });
+    const lenient = new TestRestore(scratch.dir, { skipUnsupported: true });
     try {
       await lenient.restoreFile(1);
       const kept = (await lenient.session()).maps[0].count;
