@@ -15,6 +15,8 @@ import { readFdinfo, read, stableBuffer, type Fdinfo } from "../../src/kernel/in
 import { FD_TYPE_NUMBERS, isRestorable, type RestorableFdKind } from "../../src/fds/fd-kind.js";
 import { closeQuietly } from "../../src/fds/restore-fd.js";
 import { ioctlRaw } from "../../src/fds/syscalls.js";
+import { recvmsg } from "../../src/fds/sock-diag/syscalls.js";
+import { MSG_DONTWAIT } from "../../src/fds/sock-diag/constants.js";
 import { FD_KINDS_UNDER_TEST } from "./kinds.js";
 import { TestDumpContext, dumpFds, type Dumped } from "./helpers.js";
 
@@ -170,4 +172,17 @@ export function readQueued(fd: number): Buffer {
 /** Our own open fd numbers (to check a test leaves none behind). */
 export function openFds(): number[] {
   return readdirSync("/proc/self/fd").map(Number).sort((a, b) => a - b);
+}
+
+/** What one socket end reads without blocking: each read (one datagram or record), and how the reading stopped. */
+export function drain(fd: number): { reads: string[]; end: "EAGAIN" | "EOF" } {
+  const buf = stableBuffer(65536);
+  const reads: string[] = [];
+  for (;;) {
+    const r = recvmsg(fd, buf, MSG_DONTWAIT);
+    if (r === -11) return { reads, end: "EAGAIN" };
+    if (typeof r === "number") throw new Error(`recvmsg on fd ${fd}: errno ${-r}`);
+    if (r.length === 0) return { reads, end: "EOF" };
+    reads.push(buf.subarray(0, r.length).toString());
+  }
 }

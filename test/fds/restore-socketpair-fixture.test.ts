@@ -14,13 +14,12 @@ import type { ImageMessage } from "../../src/images/wire/message.js";
 import { NotSupportedError } from "../../src/images/errors.js";
 import { closeQuietly } from "../../src/fds/restore-fd.js";
 import { unixSocketKind } from "../../src/fds/socket-unix.js";
-import { getsockoptInt, recvmsg, sendmsg } from "../../src/fds/sock-diag/syscalls.js";
+import { getsockoptInt, sendmsg } from "../../src/fds/sock-diag/syscalls.js";
 import { withDiagSocketFor } from "../../src/fds/sock-diag/netns.js";
 import { unixDiagByIno } from "../../src/fds/sock-diag/unix-diag.js";
 import { MSG_DONTWAIT, SOL_SOCKET, SO_RCVBUF, SO_SNDBUF, SO_TYPE } from "../../src/fds/sock-diag/constants.js";
-import { stableBuffer } from "../../src/kernel/index.js";
 import { HAVE_ZOO, IS_ROOT, ZOO } from "./helpers.js";
-import { TestRestoreContext, fileFlagsOf, openFds } from "./restore-helpers.js";
+import { TestRestoreContext, fileFlagsOf, openFds, drain } from "./restore-helpers.js";
 
 const reason = HAVE_ZOO ? undefined : `the fds-zoo fixture is not at ${ZOO} (set CRTOOL_FIXTURES)`;
 if (reason) console.warn(`skipping the fds-zoo socketpair restore test: ${reason}`);
@@ -28,19 +27,6 @@ else if (!IS_ROOT) console.warn("skipping the fds-zoo socketpair unix_diag check
 
 const IMAGES = join(ZOO, "images");
 const PID = 31397;
-
-/** Everything one end has queued, one string per read, and how reading stopped. */
-function drain(fd: number): { reads: string[]; end: "EAGAIN" | "EOF" } {
-  const buf = stableBuffer(65536);
-  const reads: string[] = [];
-  for (;;) {
-    const r = recvmsg(fd, buf, MSG_DONTWAIT);
-    if (r === -11) return { reads, end: "EAGAIN" };
-    if (typeof r === "number") throw new Error(`recvmsg on fd ${fd}: errno ${-r}`);
-    if (r.length === 0) return { reads, end: "EOF" };
-    reads.push(buf.subarray(0, r.length).toString());
-  }
-}
 
 describe.skipIf(reason)("CRIU 4.2 fds-zoo images: the unix stream socketpair (fds 11, 12)", () => {
   let ctx: TestRestoreContext;

@@ -22,15 +22,15 @@ import { closeQuietly } from "../../src/fds/restore-fd.js";
 import { unixSocketKind } from "../../src/fds/socket-unix.js";
 import { namespaceIds } from "../../src/fds/ns-ids.js";
 import { namespaceIdsOf } from "../../src/checkpoint/task-images.js";
-import { getsockoptInt, recvmsg, sendmsg } from "../../src/fds/sock-diag/syscalls.js";
+import { getsockoptInt, sendmsg } from "../../src/fds/sock-diag/syscalls.js";
 import { withDiagSocketFor } from "../../src/fds/sock-diag/netns.js";
 import { unixDiagByIno } from "../../src/fds/sock-diag/unix-diag.js";
 import {
   MSG_DONTWAIT, SOL_SOCKET, SO_BUF_LOCK, SO_PASSCRED, SO_PEEK_OFF, SO_RCVBUF, SO_SNDBUF, SO_TYPE,
 } from "../../src/fds/sock-diag/constants.js";
-import { fcntl, isErrno, stableBuffer } from "../../src/kernel/index.js";
+import { fcntl, isErrno } from "../../src/kernel/index.js";
 import { TestDumpContext, Workload, compile, dumpFds, entriesOf, scratch, skipReason, type Dumped } from "./helpers.js";
-import { TestRestoreContext, fileFlagsOf, openFds } from "./restore-helpers.js";
+import { TestRestoreContext, fileFlagsOf, openFds, drain } from "./restore-helpers.js";
 
 const reason = skipReason();
 if (reason) console.warn(`skipping socketpair restore tests: ${reason}`);
@@ -137,19 +137,6 @@ async function dumpSockets(pid: number, fds: number[], dir: string): Promise<Map
     return dumped;
   } finally {
     ctx.close();
-  }
-}
-
-/** What one end reads without blocking: each read (one datagram or record), and how the reading stopped. */
-function drain(fd: number): { reads: string[]; end: "EAGAIN" | "EOF" } {
-  const buf = stableBuffer(65536);
-  const reads: string[] = [];
-  for (;;) {
-    const r = recvmsg(fd, buf, MSG_DONTWAIT);
-    if (r === -11) return { reads, end: "EAGAIN" };
-    if (typeof r === "number") throw new Error(`recvmsg on fd ${fd}: errno ${-r}`);
-    if (r.length === 0) return { reads, end: "EOF" };
-    reads.push(buf.subarray(0, r.length).toString());
   }
 }
 
