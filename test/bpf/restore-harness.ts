@@ -137,11 +137,12 @@ export function infoWithoutId(i: MapInfo): Record<string, unknown> {
 }
 
 /** fdinfo lines but map_id (and mnt_id/ino, properties of the anon inode mount, when asked). */
-export function fdinfoWithoutId(text: string, opts: { flags?: boolean } = {}): string[] {
+export function fdinfoWithoutId(text: string, opts: { flags?: boolean; memlock?: boolean } = {}): string[] {
   return text
     .split("\n")
     .filter((l) => l && !l.startsWith("map_id:"))
     .filter((l) => opts.flags !== false || !l.startsWith("flags:"))
+    .filter((l) => opts.memlock !== false || !l.startsWith("memlock:"))
     .filter((l) => !l.startsWith("mnt_id:") && !l.startsWith("ino:"));
 }
 

@@ -81,6 +81,19 @@ function debianCritReads(dir: string): void {
   }
 }
 
+/**
+ * memlock as the live process's fdinfo shows it for a map: what crtool must
+ * record. CRIU's images have the fixtures' machine's figure, which differs by
+ * some bytes per map from this machine's on the same kernel release.
+ */
+function liveMemlock(pid: number, mapId: number): bigint {
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    const text = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
+    if (new RegExp(`^map_id:\\s*${mapId}$`, "m").test(text)) return BigInt(/^memlock:\s*(\d+)/m.exec(text)![1]);
+  }
+  throw new Error(`no fd of process ${pid} refers to map ${mapId}`);
+}
+
 /** The fields of CRIU's record that must be equal in ours. */
 function expectSameFields(ours: Msg, criu: Msg, ignore: string[]): void {
   for (const [k, v] of Object.entries(criu)) {
@@ -100,8 +113,10 @@ describe.skipIf(!!reason)("crtool dump on the fixtures' workloads", () => {
       const cb = c.message.bpf as Msg;
       const o = ours.find((e) => (e.message.bpf as Msg | undefined)?.map_name === cb.map_name);
       expect(o, `map ${cb.map_name}`).toBeDefined();
-      // ids are assigned by the kernel (map_id) and the dumper (id); mnt_id is ours (CRIU never writes it).
-      expectSameFields(o!.message.bpf as Msg, cb, ["id", "map_id"]);
+      // ids are assigned by the kernel (map_id) and the dumper (id); mnt_id is ours (CRIU never writes it);
+      // memlock is the kernel's accounting, which differs between machines (see liveMemlock).
+      expectSameFields(o!.message.bpf as Msg, cb, ["id", "map_id", "memlock"]);
+      expect((o!.message.bpf as Msg).memlock).toBe(liveMemlock(workload.pid, (o!.message.bpf as Msg).map_id as number));
       expect((o!.message.bpf as Msg).map_id).toBe(Number(workload.info.match(new RegExp(`name=${cb.map_name}.*map_id=(\\d+)`))![1]));
     }
     const devNull = ours.find((e) => (e.message.reg as Msg | undefined)?.name === "/dev/null")!.message.reg as Msg;
@@ -142,7 +157,8 @@ describe.skipIf(!!reason)("crtool dump on the fixtures' workloads", () => {
     expect(fdinfo.map((e) => [e.fd, e.type, e.flags])).toEqual(criuFdinfo.map((e) => [e.fd, e.type, e.flags]));
     for (const fd of [3, 4, 5, 6, 7, 8, 10]) {
       const c = criu.find((f) => f.id === criuFdinfo.find((e) => e.fd === fd)!.id)!.bpf as Msg;
-      expectSameFields(byFd(fd), c, ["id", "map_id"]);
+      expectSameFields(byFd(fd), c, ["id", "map_id", "memlock"]);
+      expect(byFd(fd).memlock).toBe(liveMemlock(workload.pid, byFd(fd).map_id as number));
     }
     // fds 7, 8, 9 (dup of 7) and 10 (read-only) are one map: 3 open files, 1 data entry.
     expect(new Set([7, 8, 9, 10].map((fd) => byFd(fd).map_id)).size).toBe(1);

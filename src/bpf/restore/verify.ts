@@ -99,9 +99,9 @@ function compareAttributes(map: RestoredMap, diffs: DiffList): void {
   }
   if (!fi) return diffs.add("its fdinfo has no BPF map fields");
   same("frozen", fi.frozen, spec.frozen);
-  // memlock follows the possible-CPU count for per-CPU maps: comparable only on a machine like the dumping one.
-  const cpusDiffer = map.layout !== undefined && map.layout.recordedCpus !== map.layout.currentCpus;
-  if (spec.memlock !== 0n && !cpusDiffer) same("memlock", BigInt(fi.memlock), spec.memlock);
+  // memlock is the kernel's accounting, not an attribute: it follows the possible-CPU count and
+  // differs between machines running the same kernel release (seen: 64 bytes for one HASH map),
+  // so a map restored on another host would fail --verify for nothing.
 }
 
 /** The values the restored map should hold, as the kernel returns them. */
