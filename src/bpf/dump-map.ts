@@ -10,7 +10,9 @@ import { O_CLOEXEC, readFdinfo, type BpfMapFdinfo } from "../kernel/index.js";
 import type { ImageMessage } from "../images/index.js";
 import { FD_TYPE_NUMBERS } from "../fds/fd-kind.js";
 import type { DumpContext } from "../checkpoint/dump-context.js";
-import type { FownEntry } from "../images/schema/types.js";
+import type { CrtoolBpfmapFileExt, FownEntry } from "../images/schema/types.js";
+import { ringbufPositions } from "../kernel/index.js";
+import { eventStreamOf, hasReadPositions } from "./map-types.js";
 import { MapNotSupportedError } from "./errors.js";
 import { LiveMap } from "./map.js";
 import { MapSpec, type MapFileAttrs } from "./map-spec.js";
@@ -56,6 +58,8 @@ export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: M
   firstTime(ctx, `bpfmap-record:${map.id}`);
   const spec = specOf(map, ctx, file.fdinfo);
   const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};
+  const stream = eventStreamOf(map.info.type);
+  if (stream !== undefined) return spec.toFileEntry(file, { ...pin, ...recordStream(map, stream, file.owner, ctx) });
   const why = map.whyUnreadable();
   if (why !== undefined) {
     skipOrThrow(new MapNotSupportedError(describeOwner(file.owner), map.id, map.typeName, why), file.owner, ctx);
@@ -107,6 +111,29 @@ function specOf(map: LiveMap, ctx: DumpContext, fdinfo?: BpfMapFdinfo): MapSpec 
   const btfId = map.info.btfId;
   const withBtf = btfId !== 0 && firstTime(ctx, `btf:${btfId}`);
   return MapSpec.fromLive(map.fd, { fdinfo, btfData: withBtf, info: map.info });
+}
+
+/**
+ * An event stream (ring buffer, perf event array) is recorded without its
+ * contents, which are records in flight, and re-created empty on restore;
+ * the dump's summary lists it once per map, with a ring buffer's unread bytes.
+ */
+function recordStream(map: LiveMap, stream: string, owner: MapOwner, ctx: DumpContext): CrtoolBpfmapFileExt {
+  let unread: bigint | undefined;
+  if (hasReadPositions(map.info.type)) {
+    try {
+      const { consumer, producer } = ringbufPositions(map.fd);
+      unread = producer - consumer;
+    } catch (e) {
+      // Not worth failing a dump over: the count is information, the records are dropped anyway.
+      ctx.log(`BPF map ${map.id} (${map.typeName}): its read positions could not be read (${(e as Error).message})`);
+    }
+  }
+  if (firstTime(ctx, `stream:${map.id}`)) {
+    ctx.stats.streams.push({ owner: describeOwner(owner), mapId: map.id, name: map.info.name, type: map.typeName, what: stream, unreadBytes: unread === undefined ? undefined : Number(unread) });
+    ctx.log(`BPF map ${map.id} (${map.typeName}) is ${stream}: recorded without its records${unread === undefined ? "" : ` (${unread} bytes unread)`}; restore re-creates it empty`);
+  }
+  return unread === undefined ? { event_stream: stream } : { event_stream: stream, unread_bytes: unread };
 }
 
 function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContext): void {
@@ -177,6 +204,12 @@ async function dumpInnerMap(id: number, outer: LiveMap, owner: MapOwner, ctx: Du
     const first = firstTime(ctx, `bpfmap-record:${id}`);
     const spec = first ? specOf(inner, ctx) : undefined;
     const file = (): MapFileAttrs => ({ id: ctx.newFileId(), flags: O_RDWR, pos: 0n, fown: { ...NO_FOWN }, mntId: readFdinfo("self", inner.fd).mntId });
+    const stream = eventStreamOf(inner.info.type);
+    if (stream !== undefined) {
+      const ext = recordStream(inner, stream, owner, ctx);
+      if (spec) addRecord(ctx, spec.toFileEntry(file(), { inner_of_map_id: outer.id, ...ext }));
+      return;
+    }
     const why = inner.whyUnreadable();
     if (why !== undefined) {
       skipOrThrow(new MapNotSupportedError(describeOwner(owner), id, inner.typeName, why, `an inner map of BPF map ${outer.id} (${outer.typeName})`), owner, ctx);

@@ -69,6 +69,28 @@ const WHY_NOT: ReadonlyMap<number, string> = new Map([
   [MAP_TYPE.ARENA, "its contents are pages shared with programs through mmap, not elements"],
 ]);
 
+/**
+ * Map types that are event streams: records in flight from a producer to a
+ * consumer, not state. A dump records the map without contents (ring
+ * buffers: with the number of bytes left unread) and restore re-creates it
+ * empty, which is what the consumer of a restarted application expects.
+ */
+const EVENT_STREAMS: ReadonlyMap<number, string> = new Map([
+  [MAP_TYPE.RINGBUF, "a ring buffer"],
+  [MAP_TYPE.USER_RINGBUF, "a user ring buffer"],
+  [MAP_TYPE.PERF_EVENT_ARRAY, "a perf event array"],
+]);
+
+/** What the map is when its type is an event stream (see EVENT_STREAMS); undefined otherwise. */
+export function eventStreamOf(mapType: number): string | undefined {
+  return EVENT_STREAMS.get(mapType);
+}
+
+/** Ring buffers have positions whose difference is the bytes left unread. */
+export function hasReadPositions(mapType: number): boolean {
+  return mapType === MAP_TYPE.RINGBUF || mapType === MAP_TYPE.USER_RINGBUF;
+}
+
 /** How to read a map of this type, or why it cannot be dumped. */
 export function readPlanFor(mapType: number): ReadPlan | { unsupported: string } {
   const p = READ_PLANS.get(mapType);

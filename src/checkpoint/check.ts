@@ -19,9 +19,10 @@ import {
   pidfdOpen,
   possibleCpus,
   remoteSyscallsSupported,
+  ringbufPositions,
   type MapTypeName,
 } from "../kernel/index.js";
-import { readPlanFor } from "../bpf/map-types.js";
+import { hasReadPositions, readPlanFor } from "../bpf/map-types.js";
 
 export interface CheckResult {
   feature: string;
@@ -53,6 +54,23 @@ const PROBES: [MapTypeName, number, number, number][] = [
   ["HASH_OF_MAPS", 4, 4, 0],
   ["ARRAY_OF_MAPS", 4, 4, 0],
 ];
+
+/** Event streams: recorded without their records, re-created empty (see map-types.ts). */
+const STREAMS: [MapTypeName, number, number, number][] = [
+  ["RINGBUF", 0, 0, 4096],
+  ["PERF_EVENT_ARRAY", 4, 4, 1],
+];
+
+function probeStream(type: MapTypeName, keySize: number, valueSize: number, maxEntries: number): string {
+  const fd = mapCreate({ mapType: type, keySize, valueSize, maxEntries });
+  try {
+    if (!hasReadPositions(MAP_TYPE[type])) return "yes, an event stream: recorded without its events, re-created empty";
+    ringbufPositions(fd);
+    return "yes, an event stream: recorded without its records (unread bytes counted), re-created empty";
+  } finally {
+    close(fd);
+  }
+}
 
 function probeMap(type: MapTypeName, keySize: number, valueSize: number, flags: number): string {
   const inner = type.endsWith("_OF_MAPS") ? mapCreate({ mapType: "ARRAY", keySize: 4, valueSize: 4, maxEntries: 1 }) : undefined;
@@ -97,6 +115,7 @@ export function checkKernel(): CheckResult[] {
     return "yes";
   }));
   for (const [type, k, v, f] of PROBES) results.push(attempt(`map ${type}`, false, () => probeMap(type, k, v, f)));
+  for (const [type, k, v, n] of STREAMS) results.push(attempt(`map ${type}`, false, () => probeStream(type, k, v, n)));
   results.push(attempt("pidfd_getfd", true, () => {
     const p = pidfdOpen(process.pid);
     try {

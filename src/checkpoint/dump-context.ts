@@ -55,6 +55,20 @@ export interface DumpStats {
   /** Bytes of map contents written. */
   mapBytes: number;
   skipped: { pid: number; fd: number; kind: string; why: string }[];
+  /** Event streams (ring buffers, perf event arrays): recorded without their records, re-created empty. */
+  streams: StreamRecord[];
+}
+
+export interface StreamRecord {
+  /** Who held the map ("pid 12 fd 5", "pinned map /sys/fs/bpf/x"). */
+  owner: string;
+  mapId: number;
+  name: string;
+  type: string;
+  /** "a ring buffer"... */
+  what: string;
+  /** Ring buffers: bytes produced and not consumed at dump time (dropped). */
+  unreadBytes?: number;
 }
 
 export interface DumpContext {

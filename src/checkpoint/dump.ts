@@ -59,7 +59,7 @@ export interface DumpSummary extends DumpStats {
 }
 
 export function emptyStats(): DumpStats {
-  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [] };
+  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [], streams: [] };
 }
 
 /** An fd whose kind crtool does not handle (or cannot save), with --skip-unsupported off. */

@@ -40,7 +40,7 @@ export async function restorePinned(req: PinnedRestoreRequest): Promise<PinnedMa
   try {
     const session = await MapRestoreSession.of(r.ctx);
     const maps = await session.restoreAll();
-    const pins = pinRestoredMaps(req.bpffsDir, maps, { recorded: req.recorded, onRollback: r.ctx.onRollback });
+    const pins = pinRestoredMaps(req.bpffsDir, maps, { recorded: req.recorded, onRollback: r.ctx.onRollback, btfBlob: (id) => session.records.btfBlob(id) });
     if (req.verify) await r.verify();
     // The pins hold the maps now; crtool's own fds can go.
     session.release();

@@ -12,7 +12,7 @@
 import type { DumpContext } from "../checkpoint/dump-context.js";
 import type { PagemapEntry, PagemapHead } from "../images/schema/types.js";
 import { toMessage } from "./message.js";
-import { pageSize } from "./page-size.js";
+import { pageSize } from "../kernel/index.js";
 import { preadFully, withReopenedAsync } from "./reopen.js";
 import { SEEK_DATA, SEEK_HOLE, lseek, lseekRaw } from "./syscalls.js";
 import { SyscallError } from "../kernel/index.js";

@@ -20,7 +20,7 @@ import { restoreFown } from "./fown.js";
 import { pathBytes } from "./link-path.js";
 import { fromMessage } from "./message.js";
 import { O_ACCMODE, O_RDWR } from "./open-flags.js";
-import { pageSize } from "./page-size.js";
+import { pageSize } from "../kernel/index.js";
 import { preadFully } from "./reopen.js";
 import { cannotRestore } from "./restore-errors.js";
 import { OwnedFd, finishFd, fsCall, openFlags, reopenFd, seekTo, setStatusFlags } from "./restore-fd.js";

@@ -42,3 +42,4 @@ export async function toCritJson(bytes: Uint8Array, options: { pretty?: boolean;
   }, options);
   return out;
 }
+export * from "./btf/index.js";

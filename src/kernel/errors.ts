@@ -56,12 +56,20 @@ export class SyscallError extends CrtoolError {
   readonly errno: number;
   readonly syscall: string;
   readonly operation: string | undefined;
+  /**
+   * The call and its error without the detail ("bpf(BPF_OBJ_PIN): Operation
+   * not permitted (EPERM)"): for messages that name the user's object
+   * themselves, as the detail names crtool's own fds.
+   */
+  readonly brief: string;
 
   constructor(init: SyscallErrorInit) {
     const call = init.operation ? `${init.syscall}(${init.operation})` : init.syscall;
     const name = errnoName(init.errno);
     const detail = init.detail ? `; ${init.detail}` : "";
-    super(`${call}: ${errnoText(init.errno)} (${name})${detail}`);
+    const brief = `${call}: ${errnoText(init.errno)} (${name})`;
+    super(`${brief}${detail}`);
+    this.brief = brief;
     this.code = name;
     this.errno = init.errno;
     this.syscall = init.syscall;

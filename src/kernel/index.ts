@@ -22,6 +22,7 @@ export {
   gettid,
   rawSyscall,
   rawSyscall6,
+  rawSyscall7,
   rawSyscallAsync,
   check,
   syscallNumbers,
@@ -51,3 +52,5 @@ export * from "./cgroup-freezer.js";
 export * from "./fdinfo-reader.js";
 export * from "./fd-table.js";
 export * from "./mountinfo.js";
+export { pageSize } from "./page-size.js";
+export * from "./bpf-ringbuf.js";

@@ -14,12 +14,14 @@ import { syscallNumbersFor, type SyscallNumbers } from "./syscall-numbers.js";
 
 type Sys4 = (nr: number, a: number, b: number, c: number) => number;
 type Sys6 = (nr: number, a: number, b: number, c: number, d: number, e: number) => number;
+type Sys7 = (nr: number, a: number, b: number, c: number, d: number, e: number, f: number) => number;
 type AsyncCallback = (err: unknown, result: number) => void;
 
 interface Bindings {
   sys4: Sys4;
   sys4Async: (nr: number, a: number, b: number, c: number, cb: AsyncCallback) => void;
   sys6: Sys6;
+  sys7: Sys7;
   nr: SyscallNumbers;
 }
 
@@ -36,10 +38,12 @@ function bindings(): Bindings {
   }
   const f4 = lib.func("long syscall(long, long, long, long)");
   const f6 = lib.func("long syscall(long, long, long, long, long, long)");
+  const f7 = lib.func("long syscall(long, long, long, long, long, long, long)");
   bound = {
     sys4: f4 as Sys4,
     sys4Async: f4.async as Bindings["sys4Async"],
     sys6: f6 as Sys6,
+    sys7: f7 as Sys7,
     nr,
   };
   return bound;
@@ -60,6 +64,18 @@ export function rawSyscall(nr: number, a = 0, b = 0, c = 0): number {
 export function rawSyscall6(nr: number, a = 0, b = 0, c = 0, d = 0, e = 0): number {
   const r = bindings().sys6(nr, a, b, c, d, e);
   return r === -1 ? -koffi.errno() : r;
+}
+
+/** Six-argument form (mmap). */
+export function rawSyscall7(nr: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0): number {
+  const r = bindings().sys7(nr, a, b, c, d, e, f);
+  return r === -1 ? -koffi.errno() : r;
+}
+
+/** The little-endian u64 at `address` of crtool's own memory (a page it mapped). */
+export function peekU64(address: number): bigint {
+  bindings();
+  return BigInt(koffi.decode(BigInt(address), "uint64") as number | bigint);
 }
 
 /**

@@ -43,6 +43,9 @@ export interface SyscallNumbers {
   inotify_rm_watch: number;
   utimensat: number;
   close_range: number;
+  // Ring buffer positions (bpf-ringbuf.ts).
+  mmap: number;
+  munmap: number;
 }
 
 const X86_64: SyscallNumbers = {
@@ -82,6 +85,8 @@ const X86_64: SyscallNumbers = {
   inotify_rm_watch: 255,
   utimensat: 280,
   close_range: 436,
+  mmap: 9,
+  munmap: 11,
 };
 
 const AARCH64: SyscallNumbers = {
@@ -121,6 +126,8 @@ const AARCH64: SyscallNumbers = {
   inotify_rm_watch: 28,
   utimensat: 88,
   close_range: 436,
+  mmap: 222,
+  munmap: 215,
 };
 
 /** The table for `arch` (a `process.arch` value). */

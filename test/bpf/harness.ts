@@ -13,7 +13,8 @@ import { REPO_ROOT } from "../helpers/fixtures.js";
 import { ImageSet } from "../../src/checkpoint/image-set.js";
 import { FdGrabber, readTaskFds } from "../../src/checkpoint/task-fds.js";
 import { FileIds } from "../../src/checkpoint/file-ids.js";
-import type { DumpContext, DumpStats } from "../../src/checkpoint/dump-context.js";
+import type { DumpContext } from "../../src/checkpoint/dump-context.js";
+import { emptyStats } from "../../src/checkpoint/dump.js";
 import { FD_TYPE_NUMBERS, type TaskFd } from "../../src/fds/fd-kind.js";
 import { bpfMapKind } from "../../src/fds/bpfmap.js";
 import { decodeImage, type ImageMessage } from "../../src/images/index.js";
@@ -85,10 +86,6 @@ export function startHolder(maps: MapPlan[]): Promise<Holder> {
     });
     child.once("exit", (code) => reject(new Error(`map-holder exited (${code}) before reporting: ${err.trim()}`)));
   });
-}
-
-export function emptyStats(): DumpStats {
-  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [] };
 }
 
 export interface DecodedEntry {

@@ -29,6 +29,9 @@ describe.skipIf(!IS_ROOT)("crtool check", () => {
     // Hash-like maps have batch lookups; queues and stacks never had them (read by popping).
     for (const t of ["HASH", "ARRAY", "PERCPU_HASH", "PERCPU_ARRAY", "LRU_HASH", "LRU_PERCPU_HASH"]) expect(by.get(`map ${t}`)?.detail, t).toBe("yes, batch lookup");
     for (const t of ["QUEUE", "STACK"]) expect(by.get(`map ${t}`)?.detail, t).toBe("yes, popped and pushed back (no batch lookup)");
+    // Event streams are recorded without their records; a ring buffer's unread bytes are read through mmap.
+    expect(by.get("map RINGBUF")?.detail).toBe("yes, an event stream: recorded without its records (unread bytes counted), re-created empty");
+    expect(by.get("map PERF_EVENT_ARRAY")?.detail).toBe("yes, an event stream: recorded without its events, re-created empty");
     expect(by.get("possible CPUs")?.detail).toBe(String(possibleCpus()));
     const mount = cgroup2Mount();
     expect(by.get("cgroup v2 freezer")?.ok).toBe(mount !== undefined);

@@ -38,7 +38,7 @@ export function createMap(spec: MapSpec, deps: CreateMapDeps): number {
     return mapCreate(opts);
   } catch (e) {
     if (!(e instanceof SyscallError) && !(e instanceof TypeError)) throw e;
-    throw new MapRestoreError(`${who}: the kernel refused to create it${createDetails(spec)}: ${e.message}`);
+    throw new MapRestoreError(`${who}: the kernel refused to create it${createDetails(spec)}: ${e instanceof SyscallError ? e.brief : e.message}`);
   }
 }
 

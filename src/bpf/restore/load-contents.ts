@@ -209,7 +209,7 @@ function toInnerFds(values: Buffer, n: number, innerFd: (oldId: number) => numbe
 
 function elementFailure(req: LoadRequest, index: number, key: Uint8Array | null, e: SyscallError): MapRestoreError {
   const k = key && key.byteLength > 0 ? ` (key ${hexOf(key)})` : "";
-  return new MapRestoreError(`${describeMap(req.spec)}: writing element ${index + 1} of ${req.data.count}${k} failed: ${e.message}`);
+  return new MapRestoreError(`${describeMap(req.spec)}: writing element ${index + 1} of ${req.data.count}${k} failed: ${e.brief}`);
 }
 
 class ChunkWriter {

@@ -10,9 +10,10 @@
  * is registered for rollback, so a restore that fails later removes it too.
  */
 import { faultPoint } from "../../debug/hooks.js";
-import { existsSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SyscallError, objPin } from "../../kernel/index.js";
+import { Btf, libbpfMapName, libbpfPinName } from "../../images/index.js";
 import { isOnBpffs } from "../bpffs.js";
 import { describeMap } from "./describe.js";
 import { MapPinError } from "./errors.js";
@@ -21,6 +22,8 @@ import type { RestoredMap } from "./session.js";
 export interface PinOptions {
   /** Pin at the recorded pin path of maps that have one (the others go under `dir`, if given). */
   recorded: boolean;
+  /** The raw BTF the dump holds for a BTF id (to find libbpf's full map names). */
+  btfBlob?: (btfId: number) => Uint8Array | undefined;
   /** Registers an undo step (RestoreContext.onRollback); pins are not undone otherwise. */
   onRollback?: (undo: () => void) => void;
 }
@@ -31,19 +34,45 @@ export interface MapPin {
 }
 
 /** Where each map would be pinned (maps with no place are left out). */
-export function pinPaths(dir: string | undefined, maps: readonly RestoredMap[], opts: Pick<PinOptions, "recorded">): MapPin[] {
+export function pinPaths(dir: string | undefined, maps: readonly RestoredMap[], opts: Pick<PinOptions, "recorded" | "btfBlob">): MapPin[] {
   const out: MapPin[] = [];
+  const btfs = new Map<number, Btf | undefined>();
   for (const map of maps) {
     if (opts.recorded && map.spec.pinPath !== undefined) out.push({ map, path: map.spec.pinPath });
-    else if (dir !== undefined) out.push({ map, path: join(dir, pinName(map)) });
+    else if (dir !== undefined) out.push({ map, path: join(dir, pinName(map, btfOf(map, btfs, opts.btfBlob))) });
   }
   return out;
 }
 
-/** A map's file name under DIR: its name, or map_<id at dump time> (also for the names "." and "..", which map names may be). */
-export function pinName(map: RestoredMap): string {
-  const name = map.spec.name;
-  return name && name !== "." && name !== ".." ? name : `map_${map.oldId}`;
+/** The map's BTF, parsed once per BTF id; undefined when it has none or it does not parse. */
+function btfOf(map: RestoredMap, cache: Map<number, Btf | undefined>, blobOf: PinOptions["btfBlob"]): Btf | undefined {
+  const b = map.spec.btf;
+  if (!b) return undefined;
+  if (!cache.has(b.id)) {
+    const blob = b.data ?? blobOf?.(b.id);
+    let parsed: Btf | undefined;
+    try {
+      parsed = blob ? Btf.parse(blob) : undefined;
+    } catch {
+      // A BTF crtool cannot read only costs the long name: the map keeps its kernel name.
+    }
+    cache.set(b.id, parsed);
+  }
+  return cache.get(b.id);
+}
+
+/**
+ * A map's file name under DIR, as libbpf pins it by name: the name libbpf
+ * knows it by (the kernel keeps 15 bytes of a name; the full one is in the
+ * object's BTF) with every "." replaced by "_" (bpffs refuses dots; libbpf's
+ * global-data maps are named "<object>.data"). A map with no name gets
+ * map_<id at dump time>.
+ */
+export function pinName(map: RestoredMap, btf?: Btf): string {
+  const s = map.spec;
+  const full = btf && s.btf ? libbpfMapName(btf, { name: s.name, mapType: s.mapType, maxEntries: s.maxEntries, keyTypeId: s.btf.keyTypeId, valueTypeId: s.btf.valueTypeId }) : undefined;
+  const name = full ?? s.name;
+  return name ? libbpfPinName(name) : `map_${map.oldId}`;
 }
 
 /**
@@ -59,7 +88,9 @@ export function pinRestoredMaps(dir: string | undefined, maps: readonly Restored
   try {
     // Recorded pin paths may be in directories that are gone: made again, on the same bpffs.
     for (const d of missing) {
-      mkdirSync(d);
+      // 0700 as bpftool makes them: pins give access to the maps.
+      mkdirSync(d, { mode: 0o700 });
+      chmodSync(d, 0o700);
       createdDirs.push(d);
       opts.onRollback?.(() => rmdirQuietly(d));
     }
@@ -69,7 +100,7 @@ export function pinRestoredMaps(dir: string | undefined, maps: readonly Restored
         objPin(p.map.fd, p.path);
       } catch (e) {
         if (!(e instanceof SyscallError)) throw e;
-        const why = e.code === "EEXIST" ? "it appeared meanwhile; crtool never replaces a pin" : e.message;
+        const why = e.code === "EEXIST" ? "it appeared meanwhile; crtool never replaces a pin" : e.brief;
         throw new MapPinError(`cannot pin ${describeMap(p.map.spec)} (now map ${p.map.newId}) at ${p.path}: ${why}`);
       }
       made.push(p);

@@ -63,6 +63,8 @@ export interface RestoredMap {
   /** Where its contents were in bpfmap-data.img, and how its values were laid out (undefined: none recorded). */
   readonly data: MapData | undefined;
   readonly layout: ValueLayout | undefined;
+  /** Why it was re-created empty though the dumped map was not (an event stream, contents skipped at dump). */
+  readonly emptied?: string;
 }
 
 const SESSION_KEY = "bpfmap:session";
@@ -136,7 +138,7 @@ export class MapRestoreSession {
       return openMapFile(map.newId, entry.flags as number);
     } catch (e) {
       if (!(e instanceof SyscallError)) throw e;
-      throw new MapRestoreError(`${describeMap(map.spec)}: opening file ${record.fileId} of it (now map ${map.newId}) failed: ${e.message}`);
+      throw new MapRestoreError(`${describeMap(map.spec)}: opening file ${record.fileId} of it (now map ${map.newId}) failed: ${e.brief}`);
     }
   }
 
@@ -162,7 +164,7 @@ export class MapRestoreSession {
     if (!record) throw new MapRestoreError(`BPF map ${oldId} (id at dump time) has no record in files.img`);
     const spec = record.spec;
     const who = describeMap(spec);
-    const data = await this.contentsOf(record);
+    const { data, emptied } = await this.contentsOf(record);
     const layout = data ? valueLayoutFor(spec, data, this.options.cpuMismatch) : undefined;
     if (data) checkLoadable(spec, data);
 
@@ -184,14 +186,14 @@ export class MapRestoreSession {
         faultPoint("freeze");
         mapFreeze(fd);
       }
-      const map: RestoredMap = { oldId, newId: mapGetInfo(fd).id, fd, spec, count, data, layout };
+      const map: RestoredMap = { oldId, newId: mapGetInfo(fd).id, fd, spec, count, data, layout, emptied };
       this.restored.set(oldId, map);
       this.order.push(map);
       this.ctx.log(`${who}: restored as map ${map.newId}, ${count} elements${spec.frozen ? ", frozen" : ""}`);
       return map;
     } catch (e) {
       close(fd);
-      if (e instanceof SyscallError) throw new MapRestoreError(`${who}: ${e.message}`);
+      if (e instanceof SyscallError) throw new MapRestoreError(`${who}: ${e.brief}`);
       throw e;
     }
   }
@@ -208,23 +210,31 @@ export class MapRestoreSession {
   }
 
   /**
-   * Where the record's contents are. A record whose contents were not dumped
+   * Where the record's contents are. An event stream (`event_stream`) is
+   * re-created empty. A record whose contents were not dumped
    * (`contents_skipped`, from dump --skip-unsupported) is restored empty only
    * with --skip-unsupported again.
    */
-  private async contentsOf(record: MapRecord): Promise<MapData | undefined> {
+  private async contentsOf(record: MapRecord): Promise<{ data?: MapData; emptied?: string }> {
     const who = describeMap(record.spec);
+    const stream = record.ext.event_stream;
+    if (stream !== undefined) {
+      const unread = record.ext.unread_bytes;
+      const emptied = `${stream}, re-created empty${unread ? ` (${unread} bytes unread at dump time were dropped)` : ""}`;
+      this.ctx.log(`${who} is ${emptied}`);
+      return { emptied };
+    }
     const skipped = record.ext.contents_skipped;
     if (skipped !== undefined) {
       if (!this.ctx.options.skipUnsupported) {
         throw new MapRestoreNotSupportedError(`${who}: its contents were not dumped (${skipped}); restore with --skip-unsupported to re-create it empty`);
       }
       this.ctx.log(`${who}: its contents were not dumped (${skipped}); re-creating it empty`);
-      return undefined;
+      return { emptied: `its contents were not dumped (${skipped})` };
     }
     const data = (await this.data())?.get(record.spec.mapId);
     if (!data) throw new MapRestoreError(`${who}: bpfmap-data.img has no contents for it`);
-    return data;
+    return { data };
   }
 
   /** Where each map's contents are in bpfmap-data.img (read once per restore). */

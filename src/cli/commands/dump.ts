@@ -43,6 +43,10 @@ export function humanSummary(s: DumpSummary, pinnedDir?: string, leftFrozen = fa
     `  BPF maps: ${s.maps} (${s.mapEntries} entries, ${size(s.mapBytes)} of contents)`,
     `  images:   ${s.images} files, ${size(s.bytes)}`,
   ];
+  for (const m of s.streams) {
+    const unread = m.unreadBytes === undefined ? "" : `, ${m.unreadBytes} bytes unread`;
+    lines.push(`  stream:   BPF map ${m.mapId}${m.name ? ` "${m.name}"` : ""} (${m.type}, ${m.owner}) is ${m.what}: recorded without its records${unread}; restore re-creates it empty`);
+  }
   for (const k of s.skipped) lines.push(`  skipped:  pid ${k.pid} fd ${k.fd} (${k.kind}): ${k.why}`);
   if (leftFrozen && s.cgroup) lines.push(`  frozen:   ${s.cgroup} (thaw it with: echo 0 > ${s.cgroup}/cgroup.freeze)`);
   return lines.join("\n") + "\n";

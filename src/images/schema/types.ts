@@ -427,6 +427,10 @@ export interface CrtoolBpfmapFileExt {
   inner_of_map_id?: number;
   /** field 1010 */
   contents_skipped?: string | InvalidUtf8;
+  /** field 1011 */
+  event_stream?: string | InvalidUtf8;
+  /** field 1012 */
+  unread_bytes?: bigint;
   [UNKNOWN_FIELDS]?: UnknownField[];
 }
 
