@@ -55,7 +55,7 @@ const PROGRESS_ABOVE = 100_000;
 export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: MapDumpOptions = {}): ImageMessage | Promise<ImageMessage> {
   // The open file's flags are known (fdinfo): its access mode needs no fcntl.
   const map = LiveMap.fromFd(fd, { accessMode: file.flags & 3 });
-  firstTime(ctx, `bpfmap-record:${map.id}`);
+  ctx.firstTime(`bpfmap-record:${map.id}`);
   const spec = specOf(map, ctx, file.fdinfo);
   const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};
   const stream = eventStreamOf(map.info.type);
@@ -94,22 +94,10 @@ export function dumpPinnedMap(pin: PinnedMap, id: number, ctx: DumpContext, opts
   return dumpMapFile(pin.fd, { owner: { pinPath: pin.path }, id, flags: fi.flags & ~O_CLOEXEC, pos: fi.pos, fown: { ...NO_FOWN }, mntId: fi.mntId }, ctx, opts);
 }
 
-/** Keys seen per dump (synchronous: a promise per map and per question showed in dumps of 10,000 maps). */
-const seenKeys = new WeakMap<DumpContext, Set<string>>();
-
-/** True for the first caller with this key in this dump. */
-function firstTime(ctx: DumpContext, key: string): boolean {
-  let seen = seenKeys.get(ctx);
-  if (!seen) seenKeys.set(ctx, (seen = new Set()));
-  if (seen.has(key)) return false;
-  seen.add(key);
-  return true;
-}
-
 /** The map's spec; its BTF blob only on the first record of the dump with that BTF id. */
 function specOf(map: LiveMap, ctx: DumpContext, fdinfo?: BpfMapFdinfo): MapSpec {
   const btfId = map.info.btfId;
-  const withBtf = btfId !== 0 && firstTime(ctx, `btf:${btfId}`);
+  const withBtf = btfId !== 0 && ctx.firstTime(`btf:${btfId}`);
   return MapSpec.fromLive(map.fd, { fdinfo, btfData: withBtf, info: map.info });
 }
 
@@ -129,7 +117,7 @@ function recordStream(map: LiveMap, stream: string, owner: MapOwner, ctx: DumpCo
       ctx.log(`BPF map ${map.id} (${map.typeName}): its read positions could not be read (${(e as Error).message})`);
     }
   }
-  if (firstTime(ctx, `stream:${map.id}`)) {
+  if (ctx.firstTime(`stream:${map.id}`)) {
     ctx.stats.streams.push({ owner: describeOwner(owner), mapId: map.id, name: map.info.name, type: map.typeName, what: stream, unreadBytes: unread === undefined ? undefined : Number(unread) });
     ctx.log(`BPF map ${map.id} (${map.typeName}) is ${stream}: recorded without its records${unread === undefined ? "" : ` (${unread} bytes unread)`}; restore re-creates it empty`);
   }
@@ -138,8 +126,7 @@ function recordStream(map: LiveMap, stream: string, owner: MapOwner, ctx: DumpCo
 
 function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContext): void {
   if (!ctx.options.skipUnsupported) throw err;
-  const where = "pinPath" in owner ? { pid: 0, fd: -1 } : owner;
-  ctx.stats.skipped.push({ ...where, kind: "BPFMAP", why: `BPF map ${err.mapId} (${err.mapTypeName}): ${err.why}; attributes only` });
+  ctx.stats.skipped.push({ ...owner, kind: "BPFMAP", why: `BPF map ${err.mapId} (${err.mapTypeName}): ${err.why}; attributes only` });
   ctx.log(`${err.message}; recording its attributes only`);
 }
 
@@ -201,7 +188,7 @@ function collectIds(values: Uint8Array, count: number, into: Set<number>): void 
 async function dumpInnerMap(id: number, outer: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): Promise<void> {
   const inner = LiveMap.openById(id);
   try {
-    const first = firstTime(ctx, `bpfmap-record:${id}`);
+    const first = ctx.firstTime(`bpfmap-record:${id}`);
     const spec = first ? specOf(inner, ctx) : undefined;
     const file = (): MapFileAttrs => ({ id: ctx.newFileId(), flags: O_RDWR, pos: 0n, fown: { ...NO_FOWN }, mntId: readFdinfo("self", inner.fd).mntId });
     const stream = eventStreamOf(inner.info.type);

@@ -21,6 +21,6 @@ export {
   type CrtoolBpfmapFileExt,
   type CrtoolBpfmapDataExt,
   type CrtoolBpfmapTemplate,
-} from "./ext-fields.js";
+} from "../images/ext-fields.js";
 export { BPF_FS_MAGIC, isOnBpffs } from "./bpffs.js";
 export * from "./restore/index.js";

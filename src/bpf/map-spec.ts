@@ -29,7 +29,7 @@ import {
 import { InvalidUtf8, type ImageMessage } from "../images/index.js";
 import { InvalidMessageError } from "../images/errors.js";
 import type { BpfmapFileEntry, FownEntry } from "../images/schema/types.js";
-import { getExtFields, setExtFields, type CrtoolBpfmapFileExt, type CrtoolBpfmapTemplate } from "./ext-fields.js";
+import { getExtFields, setExtFields, type CrtoolBpfmapFileExt, type CrtoolBpfmapTemplate } from "../images/ext-fields.js";
 import { mapTypeLabel } from "./map-types.js";
 
 /** The map's BTF: the object's id at dump time and the type ids of key and value in it. */

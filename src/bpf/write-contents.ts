@@ -7,7 +7,7 @@
 import type { ImageMessage } from "../images/index.js";
 import type { ImageSink, ProgressTicker } from "../checkpoint/dump-context.js";
 import { MapNotSupportedError } from "./errors.js";
-import { setExtFields } from "./ext-fields.js";
+import { setExtFields } from "../images/ext-fields.js";
 import type { LiveMap } from "./map.js";
 import { ElementBuffer, type ElementSink } from "./spool.js";
 import { canReadInParallel, readByBatchParallel } from "./read/parallel-batch.js";

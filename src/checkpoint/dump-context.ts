@@ -54,9 +54,21 @@ export interface DumpStats {
   mapEntries: number;
   /** Bytes of map contents written. */
   mapBytes: number;
-  skipped: { pid: number; fd: number; kind: string; why: string }[];
+  /** What was left out (--skip-unsupported): a process's fd (pid, fd) or a pinned object (pinPath). */
+  skipped: SkippedFile[];
   /** Event streams (ring buffers, perf event arrays): recorded without their records, re-created empty. */
   streams: StreamRecord[];
+}
+
+export type SkippedFile = ({ pid: number; fd: number } | { pinPath: string }) & { kind: string; why: string };
+
+/** "pid 12 fd 5" or "pinned /sys/fs/bpf/x": where a skipped file was. */
+export function whereSkipped(s: SkippedFile): string {
+  return "pinPath" in s ? `pinned ${s.pinPath}` : `pid ${s.pid} fd ${s.fd}`;
+}
+
+export function emptyStats(): DumpStats {
+  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [], streams: [] };
 }
 
 export interface StreamRecord {
@@ -92,6 +104,12 @@ export interface DumpContext {
    * (e.g. a BPF map's contents are written once however many fds share it).
    */
   once<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * True for the first caller with this key in this dump, false after: the
+   * synchronous twin of `once` (a promise per map showed in dumps of 10,000
+   * maps), e.g. a BTF object's blob is written once per BTF id.
+   */
+  firstTime(key: string): boolean;
   /**
    * Where large scratch data may be spooled (unlinked files only): the dump's
    * own directory, so it lands on the same filesystem as the images.

@@ -7,7 +7,7 @@ import { NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../fds/fd-kind.js";
 import { describeUnknown, kindOf } from "../fds/index.js";
-import type { DumpContext, DumpOptions, DumpStats, ProgressTicker } from "./dump-context.js";
+import { emptyStats, type DumpContext, type DumpOptions, type DumpStats, type ProgressTicker } from "./dump-context.js";
 import { DumpDir } from "./dump-dir.js";
 import { faultRequested, pausePoint, plainPath } from "../debug/hooks.js";
 import { ImageSet } from "./image-set.js";
@@ -58,9 +58,7 @@ export interface DumpSummary extends DumpStats {
   cgroup?: string;
 }
 
-export function emptyStats(): DumpStats {
-  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [], streams: [] };
-}
+export { emptyStats };
 
 /** An fd whose kind crtool does not handle (or cannot save), with --skip-unsupported off. */
 export class UnsupportedFdError extends NotSupportedError {
@@ -76,6 +74,7 @@ export class DumpSession {
   readonly grabber = new FdGrabber();
   readonly fileIds = new FileIds();
   private readonly onceResults = new Map<string, Promise<unknown>>();
+  private readonly seen = new Set<string>();
   private readonly pathIds = new Map<string, number>();
   private readonly prefetch = new ContentsPrefetch({
     helper: () => this.helperThread(),
@@ -104,6 +103,11 @@ export class DumpSession {
         if (!p) this.onceResults.set(key, (p = fn()));
         return p;
       },
+      firstTime: (key: string) => {
+        if (this.seen.has(key)) return false;
+        this.seen.add(key);
+        return true;
+      },
       log,
     };
   }
@@ -123,7 +127,8 @@ export class DumpSession {
     if (!kind) {
       const what = describeUnknown(fd);
       if (!this.req.skipUnsupported) {
-        throw new UnsupportedFdError(`pid ${fd.pid} fd ${fd.fd}: crtool cannot dump this kind of file (${what}); use --skip-unsupported to leave it out`);
+        this.refused.push(`pid ${fd.pid} fd ${fd.fd} (${what}): crtool cannot dump this kind of file`);
+        return;
       }
       this.skip(fd, what, "unknown fd kind");
       return;
@@ -152,13 +157,32 @@ export class DumpSession {
     );
   }
 
-  /** A NotSupportedError with --skip-unsupported: the fd is left out and listed. Anything else is thrown. */
+  /**
+   * A NotSupportedError: with --skip-unsupported the fd is left out and
+   * listed, else it joins the refusals the dump reports together at the end.
+   * Anything else is thrown.
+   */
   private unsupportedOrThrow(e: unknown, fd: TaskFd, kind: FdKind): void {
-    if (e instanceof NotSupportedError && this.req.skipUnsupported) {
-      this.skip(fd, kind.type, e.reason);
+    if (!(e instanceof NotSupportedError)) throw e;
+    const label = kind.extKind ?? kind.type;
+    if (this.req.skipUnsupported) {
+      this.skip(fd, label, e.reason);
       return;
     }
-    throw e;
+    const where = `pid ${fd.pid} fd ${fd.fd}`;
+    this.refused.push(e.message.startsWith(where) ? e.message : `${where} (${label}): ${e.message}`);
+  }
+
+  /** What could not be dumped (without --skip-unsupported): every fd, reported in one error once all were tried. */
+  private readonly refused: string[] = [];
+
+  /** Throws the refusals collected so far as one UnsupportedFdError. */
+  private throwRefusals(): void {
+    const n = this.refused.length;
+    if (n === 0) return;
+    throw new UnsupportedFdError(
+      `cannot dump ${n === 1 ? "1 fd" : `${n} fds`}: ${this.refused.join("; ")}; use --skip-unsupported to leave ${n === 1 ? "it" : "them"} out (and record what can be)`,
+    );
   }
 
   private fileDumped(fd: TaskFd, kind: FdKind, id: number, msg: ImageMessage, fdinfo: ReturnType<ImageSet["image"]>): void {
@@ -170,7 +194,9 @@ export class DumpSession {
   private fdDumped(fd: TaskFd, kind: FdKind, id: number, fdinfo: ReturnType<ImageSet["image"]>): void {
     fdinfo.append({ id, flags: fd.cloexec ? 1 : 0, type: FD_TYPE_NUMBERS[kind.type], fd: fd.fd });
     this.stats.fds++;
-    this.stats.fdsByKind[kind.type] = (this.stats.fdsByKind[kind.type] ?? 0) + 1;
+    // EXT files by crtool's kind name ("bpf-prog"), the rest by fd type.
+    const label = kind.extKind ?? kind.type;
+    this.stats.fdsByKind[label] = (this.stats.fdsByKind[label] ?? 0) + 1;
   }
 
   /** A REG entry for a path that is not an open file (cwd, root), shared by path. */
@@ -227,6 +253,7 @@ export class DumpSession {
         throw e;
       }
     }
+    this.throwRefusals();
     this.images.image("inventory.img", "INVENTORY").append(inventoryEntry(this.rootNs));
   }
 

@@ -1,18 +1,20 @@
 /**
  * `crtool restore --pin DIR` (or `--pin-recorded`): re-create a dump's BPF
  * maps with their contents and pin each on a bpffs, no process involved. All
- * or nothing: a failure removes every pin made and every map created.
+ * or nothing: every pin place is checked before the first map is created,
+ * and a failure removes every pin made and every map created.
  */
 import { CrtoolError } from "../images/errors.js";
 import { onTerminate } from "../io/terminate.js";
-import { MapRestoreSession, pinRestoredMaps } from "../bpf/restore/index.js";
+import { MapRestoreSession, pinRestoredMaps, planPins } from "../bpf/restore/index.js";
 import { DumpImages } from "./dump-images.js";
 import { Restore } from "./restore.js";
 import type { RestoreOptions } from "./restore-context.js";
+import { mapSummaries, type RestoreSummary } from "./restore-summary.js";
 
 export interface PinnedRestoreRequest extends RestoreOptions {
   dir: string;
-  /** Pin at DIR/<map name or map_<old id>>. */
+  /** Pin at DIR/<libbpf's pin name of the map, or map_<old id>>. */
   bpffsDir?: string;
   /** Pin at the paths a `dump --pinned` recorded. */
   recorded: boolean;
@@ -20,31 +22,37 @@ export interface PinnedRestoreRequest extends RestoreOptions {
   log?: (m: string) => void;
 }
 
-export interface PinnedMapResult {
-  path: string;
-  name: string;
-  oldId: number;
-  newId: number;
-  entries: number;
-}
-
 class PinUsageError extends CrtoolError {
   readonly code = "USAGE";
 }
 
-export async function restorePinned(req: PinnedRestoreRequest): Promise<PinnedMapResult[]> {
+export async function restorePinned(req: PinnedRestoreRequest): Promise<RestoreSummary> {
+  const started = performance.now();
   if (!req.recorded && req.bpffsDir === undefined) throw new PinUsageError("--pin needs a bpffs directory (or use --pin-recorded)");
   const images = new DumpImages(req.dir);
   const r = new Restore({ ...req, restoreStdio: false }, images, 0, await images.files());
   const unregister = onTerminate(() => r.rollback());
   try {
     const session = await MapRestoreSession.of(r.ctx);
+    const btfBlob = (id: number) => session.records.btfBlob(id);
+    // Every place checked before anything is created (pinRestoredMaps checks again right before pinning).
+    planPins(req.bpffsDir, session.records.maps().map((m) => ({ oldId: m.spec.mapId, spec: m.spec })), { recorded: req.recorded, btfBlob });
     const maps = await session.restoreAll();
-    const pins = pinRestoredMaps(req.bpffsDir, maps, { recorded: req.recorded, onRollback: r.ctx.onRollback, btfBlob: (id) => session.records.btfBlob(id) });
+    const pins = pinRestoredMaps(req.bpffsDir, maps, { recorded: req.recorded, onRollback: r.ctx.onRollback, btfBlob });
     if (req.verify) await r.verify();
+    const pinOf = new Map(pins.map((p) => [p.map, p.path]));
+    const summary: RestoreSummary = {
+      dir: req.dir,
+      mode: "pin",
+      fds: [],
+      maps: mapSummaries(maps, (m) => pinOf.get(m)),
+      skipped: [],
+      verified: req.verify,
+      seconds: (performance.now() - started) / 1000,
+    };
     // The pins hold the maps now; crtool's own fds can go.
     session.release();
-    return pins.map((p) => ({ path: p.path, name: p.map.spec.name, oldId: p.map.oldId, newId: p.map.newId, entries: p.map.count }));
+    return summary;
   } catch (e) {
     r.rollback();
     throw e;

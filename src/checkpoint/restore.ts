@@ -10,11 +10,11 @@ import { constants } from "node:os";
 import { CrtoolError, NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { close } from "../kernel/index.js";
-import { FD_KINDS } from "../fds/index.js";
+import { kindOfEntry } from "../fds/index.js";
 import { FD_TYPE_NUMBERS, isRestorable, type FdTypeName, type RestorableFdKind } from "../fds/fd-kind.js";
 import { onTerminate } from "../io/terminate.js";
 import { DumpImages } from "./dump-images.js";
-import { MapRestoreSession, verifyRestoredMaps } from "../bpf/restore/index.js";
+import { MapRestoreSession, verifyRestoredMaps, type RestoredMap } from "../bpf/restore/index.js";
 import type { DeferredEpoll, RestoreContext, RestoreOptions } from "./restore-context.js";
 import { launch, type DeferredEpollItem } from "./launch.js";
 
@@ -47,6 +47,12 @@ export interface RestoredTable {
   pid: number;
   /** Target fd number → crtool's fd. */
   fds: Map<number, number>;
+  /** Target fd number → its kind ("REG", "BPFMAP", "btf"...). */
+  kinds: Map<number, string>;
+  /** The BPF maps re-created, inner maps first. */
+  maps: readonly RestoredMap[];
+  /** --verify was asked for and found every map equal to its image. */
+  verified: boolean;
   /** Target fd numbers that had FD_CLOEXEC. */
   cloexec: Set<number>;
   /** Epoll items to add inside the command under its own fd numbers. */
@@ -63,9 +69,61 @@ export function typeName(type: number): string {
   return TYPE_NAMES.get(type) ?? `type ${type}`;
 }
 
-export function kindForType(type: number): RestorableFdKind | undefined {
-  const name = TYPE_NAMES.get(type);
-  const kind = FD_KINDS.find((k) => k.type === name);
+/** A file's kind as summaries name it: crtool's kind name for EXT files ("bpf-prog"), else the fd type. */
+export function kindLabel(entry: ImageMessage | undefined, type: number): string {
+  const kind = entry ? kindOfEntry(entry) : undefined;
+  return kind?.extKind ?? typeName(type);
+}
+
+/** An fd of the table that restore cannot re-create, and why. */
+export interface Refusal {
+  fd: number;
+  /** The file as the user knows it: `BPF program "x" (id 3 at dump time, KPROBE)`, or the fd type. */
+  what: string;
+  why: string;
+}
+
+const CANNOT = "crtool cannot restore this kind of file";
+
+/**
+ * Every fd of `table` that restore cannot re-create (fds of kinds crtool
+ * does not know, or records but cannot restore, such as BPF programs):
+ * restore and --dry-run both refuse exactly these, with refusalError().
+ */
+export async function tableRefusals(table: readonly ImageMessage[], files: ReadonlyMap<number, ImageMessage>, ctx: RestoreContext): Promise<Refusal[]> {
+  const out: Refusal[] = [];
+  for (const e of table) {
+    const entry = files.get(e.id as number);
+    // A missing files.img entry is the image's fault, reported when the fd is restored.
+    if (!entry) continue;
+    const kind = kindOfEntry(entry);
+    if (!kind) {
+      out.push({ fd: e.fd as number, what: typeName(e.type as number), why: CANNOT });
+      continue;
+    }
+    if (isRestorable(kind)) continue;
+    const message = entry[kind.field] as ImageMessage | undefined;
+    const what = kind.describe && message ? await kind.describe(message, e.id as number, ctx) : kind.extKind ?? kind.type;
+    out.push({ fd: e.fd as number, what, why: kind.notRestorable ?? CANNOT });
+  }
+  return out;
+}
+
+/** Raised when restore (or --dry-run) refuses fds: every one of them, in one message. */
+export class RestoreRefusedError extends NotSupportedError {
+  override readonly code = "RESTORE_REFUSED";
+  constructor(readonly refusals: readonly Refusal[]) {
+    const them = refusals.length === 1 ? "it" : "them";
+    // Grouped by reason: a BPF application holds several programs and links.
+    const byWhy = new Map<string, string[]>();
+    for (const r of refusals) byWhy.set(r.why, [...(byWhy.get(r.why) ?? []), `fd ${r.fd} (${r.what})`]);
+    super(`cannot restore ${[...byWhy].map(([why, fds]) => `${fds.join(", ")}: ${why}`).join("; ")}; use --skip-unsupported to leave ${them} out`);
+  }
+}
+
+/** The restorable kind of a files.img entry, if crtool has one. */
+export function restorableKindOf(entry: ImageMessage): RestorableFdKind | undefined {
+  const kind = kindOfEntry(entry);
   return kind && isRestorable(kind) ? kind : undefined;
 }
 
@@ -110,9 +168,9 @@ export class Restore {
       p = (async () => {
         const entry = this.files.get(id);
         if (!entry) throw new RestoreError(`files.img has no file with id ${id}`);
-        const kind = kindForType(entry.type as number);
+        const kind = restorableKindOf(entry);
         const typeName = TYPE_NAMES.get(entry.type as number) ?? `type ${entry.type}`;
-        if (!kind) throw new NotSupportedError(`file ${id} (${typeName}): crtool cannot restore this kind of file`);
+        if (!kind) throw new NotSupportedError(`file ${id} (${typeName}): ${CANNOT}`);
         const message = entry[kind.field] as ImageMessage | undefined;
         if (!message) throw new RestoreError(`file ${id} (${typeName}) has no "${kind.field}" record in files.img`);
         faultPoint("fd-install");
@@ -131,6 +189,11 @@ export class Restore {
     for (const d of diffs) this.ctx.log(`verify: ${d}`);
     if (diffs.length > 0) throw new VerifyError(diffs);
     this.ctx.log("verify: every restored map equals its image");
+  }
+
+  /** The maps restored so far (none when nothing used the BPF map session). */
+  async restoredMaps(): Promise<readonly RestoredMap[]> {
+    return this.onceResults.has("bpfmap:session") ? [...(await MapRestoreSession.of(this.ctx)).maps] : [];
   }
 
   /** Lets go of crtool's own references (maps stay alive through their fds and pins). */
@@ -157,55 +220,69 @@ function closeQuietly(fd: number): void {
   }
 }
 
-/** Re-creates the fd table of a dumped process in crtool; the caller hands it over or rolls it back. */
-export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> {
-  const images = new DumpImages(req.dir);
+/** The process whose fds to restore: the one asked for, else the dump's root task. */
+export async function choosePid(images: DumpImages, req: { dir: string; pid?: number }): Promise<number> {
+  if (!(await images.load("pstree.img"))) {
+    const files = await images.files();
+    if ([...files.values()].some((f) => f.bpf !== undefined)) {
+      throw new RestoreError(`${req.dir} is a dump of pinned BPF objects (crtool dump --pinned), with no process: restore its maps with --pin BPFFS_DIR or --pin-recorded`);
+    }
+  }
   const processes = await images.processes();
   const pid = req.pid ?? (processes.find((p) => p.ppid === 0)?.pid as number | undefined) ?? (processes[0]?.pid as number);
   if (!processes.some((p) => p.pid === pid)) {
     throw new RestoreError(`${req.dir}: process ${pid} is not in this dump (it has ${processes.map((p) => p.pid).join(", ")})`);
   }
+  return pid;
+}
+
+/** Re-creates the fd table of a dumped process in crtool; the caller hands it over or rolls it back. */
+export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> {
+  const images = new DumpImages(req.dir);
+  const pid = await choosePid(images, req);
   const table = await images.fdTable(pid);
   const r = new Restore(req, images, pid, await images.files());
   r.setTable(table);
   const unregister = onTerminate(() => r.rollback());
   const fds = new Map<number, number>();
+  const kinds = new Map<number, string>();
   const cloexec = new Set<number>();
   const skipped: RestoredTable["skipped"] = [];
   try {
     const wanted = table.filter((e) => req.restoreStdio || (e.fd as number) > 2);
-    const unsupported: string[] = [];
-    for (const e of wanted) {
-      const kind = kindForType(e.type as number);
-      if (!kind) unsupported.push(`fd ${e.fd} (${TYPE_NAMES.get(e.type as number) ?? `type ${e.type}`})`);
-    }
-    if (unsupported.length > 0 && !req.skipUnsupported) {
-      throw new NotSupportedError(`crtool cannot restore ${unsupported.join(", ")}; use --skip-unsupported to leave them out`);
-    }
+    const refusals = await tableRefusals(wanted, r.files, r.ctx);
+    if (refusals.length > 0 && !req.skipUnsupported) throw new RestoreRefusedError(refusals);
+    for (const x of refusals) skipped.push({ fd: x.fd, kind: x.what, why: x.why });
+    const refused = new Set(refusals.map((x) => x.fd));
+    const kindOf = (e: ImageMessage) => {
+      const entry = r.files.get(e.id as number);
+      return entry ? restorableKindOf(entry) : undefined;
+    };
     // Kinds that refer to other files (epoll) come last.
-    const order = [...wanted].sort((a, b) => (kindForType(a.type as number)?.restoreOrder ?? 0) - (kindForType(b.type as number)?.restoreOrder ?? 0));
+    const order = wanted.filter((e) => !refused.has(e.fd as number)).sort((a, b) => (kindOf(a)?.restoreOrder ?? 0) - (kindOf(b)?.restoreOrder ?? 0));
     for (const e of order) {
       const fdNo = e.fd as number;
-      const kind = kindForType(e.type as number);
-      if (!kind) {
-        skipped.push({ fd: fdNo, kind: TYPE_NAMES.get(e.type as number) ?? String(e.type), why: "crtool cannot restore this kind of file" });
-        continue;
-      }
+      const label = kindLabel(r.files.get(e.id as number), e.type as number);
       try {
         fds.set(fdNo, await r.restoreFile(e.id as number));
+        kinds.set(fdNo, label);
         if (((e.flags as number) & 1) !== 0) cloexec.add(fdNo);
       } catch (err) {
         if (err instanceof NotSupportedError && req.skipUnsupported) {
-          skipped.push({ fd: fdNo, kind: kind.type, why: err.reason });
+          skipped.push({ fd: fdNo, kind: label, why: err.reason });
           continue;
         }
-        throw err instanceof CrtoolError ? new RestoreError(`fd ${fdNo} (${kind.type}): ${err.reason}`) : err;
+        throw err instanceof CrtoolError ? new RestoreError(`fd ${fdNo} (${label}): ${err.reason}`) : err;
       }
     }
     if (req.verify) await r.verify();
+    const maps = await r.restoredMaps();
     return {
       pid,
       fds,
+      kinds,
+      maps,
+      verified: !!req.verify,
       cloexec,
       epollItems: r.deferredEpoll,
       skipped,

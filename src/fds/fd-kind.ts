@@ -52,6 +52,18 @@ export interface FdKind {
   readonly type: FdTypeName;
   /** The file_entry field that holds this kind's message ("reg", "bpf", "pipe"...). */
   readonly field: string;
+  /**
+   * For kinds CRIU has no fd type for (BPF programs, links, BTF, perf
+   * events), written as EXT files: the kind's name recorded in the
+   * ext_file_entry (crtool_ext_file_ext.kind), by which restore finds it.
+   */
+  readonly extKind?: string;
+  /**
+   * Kinds that are recorded but cannot be re-created: why. Restore refuses
+   * their fds by name with this reason (or leaves them out with
+   * --skip-unsupported).
+   */
+  readonly notRestorable?: string;
   /** True if this kind handles the fd (decided from its /proc link, fdinfo and stat). */
   detect(fd: TaskFd): boolean;
   /**
@@ -61,6 +73,12 @@ export interface FdKind {
    * for a state it cannot save, naming what and why.
    */
   dump(fd: TaskFd, id: number, ctx: DumpContext): ImageMessage | Promise<ImageMessage>;
+  /**
+   * How restore's messages name open file `id` of this kind, from its
+   * file_entry message and the kind's own images, e.g. `BPF program "x" (id 3
+   * at dump time, KPROBE)`. Default: the fd type's name.
+   */
+  describe?(message: ImageMessage, id: number, ctx: RestoreContext): Promise<string>;
 }
 
 /** What restoring one open file produced, in crtool's own process. */

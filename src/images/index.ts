@@ -43,3 +43,4 @@ export async function toCritJson(bytes: Uint8Array, options: { pretty?: boolean;
   return out;
 }
 export * from "./btf/index.js";
+export * from "./bpf-objects.js";

@@ -91,6 +91,11 @@ const SIMPLE: Partial<Record<MagicName, string>> = {
   SIGNAL: "siginfo_entry",
   BINFMT_MISC: "binfmt_misc_entry",
   PIDFD: "pidfd_entry",
+  // crtool's own.
+  BPF_BTF: "crtool_btf_entry",
+  BPF_PROG: "crtool_bpf_prog_entry",
+  BPF_LINK: "crtool_bpf_link_entry",
+  PERF_EVENT: "crtool_perf_event_entry",
 };
 
 function pagemap(): ImageKind {

@@ -81,6 +81,11 @@ export const MAGICS = {
   PIDFD: 0x54435556,
   STATS: 0x57093306,
   IRMAP_CACHE: 0x57004059,
+  // crtool's own images (proto/crtool-bpf-objects.proto): values CRIU does not use.
+  BPF_BTF: 0x63425401,
+  BPF_PROG: 0x63425402,
+  BPF_LINK: 0x63425403,
+  PERF_EVENT: 0x63425404,
   // Not protobuf images: known so that the error can say what they are.
   KDAT: 0x57023458,
   IMG_COMMON: IMG_COMMON_MAGIC,
@@ -180,6 +185,10 @@ const FILE_PATTERNS: [RegExp, MagicName | null][] = [
   [/^bpfmap-data\.img$/, "BPFMAP_DATA"],
   [/^apparmor\.img$/, "APPARMOR"],
   [/^pidfd\.img$/, "PIDFD"],
+  [/^bpf-btf\.img$/, "BPF_BTF"],
+  [/^bpf-prog\.img$/, "BPF_PROG"],
+  [/^bpf-link\.img$/, "BPF_LINK"],
+  [/^perf-event\.img$/, "PERF_EVENT"],
   [/^stats-(dump|restore)$/, "STATS"],
   [/^irmap-cache$/, "IRMAP_CACHE"],
   [/^(pages-(shmem-)?-?\d+|ifaddr-\d+|route6?-\d+|rule-\d+|ip6?tables-\d+|nftables-\d+|netns-(ct|exp)-\d+|tmpfs(-dev)?-\d+\.tar\.gz)\.img$/, null],

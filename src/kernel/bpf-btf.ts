@@ -7,7 +7,7 @@ import { BpfAttr, bpf, bpfLoadWithLog, type LogOptions } from "./bpf-attr.js";
 import { BPF_CMD } from "./bpf-constants.js";
 import { INFO_ATTR } from "./bpf-info.js";
 import { getFdById, getNextId } from "./bpf-map.js";
-import { addressOf, stableBuffer } from "./libc.js";
+import { addressOf, close, stableBuffer } from "./libc.js";
 
 // BPF_BTF_LOAD in union bpf_attr.
 const LOAD = { btf: 0, logBuf: 8, btfSize: 16, logSize: 20, logLevel: 24, logTrueSize: 28, btfFlags: 32, tokenFd: 36 } as const;
@@ -125,4 +125,21 @@ function readInfo(fd: number, data: Buffer | null): { info: BtfInfo } {
       kernelBtf: buf.readUInt32LE(INFO.kernelBtf) !== 0,
     },
   };
+}
+
+/** An fd of this machine's kernel BTF object named `name` ("vmlinux" or a module); undefined when there is none. */
+export function findKernelBtf(name: string): number | undefined {
+  for (let id = btfGetNextId(0); id !== null; id = btfGetNextId(id)) {
+    let fd: number;
+    try {
+      fd = btfGetFdById(id);
+    } catch {
+      // Freed meanwhile.
+      continue;
+    }
+    const info = btfGetInfo(fd);
+    if (info.kernelBtf && info.name === name) return fd;
+    close(fd);
+  }
+  return undefined;
 }

@@ -104,6 +104,19 @@ export interface BpfProgFdinfo {
   verifiedInsns: number | undefined;
 }
 
+export interface BpfLinkFdinfo {
+  /** The kernel's name of the link type ("perf", "raw_tracepoint", "tracing", "cgroup"...). */
+  linkType: string;
+  linkId: number;
+  progId: number | undefined;
+  progTag: string | undefined;
+  /** Every other line the kernel prints for this link type, in order (tp_name, attach_type, name, offset...). */
+  details: [string, string][];
+}
+
+/** Lines every fdinfo has, and those of a link's head: not part of a link's details. */
+const LINK_HEAD = new Set(["pos", "flags", "mnt_id", "ino", "link_type", "link_id", "prog_tag", "prog_id"]);
+
 export interface Fdinfo {
   pos: bigint;
   /** open(2) flags: O_ACCMODE, O_APPEND, O_NONBLOCK, O_CLOEXEC (as the fd flag)... */
@@ -121,6 +134,9 @@ export interface Fdinfo {
   signalfd: { sigmask: bigint } | undefined;
   bpfMap: BpfMapFdinfo | undefined;
   bpfProg: BpfProgFdinfo | undefined;
+  bpfLink: BpfLinkFdinfo | undefined;
+  /** A BTF object's id (anon_inode:btf prints only this). */
+  btfId: number | undefined;
 }
 
 /** Space, tab, CR (what trim() would remove from an fdinfo line). */
@@ -181,6 +197,18 @@ export function parseFdinfo(text: string): Fdinfo {
     signalfd: fields.has("sigmask") ? { sigmask: hex64(fields.get("sigmask")!) } : undefined,
     bpfMap: fields.has("map_type") ? bpfMap(fields) : undefined,
     bpfProg: fields.has("prog_type") ? bpfProg(fields) : undefined,
+    bpfLink: fields.has("link_type") ? bpfLink(fields) : undefined,
+    btfId: fields.has("btf_id") && !fields.has("prog_type") ? dec(fields.get("btf_id")!) : undefined,
+  };
+}
+
+function bpfLink(f: Map<string, string>): BpfLinkFdinfo {
+  return {
+    linkType: req(f, "link_type"),
+    linkId: dec(req(f, "link_id")),
+    progId: f.has("prog_id") ? dec(f.get("prog_id")!) : undefined,
+    progTag: f.get("prog_tag"),
+    details: [...f].filter(([k]) => !LINK_HEAD.has(k)),
   };
 }
 

@@ -54,3 +54,4 @@ export * from "./fd-table.js";
 export * from "./mountinfo.js";
 export { pageSize } from "./page-size.js";
 export * from "./bpf-ringbuf.js";
+export * from "./bpf-objects.js";

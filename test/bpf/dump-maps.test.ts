@@ -19,7 +19,7 @@ import {
   readFdinfo,
 } from "../../src/kernel/index.js";
 import { UNKNOWN_FIELDS, type ImageMessage } from "../../src/images/index.js";
-import { getExtFields } from "../../src/bpf/ext-fields.js";
+import { getExtFields } from "../../src/images/ext-fields.js";
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { IS_ROOT, bpftoolMapShow } from "../kernel/helpers.js";
 import {

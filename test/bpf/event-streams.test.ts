@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { MAP_TYPE, close, mapGetInfo, objGet } from "../../src/kernel/index.js";
 import { decodeImage, type ImageMessage } from "../../src/images/index.js";
-import { getExtFields } from "../../src/bpf/ext-fields.js";
+import { getExtFields } from "../../src/images/ext-fields.js";
 import { IS_ROOT } from "../kernel/helpers.js";
 import { runCli } from "../helpers/run-cli.js";
 import { HAVE_DIST, startHolder, u32hex, type Holder } from "./harness.js";

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { decodeImage, encodeImage, encodeMessage, decodeMessage, messageTypeByName, UNKNOWN_FIELDS, type ImageMessage } from "../../src/images/index.js";
-import { EXTENSIONS, FIRST_EXT_FIELD, getExtFields, setExtFields } from "../../src/bpf/ext-fields.js";
+import { EXTENSIONS, FIRST_EXT_FIELD, getExtFields, setExtFields } from "../../src/images/ext-fields.js";
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { HAVE_FIXTURES, imagePath } from "../helpers/fixtures.js";
 

@@ -14,7 +14,7 @@ import { ImageSet } from "../../src/checkpoint/image-set.js";
 import { FdGrabber, readTaskFds } from "../../src/checkpoint/task-fds.js";
 import { FileIds } from "../../src/checkpoint/file-ids.js";
 import type { DumpContext } from "../../src/checkpoint/dump-context.js";
-import { emptyStats } from "../../src/checkpoint/dump.js";
+import { emptyStats } from "../../src/checkpoint/dump-context.js";
 import { FD_TYPE_NUMBERS, type TaskFd } from "../../src/fds/fd-kind.js";
 import { bpfMapKind } from "../../src/fds/bpfmap.js";
 import { decodeImage, type ImageMessage } from "../../src/images/index.js";
@@ -103,6 +103,7 @@ export class TestDump {
   readonly logs: string[] = [];
   readonly ctx: DumpContext;
   private readonly onceResults = new Map<string, Promise<unknown>>();
+  private readonly seen = new Set<string>();
   private taskFds = new Map<number, TaskFd[]>();
 
   constructor(skipUnsupported = false) {
@@ -119,6 +120,7 @@ export class TestDump {
         return p;
       },
       spoolDir: undefined,
+      firstTime: (key) => !this.seen.has(key) && !!this.seen.add(key),
       log: (m) => this.logs.push(m),
     };
   }

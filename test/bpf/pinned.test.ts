@@ -11,7 +11,7 @@ import { IoError } from "../../src/images/errors.js";
 import type { ImageMessage } from "../../src/images/index.js";
 import { closePinned, findPinnedMaps, type PinnedMap } from "../../src/bpf/pinned.js";
 import { dumpPinnedMap } from "../../src/bpf/dump-map.js";
-import { getExtFields } from "../../src/bpf/ext-fields.js";
+import { getExtFields } from "../../src/images/ext-fields.js";
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { FdSet, IS_ROOT, bpffsDir, countBpfFds, u32, type Bpffs } from "../kernel/helpers.js";
 import { TestDump, elementsOf } from "./harness.js";

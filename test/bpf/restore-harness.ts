@@ -15,7 +15,7 @@ import { MapRestoreSession } from "../../src/bpf/restore/session.js";
 import type { MapSpec } from "../../src/bpf/map-spec.js";
 import type { FownEntry } from "../../src/images/schema/types.js";
 import { NO_FOWN } from "../../src/bpf/dump-map.js";
-import { setExtFields, type CrtoolBpfmapDataExt, type CrtoolBpfmapFileExt } from "../../src/bpf/ext-fields.js";
+import { setExtFields, type CrtoolBpfmapDataExt, type CrtoolBpfmapFileExt } from "../../src/images/ext-fields.js";
 import { bpftoolMapDump, bytesHex, type BpftoolElement, type Holder } from "./harness.js";
 import { afterEach, beforeEach, expect } from "vitest";
 import { countBpfFds } from "../kernel/helpers.js";

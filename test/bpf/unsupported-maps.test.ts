@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotSupportedError } from "../../src/images/errors.js";
 import type { ImageMessage } from "../../src/images/index.js";
 import { MapNotSupportedError } from "../../src/bpf/errors.js";
-import { getExtFields } from "../../src/bpf/ext-fields.js";
+import { getExtFields } from "../../src/images/ext-fields.js";
 import { IS_ROOT } from "../kernel/helpers.js";
 import { HAVE_DIST, TestDump, elementsOf, startHolder, u32hex, type DecodedEntry, type Holder, type MapPlan } from "./harness.js";
 

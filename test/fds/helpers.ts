@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ImageSet } from "../../src/checkpoint/image-set.js";
-import type { DumpStats, ImageSink } from "../../src/checkpoint/dump-context.js";
+import { emptyStats, type DumpStats, type ImageSink } from "../../src/checkpoint/dump-context.js";
 import type { MagicName } from "../../src/images/magic.js";
 import type { ImageMessage } from "../../src/images/wire/message.js";
 import { decodeImage, toCritJson } from "../../src/images/index.js";
@@ -147,7 +147,7 @@ export function descendants(pid: number): number[] {
 export class TestDumpContext implements DumpContext {
   readonly images: ImageSet;
   readonly options = { skipUnsupported: false, verbose: false };
-  readonly stats: DumpStats = { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [] };
+  readonly stats: DumpStats = emptyStats();
   readonly logs: string[] = [];
   readonly spoolDir: string;
   private readonly grabbed = new Map<string, number>();
@@ -186,6 +186,14 @@ export class TestDumpContext implements DumpContext {
 
   addFile(entry: ImageMessage): void {
     this.images.image("files.img", "FILES").append(entry);
+  }
+
+  private readonly seen = new Set<string>();
+
+  firstTime(key: string): boolean {
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
   }
 
   once<T>(key: string, fn: () => Promise<T>): Promise<T> {

@@ -14,7 +14,7 @@ export class BtfCache {
   constructor(private readonly blobOf: (btfId: number) => Uint8Array | undefined) {}
 
   /** The loaded BTF object for `btf.id` at dump time; `who` names the map for errors. */
-  fdFor(btf: MapBtf, who: string): number {
+  fdFor(btf: Pick<MapBtf, "id" | "data">, who: string): number {
     const known = this.fds.get(btf.id);
     if (known !== undefined) return known;
     const blob = btf.data ?? this.blobOf(btf.id);

@@ -9,7 +9,7 @@
  */
 import { ImageFormatError } from "../../images/errors.js";
 import type { RestoreContext } from "../../checkpoint/restore-context.js";
-import { getExtFields } from "../ext-fields.js";
+import { getExtFields } from "../../images/ext-fields.js";
 
 export const DATA_IMAGE = "bpfmap-data.img";
 

@@ -3,7 +3,7 @@
  * recorded, their contents, their open files, pins, and a check.
  */
 export { MapRestoreSession, type RestoredMap } from "./session.js";
-export { pinRestoredMaps, pinPaths, pinName, type MapPin, type PinOptions } from "./pin.js";
+export { pinRestoredMaps, pinPaths, pinName, planPins, requireRecordedPins, type MapPin, type PinOptions, type Pinnable } from "./pin.js";
 export { verifyRestoredMaps, verifyMap } from "./verify.js";
 export { mapRestoreOptions, DEFAULT_MAP_RESTORE_OPTIONS, type MapRestoreOptions } from "./options.js";
 export { CPU_MISMATCH_POLICIES, type CpuMismatchPolicy, type ValueLayout } from "./per-cpu.js";

@@ -28,14 +28,37 @@ export interface PinOptions {
   onRollback?: (undo: () => void) => void;
 }
 
-export interface MapPin {
-  map: RestoredMap;
+/** What pinning needs of a map: its record and its id at dump time (a restored map, or a record in a dry run). */
+export type Pinnable = Pick<RestoredMap, "oldId" | "spec">;
+
+export interface MapPin<M extends Pinnable = RestoredMap> {
+  map: M;
   path: string;
 }
 
+/**
+ * `--pin-recorded` needs recorded pin paths (only `crtool dump --pinned`
+ * records them): without any it would create the maps and drop them.
+ */
+export function requireRecordedPins(maps: readonly Pinnable[]): void {
+  if (maps.some((m) => m.spec.pinPath !== undefined)) return;
+  throw new MapPinError("--pin-recorded: no map of this dump has a recorded pin path (only `crtool dump --pinned` records them); use --pin BPFFS_DIR to pin them by name");
+}
+
+/**
+ * Where each map would be pinned (maps with no place are left out), every
+ * place checked (on a bpffs, free, claimed once), and the directories to
+ * create: what pinRestoredMaps does before its first pin, and all a dry run does.
+ */
+export function planPins<M extends Pinnable>(dir: string | undefined, maps: readonly M[], opts: Pick<PinOptions, "recorded" | "btfBlob">): { pins: MapPin<M>[]; missingDirs: string[] } {
+  if (opts.recorded) requireRecordedPins(maps);
+  const pins = pinPaths(dir, maps, opts);
+  return { pins, missingDirs: checkPlaces(pins) };
+}
+
 /** Where each map would be pinned (maps with no place are left out). */
-export function pinPaths(dir: string | undefined, maps: readonly RestoredMap[], opts: Pick<PinOptions, "recorded" | "btfBlob">): MapPin[] {
-  const out: MapPin[] = [];
+export function pinPaths<M extends Pinnable>(dir: string | undefined, maps: readonly M[], opts: Pick<PinOptions, "recorded" | "btfBlob">): MapPin<M>[] {
+  const out: MapPin<M>[] = [];
   const btfs = new Map<number, Btf | undefined>();
   for (const map of maps) {
     if (opts.recorded && map.spec.pinPath !== undefined) out.push({ map, path: map.spec.pinPath });
@@ -45,7 +68,7 @@ export function pinPaths(dir: string | undefined, maps: readonly RestoredMap[], 
 }
 
 /** The map's BTF, parsed once per BTF id; undefined when it has none or it does not parse. */
-function btfOf(map: RestoredMap, cache: Map<number, Btf | undefined>, blobOf: PinOptions["btfBlob"]): Btf | undefined {
+function btfOf(map: Pinnable, cache: Map<number, Btf | undefined>, blobOf: PinOptions["btfBlob"]): Btf | undefined {
   const b = map.spec.btf;
   if (!b) return undefined;
   if (!cache.has(b.id)) {
@@ -68,7 +91,7 @@ function btfOf(map: RestoredMap, cache: Map<number, Btf | undefined>, blobOf: Pi
  * global-data maps are named "<object>.data"). A map with no name gets
  * map_<id at dump time>.
  */
-export function pinName(map: RestoredMap, btf?: Btf): string {
+export function pinName(map: Pinnable, btf?: Btf): string {
   const s = map.spec;
   const full = btf && s.btf ? libbpfMapName(btf, { name: s.name, mapType: s.mapType, maxEntries: s.maxEntries, keyTypeId: s.btf.keyTypeId, valueTypeId: s.btf.valueTypeId }) : undefined;
   const name = full ?? s.name;
@@ -81,8 +104,7 @@ export function pinName(map: RestoredMap, btf?: Btf): string {
  * or is claimed by two maps.
  */
 export function pinRestoredMaps(dir: string | undefined, maps: readonly RestoredMap[], opts: PinOptions): MapPin[] {
-  const pins = pinPaths(dir, maps, opts);
-  const missing = checkPlaces(pins);
+  const { pins, missingDirs: missing } = planPins(dir, maps, opts);
   const made: MapPin[] = [];
   const createdDirs: string[] = [];
   try {
@@ -136,8 +158,8 @@ function missingDirs(dir: string): { existing: string; missing: string[] } {
 }
 
 /** Checks every place before any pin is made; returns the directories to create, outermost first. */
-function checkPlaces(pins: readonly MapPin[]): string[] {
-  const claimed = new Map<string, MapPin>();
+function checkPlaces<M extends Pinnable>(pins: readonly MapPin<M>[]): string[] {
+  const claimed = new Map<string, MapPin<M>>();
   const checkedDirs = new Set<string>();
   const toCreate: string[] = [];
   for (const p of pins) {

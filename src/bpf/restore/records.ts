@@ -6,7 +6,7 @@
  */
 import type { ImageMessage } from "../../images/index.js";
 import type { RestoreContext } from "../../checkpoint/restore-context.js";
-import { getExtFields, type CrtoolBpfmapFileExt } from "../ext-fields.js";
+import { getExtFields, type CrtoolBpfmapFileExt } from "../../images/ext-fields.js";
 import { MapSpec } from "../map-spec.js";
 
 export interface MapRecord {
@@ -31,7 +31,11 @@ export class MapRecords {
     for (const e of entries) this.add(recordOf(e));
   }
 
-  /** The BPF map records of the dump's files.img (none when it has no files.img). */
+  /**
+   * The BPF map records of the dump's files.img (none when it has no
+   * files.img), and the BTF blobs of both the map records and the BTF
+   * objects' records (bpf-btf.img).
+   */
   static async load(ctx: RestoreContext): Promise<MapRecords> {
     const files = (await ctx.loadImage("files.img")) ?? [];
     const bpf: ImageMessage[] = [];
@@ -39,7 +43,12 @@ export class MapRecords {
       const sub = f.message.bpf;
       if (sub !== undefined && typeof sub === "object" && !Array.isArray(sub) && !(sub instanceof Uint8Array)) bpf.push(sub as ImageMessage);
     }
-    return new MapRecords(bpf);
+    const records = new MapRecords(bpf);
+    for (const e of (await ctx.loadImage("bpf-btf.img")) ?? []) {
+      const { btf_id: id, data } = e.message;
+      if (typeof id === "number" && data instanceof Uint8Array && !records.blobs.has(id)) records.blobs.set(id, data);
+    }
+    return records;
   }
 
   /**

@@ -16,7 +16,7 @@
  * the session until the restore's rollback closes them.
  */
 import { faultPoint } from "../../debug/hooks.js";
-import { BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, close, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
+import { BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, btfGetFdById, btfGetInfo, close, findKernelBtf, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
 import { totalmem } from "node:os";
 import type { ImageMessage } from "../../images/index.js";
 import type { RestoreContext } from "../../checkpoint/restore-context.js";
@@ -46,6 +46,11 @@ function checkPlausible(spec: MapSpec): void {
   if (preallocated && bytes > totalmem()) {
     throw new MapRestoreError(`${describeMap(spec)}: ${spec.maxEntries} elements of ${perElement} bytes (${(bytes / 2 ** 30).toFixed(1)} GiB) is more than this machine's memory; refusing the image`);
   }
+}
+
+/** A map whose contents the dump left out (dump --skip-unsupported): restored empty only with --skip-unsupported again. */
+function notDumped(spec: MapSpec, why: unknown): MapRestoreNotSupportedError {
+  return new MapRestoreNotSupportedError(`${describeMap(spec)}: its contents were not dumped (${String(why)}); restore with --skip-unsupported to re-create it empty`);
 }
 
 /** A map re-created by this restore. */
@@ -101,6 +106,8 @@ export class MapRestoreSession {
     const data = await this.data();
     for (const r of this.records.maps()) {
       checkPlausible(r.spec);
+      const skipped = r.ext.contents_skipped;
+      if (skipped !== undefined && !this.ctx.options.skipUnsupported) throw notDumped(r.spec, skipped);
       const d = data?.get(r.spec.mapId);
       if (d) {
         checkLoadable(r.spec, d);
@@ -128,6 +135,27 @@ export class MapRestoreSession {
   async restoreAll(): Promise<readonly RestoredMap[]> {
     for (const r of this.records.maps()) await this.restoreMap(r.spec.mapId, r);
     return this.order;
+  }
+
+  /**
+   * A new fd of the BTF object the dump knew as `btfId`: loaded once per
+   * restore (BPF_BTF_LOAD) and shared with the maps that use it, as it was
+   * before; kernel BTF (`kernelName`: "vmlinux" or a module) is this
+   * machine's own.
+   */
+  openBtf(btfId: number, kernelName?: string): number {
+    const who = kernelName !== undefined ? `kernel BTF "${kernelName}" (id ${btfId} at dump time)` : `BTF ${btfId} (id at dump time)`;
+    try {
+      if (kernelName !== undefined) {
+        const fd = findKernelBtf(kernelName);
+        if (fd === undefined) throw new MapRestoreNotSupportedError(`${who}: this machine has no kernel BTF of that name`);
+        return fd;
+      }
+      return btfGetFdById(btfGetInfo(this.btf.fdFor({ id: btfId, data: undefined }, who)).id);
+    } catch (e) {
+      if (e instanceof SyscallError) throw new MapRestoreError(`${who}: ${e.brief}`);
+      throw e;
+    }
   }
 
   /** A new open file for the file entry `entry` (a bpfmap_file_entry), its map restored first if needed. */
@@ -226,9 +254,7 @@ export class MapRestoreSession {
     }
     const skipped = record.ext.contents_skipped;
     if (skipped !== undefined) {
-      if (!this.ctx.options.skipUnsupported) {
-        throw new MapRestoreNotSupportedError(`${who}: its contents were not dumped (${skipped}); restore with --skip-unsupported to re-create it empty`);
-      }
+      if (!this.ctx.options.skipUnsupported) throw notDumped(record.spec, skipped);
       this.ctx.log(`${who}: its contents were not dumped (${skipped}); re-creating it empty`);
       return { emptied: `its contents were not dumped (${skipped})` };
     }

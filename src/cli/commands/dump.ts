@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { FreezerMode } from "../../checkpoint/freezer.js";
 import { dump, type DumpSummary } from "../../checkpoint/dump.js";
 import { terminalProgress } from "../progress.js";
+import { whereSkipped } from "../../checkpoint/dump-context.js";
 
 interface DumpFlags {
   tree?: number;
@@ -47,7 +48,7 @@ export function humanSummary(s: DumpSummary, pinnedDir?: string, leftFrozen = fa
     const unread = m.unreadBytes === undefined ? "" : `, ${m.unreadBytes} bytes unread`;
     lines.push(`  stream:   BPF map ${m.mapId}${m.name ? ` "${m.name}"` : ""} (${m.type}, ${m.owner}) is ${m.what}: recorded without its records${unread}; restore re-creates it empty`);
   }
-  for (const k of s.skipped) lines.push(`  skipped:  pid ${k.pid} fd ${k.fd} (${k.kind}): ${k.why}`);
+  for (const k of s.skipped) lines.push(`  skipped:  ${whereSkipped(k)} (${k.kind}): ${k.why}`);
   if (leftFrozen && s.cgroup) lines.push(`  frozen:   ${s.cgroup} (thaw it with: echo 0 > ${s.cgroup}/cgroup.freeze)`);
   return lines.join("\n") + "\n";
 }

@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { execWithTable, restoreTable } from "../../checkpoint/restore.js";
+import { mapSummaries, summaryLines, type RestoreSummary } from "../../checkpoint/restore-summary.js";
 import { Option } from "commander";
 
 interface RestoreFlags {
@@ -17,6 +18,7 @@ interface RestoreFlags {
   pinRecorded?: boolean;
   cpuMismatch?: "error" | "truncate-or-zero-fill";
   dryRun?: boolean;
+  json?: boolean;
   verbose?: boolean;
 }
 
@@ -27,13 +29,31 @@ function pid(value: string): number {
 }
 
 export async function restoreCommand(command: string[], flags: RestoreFlags): Promise<void> {
+  const started = performance.now();
   const log = flags.verbose ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
+  const pinMode = flags.pin !== undefined || !!flags.pinRecorded;
   if (flags.dryRun) {
     const { planRestore } = await import("../../checkpoint/restore-plan.js");
-    const plan = await planRestore(flags.imagesDir, { pid: flags.pid, skipUnsupported: !!flags.skipUnsupported, verbose: !!flags.verbose, cpuMismatch: flags.cpuMismatch });
-    process.stdout.write(`process ${plan.pid}: ${plan.fds.length} fds, ${plan.maps.length} BPF maps; the images check out\n`);
-    for (const f of plan.fds) process.stdout.write(`  fd ${f.fd}: ${f.kind}${f.restorable ? "" : " (crtool cannot restore this kind)"}\n`);
-    for (const m of plan.maps) process.stdout.write(`  map ${m.oldId} "${m.name}" type ${m.type}, max_entries ${m.maxEntries}\n`);
+    const plan = await planRestore(flags.imagesDir, {
+      pid: flags.pid,
+      restoreStdio: !!flags.restoreStdio,
+      pin: flags.pin,
+      pinRecorded: !!flags.pinRecorded,
+      skipUnsupported: !!flags.skipUnsupported,
+      verbose: !!flags.verbose,
+      cpuMismatch: flags.cpuMismatch,
+    });
+    if (flags.json) {
+      process.stdout.write(JSON.stringify({ dryRun: true, ...plan }) + "\n");
+      return;
+    }
+    const maps = `${plan.maps.length} BPF map${plan.maps.length === 1 ? "" : "s"}`;
+    if (plan.mode === "pin") process.stdout.write(`${maps}; the images check out; restore would pin:\n`);
+    else process.stdout.write(`process ${plan.pid}: ${plan.fds.length} fds, ${maps}; the images check out\n`);
+    for (const f of plan.fds) process.stdout.write(`  fd ${f.fd}: ${f.kind}\n`);
+    for (const x of plan.refused) process.stdout.write(`  fd ${x.fd}: ${x.what}: left out (--skip-unsupported): ${x.why}\n`);
+    for (const p of plan.pins) process.stdout.write(`  ${p.path}: map ${p.name ? `"${p.name}" ` : ""}(id ${p.oldId} at dump time)\n`);
+    if (plan.mode === "command") for (const m of plan.maps) process.stdout.write(`  map ${m.oldId} "${m.name}" ${m.type}, max_entries ${m.maxEntries}\n`);
     return;
   }
   // What both forms of restore take from the flags.
@@ -44,10 +64,11 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
     verbose: !!flags.verbose,
     cpuMismatch: flags.cpuMismatch,
   };
-  if (flags.pin !== undefined || flags.pinRecorded) {
+  if (pinMode) {
+    if (command.length > 0) throw new InvalidArgumentError("--pin and --pin-recorded restore the maps only: give no command after --");
     const { restorePinned } = await import("../../checkpoint/restore-pinned.js");
-    const pins = await restorePinned({ ...common, bpffsDir: flags.pin, recorded: !!flags.pinRecorded, log });
-    for (const p of pins) process.stdout.write(`${p.path}: ${p.name ? `map "${p.name}"` : "map"} (id ${p.oldId} at dump time), now id ${p.newId}, ${p.entries} entries\n`);
+    const summary = await restorePinned({ ...common, bpffsDir: flags.pin, recorded: !!flags.pinRecorded, log });
+    process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).join("\n") + "\n");
     return;
   }
   if (command.length === 0) throw new InvalidArgumentError("restore needs a command to run after --, or --pin BPFFS_DIR");
@@ -57,7 +78,18 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
     restoreStdio: !!flags.restoreStdio,
     log: log ?? (flags.verify ? (m: string) => m.startsWith("verify: ") && m !== "verify: every restored map equals its image" && process.stderr.write(`crtool: ${m}\n`) : undefined),
   });
-  for (const s of table.skipped) process.stderr.write(`crtool: skipped fd ${s.fd} (${s.kind}): ${s.why}\n`);
+  // stdout is the command's: the summary goes to stderr.
+  const summary: RestoreSummary = {
+    dir: flags.imagesDir,
+    mode: "command",
+    pid: table.pid,
+    fds: [...table.kinds].map(([fd, kind]) => ({ fd, kind })),
+    maps: mapSummaries(table.maps),
+    skipped: table.skipped,
+    verified: table.verified,
+    seconds: (performance.now() - started) / 1000,
+  };
+  process.stderr.write(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).map((l) => `crtool: ${l}\n`).join(""));
   process.exitCode = await execWithTable(table, command, !!flags.restoreStdio, log).catch((e: unknown) => {
     table.rollback();
     throw e;
@@ -74,10 +106,11 @@ export function registerRestore(program: Command): void {
     .option("--restore-stdio", "restore fds 0-2 too (by default they stay crtool's)")
     .option("--skip-unsupported", "leave out fds crtool cannot restore, listing them")
     .option("--verify", "read every restored map back and compare it with the images")
-    .option("--pin <bpffs-dir>", "re-create the BPF maps only, pinned under this bpffs directory")
+    .option("--pin <bpffs-dir>", "re-create the BPF maps only, each pinned under this bpffs directory by libbpf's pin name (its name, '.' as '_')")
     .option("--pin-recorded", "pin the maps at the paths a --pinned dump recorded")
     .addOption(new Option("--cpu-mismatch <policy>", "per-CPU maps dumped on a machine with another CPU count: refuse, or drop/zero-fill CPUs").choices(["error", "truncate-or-zero-fill"]).default("error"))
-    .option("--dry-run", "check the images (decoding, fd kinds, map records against their contents) without creating anything")
+    .option("--dry-run", "make every check restore makes before creating anything (the same refusals), and say what it would do")
+    .option("--json", "print the summary as one JSON line (on stderr when a command is run: its stdout is the command's)")
     .option("-v, --verbose", "say what is being done on stderr")
     .action((command: string[], flags: RestoreFlags) => restoreCommand(command, flags));
 }

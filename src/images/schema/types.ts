@@ -396,6 +396,70 @@ export interface CredsEntry {
   [UNKNOWN_FIELDS]?: UnknownField[];
 }
 
+/** crtool_bpf_link_entry */
+export interface CrtoolBpfLinkEntry {
+  /** field 1 */
+  id: number;
+  /** field 2 */
+  link_id: number;
+  /** field 3 */
+  link_type: number;
+  /** field 4 */
+  prog_id: number;
+  /** field 5 */
+  target?: string | InvalidUtf8;
+  /** field 6 */
+  details?: CrtoolKv[];
+  /** field 7 */
+  pin_path?: string | InvalidUtf8;
+  [UNKNOWN_FIELDS]?: UnknownField[];
+}
+
+/** crtool_bpf_prog_entry */
+export interface CrtoolBpfProgEntry {
+  /** field 1 */
+  id: number;
+  /** field 2 */
+  prog_id: number;
+  /** field 3 */
+  prog_type: number;
+  /** field 4 */
+  name: string | InvalidUtf8;
+  /** field 5 */
+  tag: string | InvalidUtf8;
+  /** field 6 */
+  map_ids?: number[];
+  /** field 7 */
+  load_time: bigint;
+  /** field 8 */
+  created_by_uid: number;
+  /** field 9 */
+  btf_id?: number;
+  /** field 10 */
+  attach_btf_obj_id?: number;
+  /** field 11 */
+  attach_btf_id?: number;
+  /** field 12 */
+  gpl_compatible: boolean;
+  /** field 13 */
+  xlated_prog_len: number;
+  /** field 14 */
+  jited_prog_len: number;
+  /** field 15 */
+  verified_insns?: number;
+  /** field 16 */
+  run_time_ns?: bigint;
+  /** field 17 */
+  run_cnt?: bigint;
+  /** field 18 */
+  ifindex?: number;
+  /** field 19 */
+  recursion_misses?: bigint;
+  /** field 20 */
+  pin_path?: string | InvalidUtf8;
+  [UNKNOWN_FIELDS]?: UnknownField[];
+}
+
 /** crtool_bpfmap_data_ext */
 export interface CrtoolBpfmapDataExt {
   /** field 1000 */
@@ -460,6 +524,56 @@ export interface CrtoolBpfmapTemplate {
   btf_value_type_id?: number;
   /** field 12 */
   source_map_id?: number;
+  [UNKNOWN_FIELDS]?: UnknownField[];
+}
+
+/** crtool_btf_entry */
+export interface CrtoolBtfEntry {
+  /** field 1 */
+  id: number;
+  /** field 2 */
+  btf_id: number;
+  /** field 3 */
+  data?: Uint8Array;
+  /** field 4 */
+  name?: string | InvalidUtf8;
+  /** field 5 */
+  kernel_btf?: boolean;
+  [UNKNOWN_FIELDS]?: UnknownField[];
+}
+
+/** crtool_ext_file_ext */
+export interface CrtoolExtFileExt {
+  /** field 1000 */
+  kind?: string | InvalidUtf8;
+  [UNKNOWN_FIELDS]?: UnknownField[];
+}
+
+/** crtool_kv */
+export interface CrtoolKv {
+  /** field 1 */
+  key: string | InvalidUtf8;
+  /** field 2 */
+  value: string | InvalidUtf8;
+  [UNKNOWN_FIELDS]?: UnknownField[];
+}
+
+/** crtool_perf_event_entry */
+export interface CrtoolPerfEventEntry {
+  /** field 1 */
+  id: number;
+  /** field 2 */
+  prog_id?: number;
+  /** field 3 */
+  fd_type?: number;
+  /** field 4 */
+  name?: string | InvalidUtf8;
+  /** field 5 */
+  probe_offset?: bigint;
+  /** field 6 */
+  probe_addr?: bigint;
+  /** field 7 */
+  target?: string | InvalidUtf8;
   [UNKNOWN_FIELDS]?: UnknownField[];
 }
 
@@ -3003,9 +3117,15 @@ export interface MessageTypes {
   "cpuinfo_s390_entry": CpuinfoS390Entry;
   "cpuinfo_x86_entry": CpuinfoX86Entry;
   "creds_entry": CredsEntry;
+  "crtool_bpf_link_entry": CrtoolBpfLinkEntry;
+  "crtool_bpf_prog_entry": CrtoolBpfProgEntry;
   "crtool_bpfmap_data_ext": CrtoolBpfmapDataExt;
   "crtool_bpfmap_file_ext": CrtoolBpfmapFileExt;
   "crtool_bpfmap_template": CrtoolBpfmapTemplate;
+  "crtool_btf_entry": CrtoolBtfEntry;
+  "crtool_ext_file_ext": CrtoolExtFileExt;
+  "crtool_kv": CrtoolKv;
+  "crtool_perf_event_entry": CrtoolPerfEventEntry;
   "dump_stats_entry": DumpStatsEntry;
   "eventfd_file_entry": EventfdFileEntry;
   "eventpoll_file_entry": EventpollFileEntry;

@@ -1,5 +1,5 @@
 /**
- * crtool's extension fields on CRIU's BPF map messages (proto/crtool-ext.proto).
+ * crtool's extension fields on CRIU's messages (proto/crtool-ext.proto).
  *
  * crtool's schema of bpfmap_file_entry / bpfmap_data_entry must stay CRIU
  * 4.2's, so the extra facts cannot be fields of those messages. Instead they
@@ -9,13 +9,16 @@
  * bpfmap_file_entry with a few more fields, which CRIU and Debian's crit skip
  * and crtool's crit shows under "$unknown" and writes back byte for byte.
  */
-import { EncodeError } from "../images/errors.js";
-import { decodeMessage, encodeMessage, messageTypeByName, UNKNOWN_FIELDS, type ImageMessage, type UnknownField } from "../images/index.js";
-import { decodeUnknownFields, encodeUnknownFields } from "../images/crit/unknown-fields.js";
-import type { MessageType } from "../images/schema/message-type.js";
-import type { CrtoolBpfmapDataExt, CrtoolBpfmapFileExt } from "../images/schema/types.js";
+import { EncodeError } from "./errors.js";
+import { UNKNOWN_FIELDS, type ImageMessage, type UnknownField } from "./wire/message.js";
+import { decodeMessage } from "./wire/decode-message.js";
+import { encodeMessage } from "./wire/encode-message.js";
+import { messageTypeByName } from "./schema/registry.js";
+import { decodeUnknownFields, encodeUnknownFields } from "./crit/unknown-fields.js";
+import type { MessageType } from "./schema/message-type.js";
+import type { CrtoolBpfmapDataExt, CrtoolBpfmapFileExt, CrtoolExtFileExt } from "./schema/types.js";
 
-export type { CrtoolBpfmapDataExt, CrtoolBpfmapFileExt, CrtoolBpfmapTemplate } from "../images/schema/types.js";
+export type { CrtoolBpfmapDataExt, CrtoolBpfmapFileExt, CrtoolBpfmapTemplate, CrtoolExtFileExt } from "./schema/types.js";
 
 /** The lowest field number an extension may use: far above anything CRIU will add. */
 export const FIRST_EXT_FIELD = 1000;
@@ -24,6 +27,7 @@ export const FIRST_EXT_FIELD = 1000;
 export const EXTENSIONS = {
   bpfmap_file_entry: "crtool_bpfmap_file_ext",
   bpfmap_data_entry: "crtool_bpfmap_data_ext",
+  ext_file_entry: "crtool_ext_file_ext",
 } as const;
 
 export type ExtendedMessage = keyof typeof EXTENSIONS;
@@ -31,6 +35,7 @@ export type ExtendedMessage = keyof typeof EXTENSIONS;
 interface ExtTypes {
   bpfmap_file_entry: CrtoolBpfmapFileExt;
   bpfmap_data_entry: CrtoolBpfmapDataExt;
+  ext_file_entry: CrtoolExtFileExt;
 }
 
 /** The ext type, checked once: every field >= FIRST_EXT_FIELD and unknown to the CRIU message. */

@@ -1,0 +1,36 @@
+/**
+ * What the EXT fd kinds share (BTF, BPF programs, links, perf events: files
+ * CRIU has no fd type for). Each is written as CRIU writes a file a plugin
+ * handles: file_entry.ext (an ext_file_entry: id and fown) in files.img and
+ * type EXT in fdinfo-N.img, plus crtool's kind name in an extension field of
+ * the ext_file_entry; the details go to the kind's own image under the same
+ * file id (src/images/bpf-objects.ts names them).
+ */
+import type { ImageMessage } from "../images/wire/message.js";
+import { BPF_OBJECT_IMAGES, describeBpfObject, type BpfObjectKind } from "../images/bpf-objects.js";
+import { setExtFields } from "../images/ext-fields.js";
+import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { TaskFd } from "./fd-kind.js";
+import { readFown } from "./fown.js";
+
+/** The ext_file_entry of an EXT file of crtool kind `kind` (`ours`: crtool's duplicate of the fd). */
+export function extFileEntry(ours: number, fd: TaskFd, id: number, kind: BpfObjectKind): ImageMessage {
+  const entry: ImageMessage = { id, fown: { ...readFown(ours, fd.fdinfo.flags) } };
+  setExtFields("ext_file_entry", entry, { kind });
+  return entry;
+}
+
+/** The record with file id `id` in the kind's own image (each image read once per restore). */
+export async function recordOf(ctx: RestoreContext, kind: BpfObjectKind, id: number): Promise<ImageMessage | undefined> {
+  const byId = await ctx.once(`ext-records:${kind}`, async () => {
+    const entries = (await ctx.loadImage(BPF_OBJECT_IMAGES[kind])) ?? [];
+    return new Map(entries.map((e) => [e.message.id as number, e.message]));
+  });
+  return byId.get(id);
+}
+
+/** `describe` of an EXT fd kind: its record named as restore's messages name it. */
+export function describeExt(kind: BpfObjectKind) {
+  return async (_message: ImageMessage, id: number, ctx: RestoreContext): Promise<string> =>
+    describeBpfObject(kind, await recordOf(ctx, kind, id), { atDumpTime: true });
+}
