@@ -11,7 +11,8 @@ export { MapNotSupportedError, MapContentsError } from "./errors.js";
 export { ElementSpool, SpoolFile, type ElementSink } from "./spool.js";
 export { writeContents, type WriteContentsOptions, type WrittenContents } from "./write-contents.js";
 export { dumpMapFile, dumpPinnedMap, describeOwner, NO_FOWN, type MapOwner, type MapFile, type MapDumpOptions } from "./dump-map.js";
-export { findPinnedMaps, closePinned, type PinnedMap } from "./pinned.js";
+export { findPinnedMaps, findPinnedObjects, closePinned, type PinnedMap, type PinnedObject } from "./pinned.js";
+export { btfRecord, progRecord, linkRecord, perfEventRecord, linkTarget } from "./objects.js";
 export {
   EXTENSIONS,
   FIRST_EXT_FIELD,

@@ -1,7 +1,7 @@
 /**
- * Maps pinned on a bpffs (`crtool dump --pinned DIR`): every pinned object
- * under a directory, recursively, opened with BPF_OBJ_GET; programs, links
- * and other objects are closed and left out.
+ * Objects pinned on a bpffs (`crtool dump --pinned DIR`): every pinned object
+ * under a directory, recursively, opened with BPF_OBJ_GET: maps, and
+ * programs and links (recorded for inspection).
  */
 import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -16,10 +16,23 @@ export interface PinnedMap {
   fd: number;
 }
 
-/** Every map pinned under `dir` (recursively), in path order. Close the fds (closePinned) when done. */
-export function findPinnedMaps(dir: string): PinnedMap[] {
+/** A pinned object: what kind, by its /proc link. */
+export interface PinnedObject extends PinnedMap {
+  kind: "map" | "prog" | "link";
+}
+
+// The kernel names link files "bpf_link" when made and "bpf-link" when opened from a pin.
+const KINDS: Record<string, PinnedObject["kind"]> = {
+  "anon_inode:bpf-map": "map",
+  "anon_inode:bpf-prog": "prog",
+  "anon_inode:bpf-link": "link",
+  "anon_inode:bpf_link": "link",
+};
+
+/** Every map, program and link pinned under `dir` (recursively), in path order. Close the fds (closePinned) when done. */
+export function findPinnedObjects(dir: string): PinnedObject[] {
   if (!isOnBpffs(dir)) throw new IoError(`${dir} is not on a BPF filesystem (bpffs); pinned maps live on one, usually /sys/fs/bpf`);
-  const found: PinnedMap[] = [];
+  const found: PinnedObject[] = [];
   try {
     walk(dir, found);
   } catch (e) {
@@ -29,11 +42,18 @@ export function findPinnedMaps(dir: string): PinnedMap[] {
   return found;
 }
 
+/** Every map pinned under `dir` (recursively), in path order. Close the fds (closePinned) when done. */
+export function findPinnedMaps(dir: string): PinnedMap[] {
+  const all = findPinnedObjects(dir);
+  closePinned(all.filter((o) => o.kind !== "map"));
+  return all.filter((o) => o.kind === "map").map(({ path, fd }) => ({ path, fd }));
+}
+
 export function closePinned(maps: readonly PinnedMap[]): void {
   for (const m of maps) close(m.fd);
 }
 
-function walk(dir: string, out: PinnedMap[]): void {
+function walk(dir: string, out: PinnedObject[]): void {
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });
@@ -48,7 +68,8 @@ function walk(dir: string, out: PinnedMap[]): void {
     else if (e.isFile()) {
       const fd = open(path);
       if (fd === undefined) continue;
-      if (isMapFd(fd)) out.push({ path, fd });
+      const kind = KINDS[readlinkSync(`/proc/self/fd/${fd}`)];
+      if (kind) out.push({ path, fd, kind });
       else close(fd);
     }
   }
@@ -66,8 +87,4 @@ function open(path: string): number | undefined {
     if (isErrno(e, "ENOENT")) return undefined;
     throw e;
   }
-}
-
-function isMapFd(fd: number): boolean {
-  return readlinkSync(`/proc/self/fd/${fd}`) === "anon_inode:bpf-map";
 }

@@ -58,6 +58,8 @@ export interface DumpStats {
   skipped: SkippedFile[];
   /** Event streams (ring buffers, perf event arrays): recorded without their records, re-created empty. */
   streams: StreamRecord[];
+  /** BPF objects that are not maps (programs, links, BTF) and perf events: recorded ("pid 1 fd 3", `BPF program "x" (id 3, KPROBE)`). */
+  objects: { where: string; what: string }[];
 }
 
 export type SkippedFile = ({ pid: number; fd: number } | { pinPath: string }) & { kind: string; why: string };
@@ -68,7 +70,7 @@ export function whereSkipped(s: SkippedFile): string {
 }
 
 export function emptyStats(): DumpStats {
-  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [], streams: [] };
+  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [], streams: [], objects: [] };
 }
 
 export interface StreamRecord {

@@ -11,6 +11,8 @@ import { DumpImages } from "./dump-images.js";
 import { Restore } from "./restore.js";
 import type { RestoreOptions } from "./restore-context.js";
 import { mapSummaries, type RestoreSummary } from "./restore-summary.js";
+import { BPF_OBJECT_IMAGES, describeBpfObject } from "../images/bpf-objects.js";
+import { FD_KINDS } from "../fds/index.js";
 
 export interface PinnedRestoreRequest extends RestoreOptions {
   dir: string;
@@ -46,7 +48,7 @@ export async function restorePinned(req: PinnedRestoreRequest): Promise<RestoreS
       mode: "pin",
       fds: [],
       maps: mapSummaries(maps, (m) => pinOf.get(m)),
-      skipped: [],
+      skipped: await pinnedObjectsLeftOut(r),
       verified: req.verify,
       seconds: (performance.now() - started) / 1000,
     };
@@ -59,4 +61,17 @@ export async function restorePinned(req: PinnedRestoreRequest): Promise<RestoreS
   } finally {
     unregister();
   }
+}
+
+/** Pinned programs and links a --pinned dump recorded: restore --pin cannot re-create them, and says so. */
+async function pinnedObjectsLeftOut(r: Restore): Promise<RestoreSummary["skipped"]> {
+  const out: RestoreSummary["skipped"] = [];
+  for (const kind of ["bpf-prog", "bpf-link"] as const) {
+    const why = FD_KINDS.find((k) => k.extKind === kind)?.notRestorable ?? "crtool cannot restore it";
+    for (const e of (await r.ctx.loadImage(BPF_OBJECT_IMAGES[kind])) ?? []) {
+      if (e.message.pin_path === undefined) continue;
+      out.push({ where: `pinned ${String(e.message.pin_path)}`, kind: describeBpfObject(kind, { ...e.message, pin_path: undefined }, { atDumpTime: true }), why });
+    }
+  }
+  return out;
 }

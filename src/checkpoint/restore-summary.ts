@@ -28,8 +28,8 @@ export interface RestoreSummary {
   /** Target fd number → kind, command form. */
   fds: { fd: number; kind: string }[];
   maps: RestoredMapSummary[];
-  /** Left out with --skip-unsupported. */
-  skipped: { fd?: number; kind: string; why: string }[];
+  /** Left out: an fd (--skip-unsupported), or a pinned object restore --pin cannot re-create (`where`: "pinned PATH"). */
+  skipped: { fd?: number; where?: string; kind: string; why: string }[];
   verified: boolean;
   seconds: number;
 }
@@ -69,6 +69,6 @@ export function summaryLines(s: RestoreSummary): string[] {
     else if (m.emptied !== undefined) lines.push(`  empty:    ${mapLine(m)}`);
   }
   if (s.mode === "command" && s.maps.length > 0) lines.push(`  BPF maps: ${s.maps.length} (${s.maps.reduce((n, m) => n + m.entries, 0)} entries)`);
-  for (const k of s.skipped) lines.push(`  skipped:  ${k.fd !== undefined ? `fd ${k.fd} ` : ""}(${k.kind}): ${k.why}`);
+  for (const k of s.skipped) lines.push(`  skipped:  ${k.where ?? (k.fd !== undefined ? `fd ${k.fd}` : "")} (${k.kind}): ${k.why}`);
   return lines;
 }

@@ -307,7 +307,14 @@ export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> 
  * Starts `command` with the restored fds at their numbers (stdio stays the
  * caller's unless restored) and waits for it; resolves to its exit status.
  */
-export async function execWithTable(table: RestoredTable, command: string[], restoreStdio: boolean, log?: (message: string) => void): Promise<number> {
+export async function execWithTable(
+  table: RestoredTable,
+  command: string[],
+  restoreStdio: boolean,
+  log?: (message: string) => void,
+  /** Called once the command runs with its fds (before it is waited for). */
+  started?: () => void,
+): Promise<number> {
   const maxFd = Math.max(2, ...table.fds.keys());
   const stdio: StdioOptions = [];
   for (let i = 0; i <= maxFd; i++) {
@@ -339,6 +346,7 @@ export async function execWithTable(table: RestoredTable, command: string[], res
   });
   // The command has its copies now; crtool's are no longer needed.
   await table.release();
+  started?.();
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);

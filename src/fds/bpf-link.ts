@@ -20,8 +20,9 @@ export const bpfLinkKind: FdKind = {
 
   dump(fd, id, ctx) {
     const ours = ctx.grab(fd);
-    ctx.image("bpf-link.img", "BPF_LINK").append(linkRecord(ours, id, fd.fdinfo.bpfLink) as unknown as ImageMessage);
-    return extFileEntry(ours, fd, id, "bpf-link");
+    const rec = linkRecord(ours, id, fd.fdinfo.bpfLink) as unknown as ImageMessage;
+    ctx.image("bpf-link.img", "BPF_LINK").append(rec);
+    return extFileEntry(ours, fd, id, "bpf-link", rec, ctx);
   },
 
   describe: describeExt("bpf-link"),

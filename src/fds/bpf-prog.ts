@@ -21,8 +21,9 @@ export const bpfProgKind: FdKind = {
 
   dump(fd, id, ctx) {
     const ours = ctx.grab(fd);
-    ctx.image("bpf-prog.img", "BPF_PROG").append({ ...progRecord(ours, id) });
-    return extFileEntry(ours, fd, id, "bpf-prog");
+    const rec = { ...progRecord(ours, id) };
+    ctx.image("bpf-prog.img", "BPF_PROG").append(rec);
+    return extFileEntry(ours, fd, id, "bpf-prog", rec, ctx);
   },
 
   describe: describeExt("bpf-prog"),

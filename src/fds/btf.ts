@@ -28,8 +28,9 @@ export const btfKind: RestorableFdKind = {
 
   dump(fd, id, ctx) {
     const ours = ctx.grab(fd);
-    ctx.image("bpf-btf.img", "BPF_BTF").append({ ...btfRecord(ours, id, fd.fdinfo.btfId!, (btfId) => ctx.firstTime(`btf:${btfId}`)) });
-    return extFileEntry(ours, fd, id, "btf");
+    const rec = { ...btfRecord(ours, id, fd.fdinfo.btfId!, (btfId) => ctx.firstTime(`btf:${btfId}`)) };
+    ctx.image("bpf-btf.img", "BPF_BTF").append(rec);
+    return extFileEntry(ours, fd, id, "btf", rec, ctx);
   },
 
   async restore(message, id, ctx) {

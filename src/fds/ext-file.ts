@@ -7,17 +7,19 @@
  * file id (src/images/bpf-objects.ts names them).
  */
 import type { ImageMessage } from "../images/wire/message.js";
-import { BPF_OBJECT_IMAGES, describeBpfObject, type BpfObjectKind } from "../images/bpf-objects.js";
-import { setExtFields } from "../images/ext-fields.js";
+import { BPF_OBJECT_IMAGES, describeBpfObject, extFileMessage, type BpfObjectKind } from "../images/bpf-objects.js";
+import type { DumpContext } from "../checkpoint/dump-context.js";
 import type { RestoreContext } from "../checkpoint/restore-context.js";
 import type { TaskFd } from "./fd-kind.js";
 import { readFown } from "./fown.js";
 
-/** The ext_file_entry of an EXT file of crtool kind `kind` (`ours`: crtool's duplicate of the fd). */
-export function extFileEntry(ours: number, fd: TaskFd, id: number, kind: BpfObjectKind): ImageMessage {
-  const entry: ImageMessage = { id, fown: { ...readFown(ours, fd.fdinfo.flags) } };
-  setExtFields("ext_file_entry", entry, { kind });
-  return entry;
+/**
+ * The ext_file_entry of an EXT file of crtool kind `kind` (`ours`: crtool's
+ * duplicate of the fd), and a line in the dump's summary naming the object.
+ */
+export function extFileEntry(ours: number, fd: TaskFd, id: number, kind: BpfObjectKind, rec: ImageMessage, ctx: DumpContext): ImageMessage {
+  ctx.stats.objects.push({ where: `pid ${fd.pid} fd ${fd.fd}`, what: describeBpfObject(kind, rec) });
+  return extFileMessage(id, readFown(ours, fd.fdinfo.flags) as unknown as ImageMessage, kind);
 }
 
 /** The record with file id `id` in the kind's own image (each image read once per restore). */

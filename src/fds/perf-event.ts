@@ -22,8 +22,9 @@ export const perfEventKind: FdKind = {
 
   dump(fd, id, ctx) {
     const ours = ctx.grab(fd);
-    ctx.image("perf-event.img", "PERF_EVENT").append({ ...perfEventRecord(fd.pid, fd.fd, id) });
-    return extFileEntry(ours, fd, id, "perf-event");
+    const rec = { ...perfEventRecord(fd.pid, fd.fd, id) };
+    ctx.image("perf-event.img", "PERF_EVENT").append(rec);
+    return extFileEntry(ours, fd, id, "perf-event", rec, ctx);
   },
 
   describe: describeExt("perf-event"),

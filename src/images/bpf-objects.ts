@@ -5,6 +5,7 @@
  * explorers. Pure: no kernel needed to read a checkpoint.
  */
 import type { ImageMessage } from "./wire/message.js";
+import { setExtFields } from "./ext-fields.js";
 
 const PROG_TYPE_NAMES = [
   "UNSPEC", "SOCKET_FILTER", "KPROBE", "SCHED_CLS", "SCHED_ACT", "TRACEPOINT", "XDP", "PERF_EVENT", "CGROUP_SKB",
@@ -85,4 +86,11 @@ export function describeBpfObject(kind: BpfObjectKind, rec: ImageMessage | undef
 
 function num(v: unknown): number {
   return typeof v === "number" ? v : Number(v);
+}
+
+/** The ext_file_entry (files.img) of an EXT file crtool writes for a BPF object or perf event of kind `kind`. */
+export function extFileMessage(id: number, fown: ImageMessage, kind: BpfObjectKind): ImageMessage {
+  const entry: ImageMessage = { id, fown: { ...fown } };
+  setExtFields("ext_file_entry", entry, { kind });
+  return entry;
 }

@@ -106,7 +106,10 @@ describe.skipIf(!IS_ROOT)("crtool restore", () => {
   it("every map type comes back identical, at its fd number, with --verify", () => {
     const r = restoreAndSnapshot(dumpDir, maps.map((m) => m.fd), ["--verify"]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toBe("");
+    // The summary (stderr: stdout is the command's) says what came back and that --verify checked it.
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines[0]).toMatch(new RegExp(`^crtool: restored ${maps.length + 15} fds of process \\d+ from .* in [\\d.]+ s \\(.*BPFMAP ${maps.length}.*\\); verified: every map equals its image$`));
+    expect(lines.at(-1)).toMatch(/^crtool: {3}BPF maps: \d+ \(\d+ entries\)$/);
     for (const s of r.snapshots) {
       expect(s.error, `fd ${s.fd}`).toBeUndefined();
       const { id: _id, btf: _btf, ...rest } = s;

@@ -36,14 +36,15 @@ function size(bytes: number): string {
 export function humanSummary(s: DumpSummary, pinnedDir?: string, leftFrozen = false): string {
   const kinds = Object.entries(s.fdsByKind).map(([k, n]) => `${k} ${n}`).join(", ");
   const what = pinnedDir !== undefined
-    ? `the BPF maps pinned under ${pinnedDir}`
+    ? `the BPF objects pinned under ${pinnedDir}`
     : `${s.processes} process${s.processes === 1 ? "" : "es"} (${s.threads} thread${s.threads === 1 ? "" : "s"})`;
   const lines = [
     `dumped ${what} to ${s.dir} in ${s.seconds.toFixed(2)} s`,
-    `  fds:      ${s.fds}${kinds ? ` (${kinds})` : ""}`,
+    ...(pinnedDir === undefined ? [`  fds:      ${s.fds}${kinds ? ` (${kinds})` : ""}`] : []),
     `  BPF maps: ${s.maps} (${s.mapEntries} entries, ${size(s.mapBytes)} of contents)`,
     `  images:   ${s.images} files, ${size(s.bytes)}`,
   ];
+  for (const o of s.objects) lines.push(`  recorded: ${o.where}: ${o.what}${/^(BTF|kernel BTF)/.test(o.what) ? "" : " (for inspection: restore cannot re-create it)"}`);
   for (const m of s.streams) {
     const unread = m.unreadBytes === undefined ? "" : `, ${m.unreadBytes} bytes unread`;
     lines.push(`  stream:   BPF map ${m.mapId}${m.name ? ` "${m.name}"` : ""} (${m.type}, ${m.owner}) is ${m.what}: recorded without its records${unread}; restore re-creates it empty`);

@@ -89,8 +89,8 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
     verified: table.verified,
     seconds: (performance.now() - started) / 1000,
   };
-  process.stderr.write(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).map((l) => `crtool: ${l}\n`).join(""));
-  process.exitCode = await execWithTable(table, command, !!flags.restoreStdio, log).catch((e: unknown) => {
+  const report = () => process.stderr.write(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).map((l) => `crtool: ${l}\n`).join(""));
+  process.exitCode = await execWithTable(table, command, !!flags.restoreStdio, log, report).catch((e: unknown) => {
     table.rollback();
     throw e;
   });

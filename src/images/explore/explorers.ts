@@ -10,6 +10,8 @@ import { ImageFormatError } from "../errors.js";
 import { InvalidUtf8, type ImageMessage } from "../wire/message.js";
 import { pythonBytesRepr } from "../text/python-values.js";
 import { quopriEncode } from "../text/quopri.js";
+import { getExtFields } from "../ext-fields.js";
+import { BPF_OBJECT_IMAGES, describeBpfObject, isBpfObjectKind } from "../bpf-objects.js";
 import { pyPercent } from "./printf.js";
 
 /** Decoded entries of an image in the directory, or undefined if the file does not exist. */
@@ -99,11 +101,25 @@ class FileNames {
         }
         break;
       }
+      case "EXT": {
+        // crtool's BPF objects and perf events (crit has no name for EXT files: "EXT.<id>").
+        const ext = await this.find(fid, "ext", "ext-files.img");
+        const recorded = ext ? getExtFields("ext_file_entry", ext).kind : undefined;
+        const kind = typeof recorded === "string" ? recorded : undefined;
+        s = isBpfObjectKind(kind) ? describeBpfObject(kind, await this.record(BPF_OBJECT_IMAGES[kind], fid)) : `${type}.${fid}`;
+        break;
+      }
       default:
         s = `${type}.${fid}`;
     }
     this.cache.set(key, s);
     return s;
+  }
+
+  /** The entry with file id `fid` of one of crtool's own images. */
+  private async record(image: string, fid: number): Promise<Msg | undefined> {
+    if (!this.legacy.has(image)) this.legacy.set(image, await this.load(image));
+    return this.legacy.get(image)?.find((e) => num(e.id) === fid);
   }
 }
 
@@ -119,6 +135,7 @@ interface PsNode {
 }
 
 async function explorePs(load: ImageLoader, out: LineSink): Promise<void> {
+  await pids(load);
   const pstree = await required(load, "pstree.img");
   const nodes = new Map<number, PsNode>();
   const order: PsNode[] = [];
@@ -152,10 +169,44 @@ const FD_TYPES: Record<number, string> = {
 };
 
 async function pids(load: ImageLoader): Promise<number[]> {
+  const pstree = await load("pstree.img");
+  if (!pstree && (await pinnedObjects(load)).length > 0) {
+    throw new ImageFormatError("this is a dump of pinned BPF objects (crtool dump --pinned): it has no processes; `x DIR fds` lists the pins");
+  }
   return (await required(load, "pstree.img")).map((p) => taskId(p, "pid"));
 }
 
+/**
+ * A dump of pinned BPF objects (crtool dump --pinned) has no pstree.img: its
+ * files.img holds one record per pin, each with its pin path.
+ */
+async function pinnedObjects(load: ImageLoader): Promise<{ path: string; what: string }[]> {
+  if (await load("pstree.img")) return [];
+  const out: { path: string; what: string }[] = [];
+  const names = new FileNames(load);
+  for (const f of (await load("files.img")) ?? []) {
+    const bpf = f.bpf as Msg | undefined;
+    if (bpf) {
+      const path = getExtFields("bpfmap_file_entry", bpf).pin_path;
+      const name = bpf.map_name ? ` "${String(bpf.map_name)}"` : "";
+      if (path !== undefined) out.push({ path: String(path), what: `BPF map${name} (id ${num(bpf.map_id)})` });
+      continue;
+    }
+    if (num(f.type) !== 16) continue;
+    const what = await names.name("EXT", num(f.id));
+    const pin = /, pinned at (.*)\)$/.exec(what);
+    if (pin) out.push({ path: pin[1], what: what.replace(/, pinned at .*\)$/, ")") });
+  }
+  return out;
+}
+
 async function exploreFds(load: ImageLoader, out: LineSink): Promise<void> {
+  const pinned = await pinnedObjects(load);
+  if (pinned.length > 0) {
+    out("pinned BPF objects (crtool dump --pinned)");
+    for (const p of pinned) out(`\t${p.path}: ${p.what}`);
+    return;
+  }
   const names = new FileNames(load);
   for (const pid of await pids(load)) {
     const ids = await load(`ids-${pid}.img`);
