@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { MAP_TYPE, close, mapGetInfo, objGet } from "../../src/kernel/index.js";
 import { decodeImage, type ImageMessage } from "../../src/images/index.js";
@@ -95,5 +95,17 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("event streams (ring buffers, perf event
         close(fd);
       }
     }
+  });
+
+  it("--pin-recorded on a dump that recorded no pin paths is refused, by restore and --dry-run alike, before anything is made", (ctx) => {
+    if (!bpffs) return ctx.skip();
+    const before = readdirSync(bpffs);
+    const real = runCli("crtool", ["restore", "-D", join(work, "dump"), "--pin-recorded"]);
+    const dry = runCli("crtool", ["restore", "-D", join(work, "dump"), "--pin-recorded", "--dry-run"]);
+    expect(real.status).toBe(1);
+    expect(real.stderr).toBe("crtool: --pin-recorded: no map of this dump has a recorded pin path (only `crtool dump --pinned` records them); use --pin BPFFS_DIR to pin them by name\n");
+    expect(dry.status).toBe(1);
+    expect(dry.stderr).toBe(real.stderr);
+    expect(readdirSync(bpffs)).toEqual(before);
   });
 });

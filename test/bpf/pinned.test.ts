@@ -1,6 +1,8 @@
 /**
- * Maps pinned on a bpffs (`crtool dump --pinned DIR`): found recursively,
- * other pinned objects left out, and dumped with their pin path recorded.
+ * Objects pinned on a bpffs (`crtool dump --pinned DIR`): maps found
+ * recursively and dumped with their pin path recorded; pinned programs
+ * recorded for inspection, listed by `crit x DIR fds` and reported (not
+ * re-created) by `restore --pin`.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, rmSync, rmdirSync, unlinkSync } from "node:fs";
@@ -14,7 +16,8 @@ import { dumpPinnedMap } from "../../src/bpf/dump-map.js";
 import { getExtFields } from "../../src/images/ext-fields.js";
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { FdSet, IS_ROOT, bpffsDir, countBpfFds, u32, type Bpffs } from "../kernel/helpers.js";
-import { TestDump, elementsOf } from "./harness.js";
+import { HAVE_DIST, TestDump, elementsOf } from "./harness.js";
+import { runCli } from "../helpers/run-cli.js";
 
 describe.skipIf(!IS_ROOT)("pinned maps", () => {
   const fds = new FdSet();
@@ -95,6 +98,45 @@ describe.skipIf(!IS_ROOT)("pinned maps", () => {
     } finally {
       closePinned(found);
       dump.cleanup();
+    }
+  });
+
+  it("dump --pinned records pinned programs; crit x fds lists the pins; restore --pin says what it left out", (ctx) => {
+    if (!fs || !HAVE_DIST) return ctx.skip();
+    const work = mkdtempSync(join(tmpdir(), "crtool-pinned-cli-"));
+    try {
+      const dir = join(work, "dump");
+      const d = runCli("crtool", ["dump", "--pinned", fs.dir, "-D", dir, "--json"]);
+      expect(d.status, d.stderr).toBe(0);
+      const summary = JSON.parse(d.stdout.toString()) as { maps: number; objects: { where: string; what: string }[] };
+      expect(summary.maps).toBe(2);
+      expect(summary.objects).toEqual([{ where: `pinned ${join(fs.dir, "a_prog")}`, what: expect.stringMatching(/^BPF program "" \(id \d+, SOCKET_FILTER\)$/) }]);
+      const x = runCli("crit", ["x", dir, "fds"]);
+      expect(x.status, x.stderr).toBe(0);
+      expect(x.stdout.toString().split("\n")).toEqual([
+        "pinned BPF objects (crtool dump --pinned)",
+        `\t${join(fs.dir, "a_map")}: BPF map "pin_a" (id ${ids.a})`,
+        expect.stringMatching(new RegExp(`^\\t${join(fs.dir, "a_prog")}: BPF program "" \\(id \\d+, SOCKET_FILTER\\)$`)),
+        `\t${join(fs.dir, "b_map")}: BPF map "pin_b" (id ${ids.b})`,
+        `\t${join(fs.dir, "sub", "a_again")}: BPF map "pin_a" (id ${ids.a})`,
+        "",
+      ]);
+      const ps = runCli("crit", ["x", dir, "ps"]);
+      expect(ps.status).toBe(1);
+      expect(ps.stderr).toContain("this is a dump of pinned BPF objects (crtool dump --pinned): it has no processes");
+      const cmd = runCli("crtool", ["restore", "-D", dir, "--", "true"]);
+      expect(cmd.status).toBe(1);
+      expect(cmd.stderr).toBe(`crtool: ${dir} is a dump of pinned BPF objects (crtool dump --pinned), with no process: restore its maps with --pin BPFFS_DIR or --pin-recorded\n`);
+      const target = join(fs.dir, "restored");
+      const r = runCli("crtool", ["restore", "-D", dir, "--pin", target, "--json"]);
+      expect(r.status, r.stderr).toBe(0);
+      const restored = JSON.parse(r.stdout.toString()) as { maps: { name: string; pinPath: string }[]; skipped: { where: string; kind: string; why: string }[] };
+      expect(restored.maps.map((m) => [m.name, m.pinPath])).toEqual([["pin_a", join(target, "pin_a")], ["pin_b", join(target, "pin_b")]]);
+      expect(restored.skipped).toEqual([{ where: `pinned ${join(fs.dir, "a_prog")}`, kind: expect.stringMatching(/^BPF program "" \(id \d+ at dump time, SOCKET_FILTER\)$/), why: expect.stringMatching(/cannot load a BPF program again/) }]);
+      for (const n of ["pin_a", "pin_b"]) unlinkSync(join(target, n));
+      rmdirSync(target);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });

@@ -5,6 +5,10 @@
  * perf event arrays are event streams, recorded without flags: event-streams.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../helpers/run-cli.js";
 import { NotSupportedError } from "../../src/images/errors.js";
 import type { ImageMessage } from "../../src/images/index.js";
 import { MapNotSupportedError } from "../../src/bpf/errors.js";
@@ -62,6 +66,25 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("BPF maps crtool cannot dump", () => {
       expect(dump.stats.skipped).toEqual([]);
     } finally {
       dump.cleanup();
+    }
+  });
+
+  it("crtool dump lists every refused fd in one message, and writes nothing", () => {
+    const work = mkdtempSync(join(tmpdir(), "crtool-refusals-"));
+    try {
+      const dir = join(work, "dump");
+      const r = runCli("crtool", ["dump", "-t", String(holder.pid), "-D", dir]);
+      expect(r.status).toBe(1);
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines).toHaveLength(1);
+      const refused = [...UNSUPPORTED.map(([n]) => n), "hom_bloom"];
+      expect(lines[0]).toMatch(new RegExp(`^crtool: cannot dump ${refused.length} fds: pid ${holder.pid} fd \\d+: BPF map`));
+      for (const name of refused) expect(lines[0]).toContain(`pid ${holder.pid} fd ${fdOf(name)}: BPF map `);
+      expect(lines[0]).toMatch(/; use --skip-unsupported to leave them out \(and record what can be\)$/);
+      expect(existsSync(dir)).toBe(false);
+      expect(readdirSync(work)).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   });
 
