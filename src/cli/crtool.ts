@@ -13,7 +13,7 @@ const program = new Command("crtool")
   .description("Checkpoint/restore of file descriptors and BPF maps in CRIU's image format, and a crit-compatible image toolkit")
   .version(packageVersion(), "--version")
   .showHelpAfterError("(use crtool --help for usage)");
-registerImageCommands(program);
+registerImageCommands(program, { namedExtensions: true });
 registerDump(program);
 registerCheck(program);
 registerRestore(program);

@@ -46,8 +46,34 @@ function extType(target: ExtendedMessage): MessageType {
     if (f.no < FIRST_EXT_FIELD || base.byNumber.has(f.no)) {
       throw new EncodeError(`${ext.name}.${f.name} = ${f.no} collides with ${target}: extension fields must be >= ${FIRST_EXT_FIELD} and unused`);
     }
+    // crtool's show prints them by name beside the message's own fields.
+    if (base.fields.some((b) => b.name === f.name) || f.name === "extra" || f.name.startsWith("$")) {
+      throw new EncodeError(`${ext.name}.${f.name} has the name of a field of ${target}: extension fields need names of their own`);
+    }
   }
   return ext;
+}
+
+/** The extension type riding on the CRIU message `typeName`, if crtool has one. */
+export function extensionOf(typeName: string): MessageType | undefined {
+  return Object.hasOwn(EXTENSIONS, typeName) ? typeFor(typeName as ExtendedMessage) : undefined;
+}
+
+/**
+ * Unknown fields split into those of `ext` (decoded, to show by name) and
+ * the rest (still unknown).
+ */
+export function splitExtFields(ext: MessageType, unknown: readonly UnknownField[]): { named: ImageMessage; rest: UnknownField[] } {
+  const mine = unknown.filter((u) => ext.byNumber.has(u.no));
+  return { named: decodeMessage(ext, encodeUnknownFields(mine)), rest: unknown.filter((u) => !ext.byNumber.has(u.no)) };
+}
+
+/** The extension fields of `named` as unknown fields, merged with `others` in field-number order. */
+export function joinExtFields(ext: MessageType, named: ImageMessage, others: readonly UnknownField[]): UnknownField[] {
+  const add = decodeUnknownFields(encodeMessage(ext, named));
+  // A field given by name wins over the same field in "$unknown".
+  const given = new Set(add.map((u) => u.no));
+  return [...others.filter((u) => !given.has(u.no)), ...add].sort((a, b) => a.no - b.no);
 }
 
 const checked = new Map<ExtendedMessage, MessageType>();

@@ -9,13 +9,14 @@ export interface DecodeCommandOptions {
   out?: string;
   pretty?: boolean;
   nopl?: boolean;
+  namedExtensions?: boolean;
 }
 
 export async function decodeCommand(opts: DecodeCommandOptions): Promise<void> {
   const reader = await openImage(opts.in);
   const out = await openOutput(opts.out);
   try {
-    await imageToJson(reader, (t) => out.write(t), { pretty: opts.pretty, nopl: opts.nopl });
+    await imageToJson(reader, (t) => out.write(t), { pretty: opts.pretty, nopl: opts.nopl, namedExtensions: opts.namedExtensions });
     // Like crit: a newline on stdout only.
     if (!opts.out) await out.write("\n");
     await out.commit();
@@ -25,19 +26,23 @@ export async function decodeCommand(opts: DecodeCommandOptions): Promise<void> {
   }
 }
 
-export function registerDecode(program: Command): void {
+/**
+ * `namedExtensions`: crtool's bin shows crtool's own fields by name; crit's
+ * prints them as crit does (under "$unknown").
+ */
+export function registerDecode(program: Command, { namedExtensions = false } = {}): void {
   program
     .command("decode")
     .description("convert criu image from binary type to json")
     .option("--pretty", "Multiline with indents and some numerical fields in field-specific format")
     .option("-i, --in <file>", "criu image in binary format to be decoded (stdin by default)")
     .option("-o, --out <file>", "where to put criu image in json format (stdout by default)")
-    .action((opts: DecodeCommandOptions) => decodeCommand(opts));
+    .action((opts: DecodeCommandOptions) => decodeCommand({ ...opts, namedExtensions }));
 
   program
     .command("show")
     .description("convert criu image from binary to human-readable json")
     .argument("<in>", "criu image in binary format")
     .option("--nopl", "do not show entry payload (if exists)")
-    .action((input: string, opts: { nopl?: boolean }) => decodeCommand({ in: input, pretty: true, nopl: opts.nopl }));
+    .action((input: string, opts: { nopl?: boolean }) => decodeCommand({ in: input, pretty: true, nopl: opts.nopl, namedExtensions }));
 }

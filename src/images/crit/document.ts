@@ -24,6 +24,8 @@ export interface DecodeOptions {
   pretty?: boolean;
   /** Replace payloads by their size, as `crit show --nopl`. */
   nopl?: boolean;
+  /** crtool's own extension fields by name instead of in "$unknown" (crtool's decode/show; see RenderStyle). */
+  namedExtensions?: boolean;
 }
 
 /** Payloads above this size are streamed rather than rendered in one string. */
@@ -47,7 +49,8 @@ class BufferedText {
 
 /** Writes crit's JSON for an image opened with `reader`. */
 export async function imageToJson(reader: ImageReader, sink: TextSink, options: DecodeOptions = {}): Promise<void> {
-  const style = options.pretty ? PRETTY : PLAIN;
+  const base = options.pretty ? PRETTY : PLAIN;
+  const style = options.namedExtensions ? { ...base, namedExtensions: true } : base;
   const out = new BufferedText(sink);
   const nl1 = style.indent ? newline(1) : "";
   const nl2 = style.indent ? newline(2) : "";

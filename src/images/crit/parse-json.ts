@@ -17,6 +17,7 @@ import { parsePythonBytesRepr, parsePythonInt } from "../text/python-values.js";
 import { FLAG_TABLES, dictFor } from "./tables.js";
 import { UNKNOWN_KEY } from "./render-json.js";
 import { decodeUnknownFields } from "./unknown-fields.js";
+import { extensionOf, joinExtFields } from "../ext-fields.js";
 
 function fail(path: string, why: string): never {
   throw new JsonInputError(`${path}: ${why}`);
@@ -169,6 +170,12 @@ export function messageFromJson(type: MessageType, obj: JsonValue, path: string)
       fail(`${path}.${UNKNOWN_KEY}`, (e as Error).message);
     }
     msg[UNKNOWN_FIELDS] = decodeUnknownFields(bytes);
+  }
+  // crtool's own fields by name (crtool decode/show print them so): back among the unknown fields.
+  const ext = extensionOf(type.name);
+  if (ext && ext.fields.some((f) => obj[f.name] !== undefined)) {
+    const named = messageFromJson(ext, Object.fromEntries(ext.fields.filter((f) => obj[f.name] !== undefined).map((f) => [f.name, obj[f.name]])), path);
+    msg[UNKNOWN_FIELDS] = joinExtFields(ext, named, msg[UNKNOWN_FIELDS] ?? []);
   }
   return msg;
 }

@@ -14,6 +14,7 @@ import { quopriEncode } from "../text/quopri.js";
 import { formatIPv4, formatIPv6 } from "../text/ipaddr.js";
 import { FLAG_TABLES, dictFor, formatFlags } from "./tables.js";
 import { encodeUnknownFields } from "./unknown-fields.js";
+import { extensionOf, splitExtFields } from "../ext-fields.js";
 
 /** The key under which fields unknown to the schema are kept (crit drops them). */
 export const UNKNOWN_KEY = "$unknown";
@@ -43,6 +44,12 @@ function formatDev(v: number | bigint, odev: boolean): string {
 export interface RenderStyle {
   readonly indent: boolean;
   readonly humanize: boolean;
+  /**
+   * crtool's own fields (proto/crtool-ext.proto), carried as unknown fields
+   * of CRIU's messages, by name beside the message's fields instead of in
+   * "$unknown" (crtool decode/show; crit output stays crit's).
+   */
+  readonly namedExtensions?: boolean;
 }
 
 export const PLAIN: RenderStyle = { indent: false, humanize: false };
@@ -109,26 +116,35 @@ export function renderMessage(
   const sep = style.indent ? "," + inner : ", ";
   let out = "";
   let first = true;
-  for (const f of type.fields) {
-    const v = msg[f.name];
-    if (v === undefined) continue;
-    const hex = inheritedHex || f.opts.hex;
-    let text: string;
-    if (f.repeated) {
-      const list = v as unknown[];
-      if (list.length === 0) continue;
-      text = "";
-      if (style.humanize && f.opts.ipadd && f.isInteger) text = renderIpList(list as number[], style, level + 1);
-      if (text === "") text = renderList(f, list, style, level + 1, hex);
-    } else if (f.kind === "message") {
-      text = renderMessage(f.message!, v as ImageMessage, style, level + 1, hex);
-    } else {
-      text = renderScalar(f, v, style.humanize, hex);
+  const fields = (t: MessageType, m: ImageMessage) => {
+    for (const f of t.fields) {
+      const v = m[f.name];
+      if (v === undefined) continue;
+      const hex = inheritedHex || f.opts.hex;
+      let text: string;
+      if (f.repeated) {
+        const list = v as unknown[];
+        if (list.length === 0) continue;
+        text = "";
+        if (style.humanize && f.opts.ipadd && f.isInteger) text = renderIpList(list as number[], style, level + 1);
+        if (text === "") text = renderList(f, list, style, level + 1, hex);
+      } else if (f.kind === "message") {
+        text = renderMessage(f.message!, v as ImageMessage, style, level + 1, hex);
+      } else {
+        text = renderScalar(f, v, style.humanize, hex);
+      }
+      out += (first ? inner : sep) + '"' + f.name + '": ' + text;
+      first = false;
     }
-    out += (first ? inner : sep) + '"' + f.name + '": ' + text;
-    first = false;
+  };
+  fields(type, msg);
+  let unknown = msg[UNKNOWN_FIELDS];
+  const ext = style.namedExtensions && unknown?.length ? extensionOf(type.name) : undefined;
+  if (ext) {
+    const { named, rest } = splitExtFields(ext, unknown!);
+    fields(ext, named);
+    unknown = rest;
   }
-  const unknown = msg[UNKNOWN_FIELDS];
   if (unknown && unknown.length) {
     out += (first ? inner : sep) + '"' + UNKNOWN_KEY + '": ' + pyJsonString(encodeBase64Lines(encodeUnknownFields(unknown)));
     first = false;
