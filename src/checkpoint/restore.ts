@@ -88,7 +88,7 @@ const CANNOT = "crtool cannot restore this kind of file";
 /**
  * Every fd of `table` that restore cannot re-create (fds of kinds crtool
  * does not know, or records but cannot restore, such as BPF programs):
- * restore and --dry-run both refuse exactly these, with refusalError().
+ * restore and --dry-run both refuse exactly these, with RestoreRefusedError.
  */
 export async function tableRefusals(table: readonly ImageMessage[], files: ReadonlyMap<number, ImageMessage>, ctx: RestoreContext): Promise<Refusal[]> {
   const out: Refusal[] = [];

@@ -5,25 +5,12 @@
  */
 import { linkRecord } from "../bpf/objects.js";
 import type { ImageMessage } from "../images/wire/message.js";
-import type { FdKind } from "./fd-kind.js";
-import { describeExt, extFileEntry } from "./ext-file.js";
+import { recordedKind } from "./ext-file.js";
 
-export const bpfLinkKind: FdKind = {
-  type: "EXT",
-  field: "ext",
-  extKind: "bpf-link",
+export const bpfLinkKind = recordedKind({
+  kind: "bpf-link",
+  magic: "BPF_LINK",
   notRestorable: "a BPF link attaches a program, and crtool cannot load BPF programs again; the restored application attaches its programs itself",
-
-  detect(fd) {
-    return fd.fdinfo.bpfLink !== undefined;
-  },
-
-  dump(fd, id, ctx) {
-    const ours = ctx.grab(fd);
-    const rec = linkRecord(ours, id, fd.fdinfo.bpfLink) as unknown as ImageMessage;
-    ctx.image("bpf-link.img", "BPF_LINK").append(rec);
-    return extFileEntry(ours, fd, id, "bpf-link", rec, ctx);
-  },
-
-  describe: describeExt("bpf-link"),
-};
+  detect: (fd) => fd.fdinfo.bpfLink !== undefined,
+  record: (ours, fd, id) => linkRecord(ours, id, fd.fdinfo.bpfLink) as unknown as ImageMessage,
+});

@@ -6,25 +6,13 @@
  * loaded with.
  */
 import { progRecord } from "../bpf/objects.js";
-import type { FdKind } from "./fd-kind.js";
-import { describeExt, extFileEntry } from "./ext-file.js";
+import type { ImageMessage } from "../images/wire/message.js";
+import { recordedKind } from "./ext-file.js";
 
-export const bpfProgKind: FdKind = {
-  type: "EXT",
-  field: "ext",
-  extKind: "bpf-prog",
+export const bpfProgKind = recordedKind({
+  kind: "bpf-prog",
+  magic: "BPF_PROG",
   notRestorable: "crtool cannot load a BPF program again (the kernel does not give its original instructions back); the restored application loads its programs itself",
-
-  detect(fd) {
-    return fd.fdinfo.bpfProg !== undefined;
-  },
-
-  dump(fd, id, ctx) {
-    const ours = ctx.grab(fd);
-    const rec = { ...progRecord(ours, id) };
-    ctx.image("bpf-prog.img", "BPF_PROG").append(rec);
-    return extFileEntry(ours, fd, id, "bpf-prog", rec, ctx);
-  },
-
-  describe: describeExt("bpf-prog"),
-};
+  detect: (fd) => fd.fdinfo.bpfProg !== undefined,
+  record: (ours, _fd, id) => progRecord(ours, id) as unknown as ImageMessage,
+});

@@ -10,7 +10,8 @@ import type { ImageMessage } from "../images/wire/message.js";
 import { BPF_OBJECT_IMAGES, describeBpfObject, extFileMessage, type BpfObjectKind } from "../images/bpf-objects.js";
 import type { DumpContext } from "../checkpoint/dump-context.js";
 import type { RestoreContext } from "../checkpoint/restore-context.js";
-import type { TaskFd } from "./fd-kind.js";
+import type { MagicName } from "../images/magic.js";
+import type { FdKind, TaskFd } from "./fd-kind.js";
 import { readFown } from "./fown.js";
 
 /**
@@ -35,4 +36,32 @@ export async function recordOf(ctx: RestoreContext, kind: BpfObjectKind, id: num
 export function describeExt(kind: BpfObjectKind) {
   return async (_message: ImageMessage, id: number, ctx: RestoreContext): Promise<string> =>
     describeBpfObject(kind, await recordOf(ctx, kind, id), { atDumpTime: true });
+}
+
+/**
+ * An EXT fd kind that is recorded for inspection and cannot be restored:
+ * each fd's record (`record`, from crtool's duplicate `ours`) goes to the
+ * kind's own image, its ext_file_entry to files.img.
+ */
+export function recordedKind(o: {
+  kind: BpfObjectKind;
+  magic: MagicName;
+  notRestorable: string;
+  detect(fd: TaskFd): boolean;
+  record(ours: number, fd: TaskFd, id: number): ImageMessage;
+}): FdKind {
+  return {
+    type: "EXT",
+    field: "ext",
+    extKind: o.kind,
+    notRestorable: o.notRestorable,
+    detect: o.detect,
+    dump(fd, id, ctx) {
+      const ours = ctx.grab(fd);
+      const rec = o.record(ours, fd, id);
+      ctx.image(BPF_OBJECT_IMAGES[o.kind], o.magic).append(rec);
+      return extFileEntry(ours, fd, id, o.kind, rec, ctx);
+    },
+    describe: describeExt(o.kind),
+  };
 }

@@ -6,26 +6,14 @@
  * the running application.
  */
 import { perfEventRecord } from "../bpf/objects.js";
-import type { FdKind } from "./fd-kind.js";
+import type { ImageMessage } from "../images/wire/message.js";
 import { isAnonInode } from "./anon-inode.js";
-import { describeExt, extFileEntry } from "./ext-file.js";
+import { recordedKind } from "./ext-file.js";
 
-export const perfEventKind: FdKind = {
-  type: "EXT",
-  field: "ext",
-  extKind: "perf-event",
+export const perfEventKind = recordedKind({
+  kind: "perf-event",
+  magic: "PERF_EVENT",
   notRestorable: "crtool does not re-open perf events (their counters and the BPF programs attached to them belong to the running application); the restored application opens its own",
-
-  detect(fd) {
-    return isAnonInode(fd, "perf_event");
-  },
-
-  dump(fd, id, ctx) {
-    const ours = ctx.grab(fd);
-    const rec = { ...perfEventRecord(fd.pid, fd.fd, id) };
-    ctx.image("perf-event.img", "PERF_EVENT").append(rec);
-    return extFileEntry(ours, fd, id, "perf-event", rec, ctx);
-  },
-
-  describe: describeExt("perf-event"),
-};
+  detect: (fd) => isAnonInode(fd, "perf_event"),
+  record: (_ours, fd, id) => perfEventRecord(fd.pid, fd.fd, id) as unknown as ImageMessage,
+});
