@@ -25,10 +25,10 @@ const json = argv.includes("--json");
 const TIMEOUT_MS = 1000;
 const MEMORY_MB = 512;
 
-/** Image directories: the shared fixtures if present, the examples, any --corpus dirs. */
+/** Image directories: the CRIU 4.2 fixtures, the examples, any --corpus dirs. */
 function corpusDirs() {
   const dirs = [];
-  const fixtures = process.env.CRTOOL_FIXTURES ?? join(root, "..", "shared", "fixtures", "criu-4.2");
+  const fixtures = process.env.CRTOOL_FIXTURES ?? join(root, "test", "fixtures", "criu-4.2");
   if (existsSync(fixtures)) for (const s of readdirSync(fixtures)) if (existsSync(join(fixtures, s, "images"))) dirs.push(join(fixtures, s, "images"));
   dirs.push(join(root, "examples"));
   for (let i = 0; i < argv.length; i++) if (argv[i] === "--corpus") dirs.push(argv[i + 1]);

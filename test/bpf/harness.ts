@@ -112,6 +112,7 @@ export class TestDump {
       stats: this.stats,
       grab: (fd) => this.grabber.grab(fd.pid, fd.fd),
       image: (name, magic) => this.images.image(name, magic),
+      pagesImage: () => this.images.pagesImage(),
       newFileId: () => this.fileIds.newId(),
       addFile: (entry) => this.images.image("files.img", "FILES").append(entry),
       once: <T>(key: string, fn: () => Promise<T>) => {

@@ -121,7 +121,7 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("BPF maps crtool cannot dump", () => {
 
     it("notes each skipped map in the stats and the log", () => {
       const skipped = dump.stats.skipped;
-      expect(skipped.map((s) => s.fd)).toEqual([...UNSUPPORTED.map(([n]) => fdOf(n)), fdOf("hom_bloom")]);
+      expect(skipped.map((s) => ("fd" in s ? s.fd : s.pinPath))).toEqual([...UNSUPPORTED.map(([n]) => fdOf(n)), fdOf("hom_bloom")]);
       for (const s of skipped) expect(s).toMatchObject({ pid: holder.pid, kind: "BPFMAP", why: expect.stringMatching(/^BPF map \d+ \([A-Z_]+\): .+; attributes only$/) });
       expect(dump.logs.filter((l) => l.includes("recording its attributes only"))).toHaveLength(skipped.length);
       expect(dump.stats.maps).toBe(2);

@@ -7,7 +7,6 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { ImageSet } from "../../src/checkpoint/image-set.js";
 import { emptyStats, type DumpStats, type ImageSink } from "../../src/checkpoint/dump-context.js";
 import type { MagicName } from "../../src/images/magic.js";
@@ -17,11 +16,13 @@ import { O_CLOEXEC, close, grabFd, parseFdLink, readFdLinkBytes, readFdinfo, sam
 import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../../src/fds/fd-kind.js";
 import type { DumpContext, RawImage } from "../../src/checkpoint/dump-context.js";
 
+import { FIXTURES } from "../helpers/fixtures.js";
+
 export const IS_ROOT = process.getuid?.() === 0;
 export const HAVE_GCC = spawnSync("gcc", ["--version"], { stdio: "ignore" }).status === 0;
 export const HAVE_CRIT = spawnSync("crit", ["--help"], { stdio: "ignore" }).status === 0;
 
-export const FIXTURES = process.env.CRTOOL_FIXTURES ?? fileURLToPath(new URL("../../../shared/fixtures/criu-4.2/", import.meta.url));
+export { FIXTURES };
 export const ZOO = join(FIXTURES, "fds-zoo");
 export const HAVE_ZOO = existsSync(join(ZOO, "src", "fds_zoo.c"));
 

@@ -1,12 +1,12 @@
-/** Locating the shared CRIU 4.2 fixtures (outside the repository). */
+/** Locating the CRIU 4.2 fixtures (test/fixtures/criu-4.2, see its README.md). */
 import { existsSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
-/** CRTOOL_FIXTURES, or ../shared/fixtures/criu-4.2 beside the repository. */
-export const FIXTURES = process.env.CRTOOL_FIXTURES ?? resolve(REPO_ROOT, "..", "shared", "fixtures", "criu-4.2");
+/** CRTOOL_FIXTURES, or the repository's own copy. */
+export const FIXTURES = process.env.CRTOOL_FIXTURES ?? resolve(REPO_ROOT, "test", "fixtures", "criu-4.2");
 
 export const HAVE_FIXTURES = existsSync(FIXTURES);
 if (!HAVE_FIXTURES) console.warn(`skipping fixture tests: ${FIXTURES} not found (set CRTOOL_FIXTURES)`);

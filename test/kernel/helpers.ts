@@ -1,18 +1,15 @@
 /** Shared by the kernel tests: privilege checks, fixtures, fd bookkeeping, bpffs, bpftool. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { close } from "../../src/kernel/index.js";
+import { FIXTURES } from "../helpers/fixtures.js";
 
 export const IS_ROOT = process.getuid?.() === 0;
 if (!IS_ROOT) console.warn("skipping kernel tests that need root/CAP_BPF: not running as root");
 
-/** The shared CRIU 4.2 fixtures beside the repository (CRTOOL_FIXTURES overrides). */
-export const FIXTURES = process.env.CRTOOL_FIXTURES ?? fileURLToPath(new URL("../../../shared/fixtures/criu-4.2/", import.meta.url));
-export const HAVE_FIXTURES = existsSync(FIXTURES);
-if (!HAVE_FIXTURES) console.warn(`skipping fdinfo fixture tests: ${FIXTURES} not found (set CRTOOL_FIXTURES)`);
+export { FIXTURES, HAVE_FIXTURES } from "../helpers/fixtures.js";
 
 export function fixture(...parts: string[]): string {
   return join(FIXTURES, ...parts);
