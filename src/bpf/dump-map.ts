@@ -8,8 +8,8 @@
  */
 import { O_CLOEXEC, readFdinfo, type BpfMapFdinfo } from "../kernel/index.js";
 import type { ImageMessage } from "../images/index.js";
-import { FD_TYPE_NUMBERS } from "../fds/fd-kind.js";
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import { FD_TYPE_NUMBERS } from "../contract/fd-kind.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { CrtoolBpfmapFileExt, FownEntry } from "../images/schema/types.js";
 import { ringbufPositions } from "../kernel/index.js";
 import { eventStreamOf, hasReadPositions } from "./map-types.js";
@@ -18,7 +18,7 @@ import { LiveMap } from "./map.js";
 import { MapSpec, type MapFileAttrs } from "./map-spec.js";
 import type { PinnedMap } from "./pinned.js";
 import { writeContents, type WrittenContents } from "./write-contents.js";
-import type { PrefetchedContents } from "./read/prefetch.js";
+import { CONTENTS_PREFETCH, type PrefetchedContents } from "./read/prefetch.js";
 
 /** Who refers to a map: a process's fd, or a pin on a bpffs. */
 export type MapOwner = { pid: number; fd: number } | { pinPath: string };
@@ -134,7 +134,7 @@ function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContex
 function dumpContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): void | Promise<void> {
   const plan = map.readPlan();
   const collect = !("unsupported" in plan) && plan.innerMaps;
-  const prefetch = ctx.prefetch;
+  const prefetch = ctx.slot(CONTENTS_PREFETCH);
   const readNow = async () => {
     // Maps offered earlier come first in bpfmap-data.img.
     if (prefetch) await prefetch.drain();

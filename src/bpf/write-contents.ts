@@ -5,7 +5,7 @@
  * streamed from the spool: all keys, then all values, as CRIU lays it out.
  */
 import type { ImageMessage } from "../images/index.js";
-import type { ImageSink, ProgressTicker } from "../checkpoint/dump-context.js";
+import type { ImageSink, ProgressTicker } from "../contract/dump-context.js";
 import { MapNotSupportedError } from "./errors.js";
 import { setExtFields } from "../images/ext-fields.js";
 import type { LiveMap } from "./map.js";

@@ -8,7 +8,7 @@ import { ImageReader } from "../images/image-reader.js";
 import { IoError, ImageFormatError, CrtoolError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { openImage as openImageFile } from "../io/input.js";
-import type { LoadedEntry } from "./restore-context.js";
+import type { LoadedEntry } from "../contract/restore-context.js";
 
 export class DumpImages {
   private readonly cache = new Map<string, LoadedEntry[] | undefined>();

@@ -8,7 +8,7 @@
 import { NO_FOWN, closePinned, dumpPinnedMap, findPinnedObjects, linkRecord, progRecord } from "../bpf/index.js";
 import { BPF_OBJECT_IMAGES, describeBpfObject, extFileMessage } from "../images/bpf-objects.js";
 import type { ImageMessage } from "../images/wire/message.js";
-import { FD_TYPE_NUMBERS } from "../fds/fd-kind.js";
+import { FD_TYPE_NUMBERS } from "../contract/fd-kind.js";
 import { DumpDir } from "./dump-dir.js";
 import { DumpSession, type DumpSummary } from "./dump.js";
 import { inventoryEntry } from "./task-images.js";

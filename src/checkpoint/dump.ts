@@ -5,16 +5,16 @@
  */
 import { NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
-import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../fds/fd-kind.js";
+import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../contract/fd-kind.js";
 import { describeUnknown, kindOf } from "../fds/index.js";
-import { emptyStats, type DumpContext, type DumpOptions, type DumpStats, type ProgressTicker } from "./dump-context.js";
+import { emptyStats, type DumpContext, type DumpOptions, type DumpSlot, type DumpStats, type ProgressTicker } from "../contract/dump-context.js";
 import { DumpDir } from "./dump-dir.js";
 import { faultRequested, pausePoint, plainPath } from "../debug/hooks.js";
 import { ImageSet } from "./image-set.js";
 import { Freezer, type FreezerMode } from "./freezer.js";
 import { FdGrabber, listTaskFds, readTaskFd } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
-import { ContentsPrefetch } from "../bpf/read/prefetch.js";
+import { CONTENTS_PREFETCH, ContentsPrefetch } from "../bpf/read/prefetch.js";
 import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } from "./task-images.js";
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
@@ -82,6 +82,8 @@ export class DumpSession {
     discard: plainPath("prefetch-fallback"),
     adopt: (fd) => this.grabber.adopt(fd),
   });
+  /** The services this session gives fd kinds (DumpContext.slot). */
+  private readonly slots = new Map<DumpSlot<unknown>, unknown>([[CONTENTS_PREFETCH, this.prefetch]]);
   readonly ctx: DumpContext;
 
   constructor(readonly req: SessionOptions, dir: string) {
@@ -96,7 +98,7 @@ export class DumpSession {
       newFileId: () => this.fileIds.newId(),
       addFile: (entry) => this.images.image("files.img", "FILES").append(entry),
       spoolDir: dir,
-      prefetch: this.prefetch,
+      slot: <T>(slot: DumpSlot<T>) => this.slots.get(slot) as T | undefined,
       progress: req.progress,
       once: <T>(key: string, fn: () => Promise<T>) => {
         let p = this.onceResults.get(key) as Promise<T> | undefined;

@@ -4,7 +4,7 @@
  * says. Candidates are narrowed by inode first so kcmp runs rarely.
  */
 import { KCMP, kcmp } from "../kernel/index.js";
-import type { TaskFd } from "../fds/fd-kind.js";
+import type { TaskFd } from "../contract/fd-kind.js";
 
 interface Known {
   pid: number;

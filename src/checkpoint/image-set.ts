@@ -11,7 +11,7 @@ import type { ImageMessage } from "../images/wire/message.js";
 import { roundUp, type Payload, type PayloadLayout } from "../images/payloads/layout.js";
 import { encodePayload } from "../images/image-encoder.js";
 import { Writer } from "../images/wire/writer.js";
-import type { ImageSink, RawImage } from "./dump-context.js";
+import type { ImageSink, RawImage } from "../contract/dump-context.js";
 
 function writeAll(fd: number, bytes: Uint8Array, path: string): void {
   let off = 0;

@@ -9,7 +9,7 @@ import { onTerminate } from "../io/terminate.js";
 import { MapRestoreSession, pinRestoredMaps, planPins } from "../bpf/restore/index.js";
 import { DumpImages } from "./dump-images.js";
 import { Restore } from "./restore.js";
-import type { RestoreOptions } from "./restore-context.js";
+import type { RestoreOptions } from "../contract/restore-context.js";
 import { mapSummaries, type RestoreSummary } from "./restore-summary.js";
 import { BPF_OBJECT_IMAGES, describeBpfObject } from "../images/bpf-objects.js";
 import { FD_KINDS } from "../fds/index.js";

@@ -10,7 +10,7 @@ import { MapRestoreSession, planPins } from "../bpf/restore/index.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { DumpImages } from "./dump-images.js";
 import { Restore, RestoreError, RestoreRefusedError, choosePid, kindLabel, tableRefusals, type Refusal } from "./restore.js";
-import type { RestoreOptions } from "./restore-context.js";
+import type { RestoreOptions } from "../contract/restore-context.js";
 
 export interface RestorePlan {
   mode: "command" | "pin";

@@ -11,11 +11,11 @@ import { CrtoolError, NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { close } from "../kernel/index.js";
 import { kindOfEntry } from "../fds/index.js";
-import { FD_TYPE_NUMBERS, isRestorable, type FdTypeName, type RestorableFdKind } from "../fds/fd-kind.js";
+import { FD_TYPE_NUMBERS, isRestorable, type FdTypeName, type RestorableFdKind } from "../contract/fd-kind.js";
 import { onTerminate } from "../io/terminate.js";
 import { DumpImages } from "./dump-images.js";
 import { MapRestoreSession, verifyRestoredMaps, type RestoredMap } from "../bpf/restore/index.js";
-import type { DeferredEpoll, RestoreContext, RestoreOptions } from "./restore-context.js";
+import type { DeferredEpoll, RestoreContext, RestoreOptions } from "../contract/restore-context.js";
 import { launch, type DeferredEpollItem } from "./launch.js";
 
 export interface RestoreRequest extends RestoreOptions {

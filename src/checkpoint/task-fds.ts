@@ -5,7 +5,7 @@
  */
 import { fstatSync } from "node:fs";
 import { FdinfoReader, close, parseFdinfo, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type DumpHelperThread, type FdLink, type Fdinfo } from "../kernel/index.js";
-import type { FileStat, TaskFd } from "../fds/fd-kind.js";
+import type { FileStat, TaskFd } from "../contract/fd-kind.js";
 import { NoSuchProcessError } from "./process-tree.js";
 import { PermissionError } from "./freezer.js";
 

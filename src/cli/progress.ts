@@ -1,6 +1,6 @@
 /** A progress bar on stderr for long steps, only when stderr is a terminal. */
 import cliProgress from "cli-progress";
-import type { ProgressTicker } from "../checkpoint/dump-context.js";
+import type { ProgressTicker } from "../contract/dump-context.js";
 
 export function terminalProgress(label: string, total: number): ProgressTicker | undefined {
   if (!process.stderr.isTTY) return undefined;

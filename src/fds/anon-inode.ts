@@ -1,5 +1,5 @@
 /** Recognising anon_inode fds by the name in their /proc link ("anon_inode:[eventfd]" → "eventfd"). */
-import type { TaskFd } from "./fd-kind.js";
+import type { TaskFd } from "../contract/fd-kind.js";
 
 export function isAnonInode(fd: TaskFd, name: string): boolean {
   return fd.link.kind === "anon_inode" && fd.link.name === name;

@@ -12,7 +12,7 @@ import { NotSupportedError } from "../images/errors.js";
 import { dumpMapFile } from "../bpf/dump-map.js";
 import { MapRestoreSession } from "../bpf/restore/session.js";
 import type { FownEntry } from "../images/schema/types.js";
-import type { RestorableFdKind } from "./fd-kind.js";
+import type { RestorableFdKind } from "../contract/fd-kind.js";
 import { isAnonInode } from "./anon-inode.js";
 import { readFown, restoreFown } from "./fown.js";
 import { finishFd, setStatusFlags } from "./restore-fd.js";

@@ -9,7 +9,7 @@ import { btfRecord } from "../bpf/objects.js";
 import { MapRestoreSession } from "../bpf/restore/session.js";
 import { NotSupportedError } from "../images/errors.js";
 import type { FownEntry } from "../images/schema/types.js";
-import type { RestorableFdKind } from "./fd-kind.js";
+import type { RestorableFdKind } from "../contract/fd-kind.js";
 import { describeExt, extFileEntry, recordOf } from "./ext-file.js";
 import { restoreFown } from "./fown.js";
 import { finishFd } from "./restore-fd.js";

@@ -8,11 +8,11 @@
  * the recorded flags (O_NONBLOCK) and owner. The counter is written rather
  * than passed to eventfd(2), whose initial value is only 32 bits.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { EventfdFileEntry } from "../images/schema/types.js";
 import { O_CLOEXEC, stableBuffer, write } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
-import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown, restoreFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";
 import { O_NONBLOCK, fileFlags } from "./open-flags.js";

@@ -15,7 +15,7 @@
  * and then the epoll's fdinfo shows crtool's number and MOD/DEL by the
  * task's number fail with ENOENT.
  */
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import { NotSupportedError } from "../images/errors.js";
 import type { EventpollFileEntry, EventpollTfdEntry } from "../images/schema/types.js";
 import { F_DUPFD_CLOEXEC, O_CLOEXEC, check, dup, fcntl, isErrno } from "../kernel/index.js";

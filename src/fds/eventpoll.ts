@@ -11,11 +11,11 @@
  * target no fd of the task holds any more cannot be restored and is refused.
  * Restore: eventpoll-restore.ts.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { EventpollFileEntry, EventpollTfdEntry } from "../images/schema/types.js";
 import { KCMP, addressOf, isErrno, kcmp, listFds, stableBuffer, type EpollTarget } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
-import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { restoreEventpoll } from "./eventpoll-restore.js";
 import { readFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";

@@ -8,10 +8,10 @@
  */
 import type { ImageMessage } from "../images/wire/message.js";
 import { BPF_OBJECT_IMAGES, describeBpfObject, extFileMessage, type BpfObjectKind } from "../images/bpf-objects.js";
-import type { DumpContext } from "../checkpoint/dump-context.js";
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import type { MagicName } from "../images/magic.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 
 /**

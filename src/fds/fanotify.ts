@@ -7,11 +7,11 @@
  * mount-namespace marks — CRIU silently skips them; crtool refuses them.
  * Queued events are dropped, as by CRIU.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { FanotifyFileEntry, FanotifyMarkEntry } from "../images/schema/types.js";
 import type { FanotifyMark } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { pendingEventBytes, watchHandle } from "./fsnotify-handle.js";
 import { toMessage } from "./message.js";

@@ -7,7 +7,7 @@
  * before it is closed.
  */
 import { fstatSync } from "node:fs";
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import type { FifoEntry, RegFileEntry } from "../images/schema/types.js";
 import { isFifo } from "./file-mode.js";
 import { restoreFown } from "./fown.js";

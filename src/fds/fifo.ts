@@ -4,11 +4,11 @@
  * points at through regf_id — one pair per open file of the FIFO — and its
  * buffered bytes go to fifo-data.img once per FIFO. Restore: fifo-restore.ts.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { ImageFormatError } from "../images/errors.js";
 import type { FifoEntry, RegFileEntry } from "../images/schema/types.js";
-import { FD_TYPE_NUMBERS, type RestorableFdKind, type TaskFd } from "./fd-kind.js";
+import { FD_TYPE_NUMBERS, type RestorableFdKind, type TaskFd } from "../contract/fd-kind.js";
 import { restoreFifo } from "./fifo-restore.js";
 import { isFifo } from "./file-mode.js";
 import { fromMessage, toMessage } from "./message.js";

@@ -7,10 +7,10 @@
  * only if that path leads back to the same inode.
  */
 import { closeSync, openSync, readlinkSync, statSync } from "node:fs";
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { FhEntry } from "../images/schema/types.js";
 import { stableBuffer, type FileHandle } from "../kernel/index.js";
-import type { TaskFd } from "./fd-kind.js";
+import type { TaskFd } from "../contract/fd-kind.js";
 import { pathField } from "./link-path.js";
 import { mountsOf } from "./mountinfo.js";
 import { O_DIRECTORY, O_PATH, O_RDONLY } from "./open-flags.js";

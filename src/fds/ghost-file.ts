@@ -10,10 +10,10 @@
  * ones as one run of bytes after the entry, exactly as CRIU decides.
  */
 import type { BigIntStats } from "node:fs";
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import { SyscallError } from "../kernel/index.js";
 import type { GhostFileEntry, RemapFilePathEntry } from "../images/schema/types.js";
-import type { TaskFd } from "./fd-kind.js";
+import type { TaskFd } from "../contract/fd-kind.js";
 import { dev32, kdevOf } from "./dev.js";
 import { isBlk, isChr, isLnk, isReg } from "./file-mode.js";
 import { toMessage } from "./message.js";

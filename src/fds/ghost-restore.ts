@@ -16,7 +16,7 @@
  */
 import { closeSync, fchmodSync, fchownSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import { ImageReader } from "../images/image-reader.js";
 import { ImageFormatError } from "../images/errors.js";
 import type { GhostChunkEntry, GhostFileEntry } from "../images/schema/types.js";

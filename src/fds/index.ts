@@ -3,7 +3,7 @@
  * accepts an fd handles it). Adding a kind: one module in this folder, one
  * line here.
  */
-import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "./fd-kind.js";
+import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../contract/fd-kind.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { getExtFields } from "../images/ext-fields.js";
 import { bpfMapKind } from "./bpfmap.js";

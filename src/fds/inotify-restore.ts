@@ -16,7 +16,7 @@
  * mask keeps IN_ONESHOT and IN_EXCL_UNLINK, which CRIU filters out.
  */
 import { closeSync, fstatSync, openSync } from "node:fs";
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import type { InotifyFileEntry, InotifyWdEntry } from "../images/schema/types.js";
 import { O_CLOEXEC } from "../kernel/index.js";
 import { FH_WORDS } from "./fsnotify-handle.js";

@@ -6,10 +6,10 @@
  * them too (with a warning), and so does crtool (with a log line).
  * Restore: inotify-restore.ts.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { InotifyFileEntry, InotifyWdEntry } from "../images/schema/types.js";
 import { isAnonInode } from "./anon-inode.js";
-import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { restoreInotify } from "./inotify-restore.js";
 import { readFown } from "./fown.js";
 import { pendingEventBytes, watchHandle } from "./fsnotify-handle.js";

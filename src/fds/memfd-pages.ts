@@ -9,7 +9,7 @@
  * Raw pages images have no header and their ids are shared with the tasks'
  * memory images, so they come from DumpContext.pagesImage().
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { PagemapEntry, PagemapHead } from "../images/schema/types.js";
 import { toMessage } from "./message.js";
 import { pageSize } from "../kernel/index.js";

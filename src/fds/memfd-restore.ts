@@ -12,7 +12,7 @@
  */
 import { closeSync, fchmodSync, fchownSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import { ImageFormatError } from "../images/errors.js";
 import type { MemfdFileEntry, MemfdInodeEntry, PagemapEntry, PagemapHead } from "../images/schema/types.js";
 import { F_ADD_SEALS, fcntl } from "../kernel/index.js";

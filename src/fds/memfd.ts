@@ -10,10 +10,10 @@
  * memfd-restore.ts.
  */
 import { closeSync, fstatSync } from "node:fs";
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { MemfdFileEntry, MemfdInodeEntry } from "../images/schema/types.js";
 import { F_GET_SEALS, fcntl } from "../kernel/index.js";
-import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { isReg } from "./file-mode.js";
 import { readFown } from "./fown.js";
 import { pathField, stripDeleted } from "./link-path.js";

@@ -4,7 +4,7 @@
  * files must not be read), and the mounts of a superblock (to turn an
  * inotify/fanotify file handle back into a path).
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import { readMountinfo, type Mount } from "../kernel/index.js";
 import { perDump } from "./per-dump.js";
 

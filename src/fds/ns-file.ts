@@ -8,9 +8,9 @@
  * restore); the tree is the orchestrator's to know, so it must check that
  * every ns_id given out here was registered for a task.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { NsFileEntry } from "../images/schema/types.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { toMessage } from "./message.js";
 import { NS_CFLAGS, namespaceIds } from "./ns-ids.js";
 import { fileFlags } from "./open-flags.js";

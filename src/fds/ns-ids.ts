@@ -6,7 +6,7 @@
  * register the tree's namespaces (in CRIU's order: pid, net, ipc, uts, time,
  * mnt, user, cgroup) before any fd, and read ids for ids-<pid>.img from here.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import { perDump } from "./per-dump.js";
 
 /** /proc/PID/ns names CRIU dumps, with their CLONE_NEW* flag (ns_cflag). */

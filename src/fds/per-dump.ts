@@ -3,7 +3,7 @@
  * keyed by the dump's DumpContext so that two dumps never share it and it
  * is collected with the context.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 
 const states = new WeakMap<DumpContext, Map<string, unknown>>();
 

@@ -7,10 +7,10 @@
  * CRIU also checks that the process is in the dumped tree (else the pid
  * may not exist on restore); only the orchestrator knows the tree.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { PidfdEntry } from "../images/schema/types.js";
 import { isAnonInode } from "./anon-inode.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { toMessage } from "./message.js";
 import { O_EXCL, O_RDWR, fileFlags } from "./open-flags.js";

@@ -5,7 +5,7 @@
  * before any restored end is handed out, so the process reads them first
  * and in order.
  */
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import { IoError } from "../images/errors.js";
 import type { PipeDataEntry } from "../images/schema/types.js";
 import { F_SETPIPE_SZ, fcntl, isErrno, write } from "../kernel/index.js";

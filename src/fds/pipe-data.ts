@@ -12,11 +12,11 @@
  * a pipe whose reader is outside; crtool keeps it.)
  */
 import { closeSync, openSync } from "node:fs";
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { MagicName } from "../images/magic.js";
 import type { PipeDataEntry } from "../images/schema/types.js";
 import { F_GETPIPE_SZ, F_SETPIPE_SZ, O_CLOEXEC, SPLICE_F_NONBLOCK, close, fcntl, isErrno, pipe2, read, tee } from "../kernel/index.js";
-import type { TaskFd } from "./fd-kind.js";
+import type { TaskFd } from "../contract/fd-kind.js";
 import { toMessage } from "./message.js";
 import { O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY, fileFlags } from "./open-flags.js";
 

@@ -13,10 +13,10 @@
  * writers were all gone sees end-of-file after the data, and a writer whose
  * readers were gone gets EPIPE, as in the dumped process.
  */
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import type { PipeEntry } from "../images/schema/types.js";
 import { O_CLOEXEC, pipe2 } from "../kernel/index.js";
-import { FD_TYPE_NUMBERS } from "./fd-kind.js";
+import { FD_TYPE_NUMBERS } from "../contract/fd-kind.js";
 import { restoreFown } from "./fown.js";
 import { O_ACCMODE, O_DIRECT, O_LARGEFILE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } from "./open-flags.js";
 import { PIPES_DATA } from "./pipe-data.js";

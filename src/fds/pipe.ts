@@ -4,9 +4,9 @@
  * pipes-data.img once per pipe (pipe-data.ts). Both ends share the pipe_id;
  * the restore pairs them up by it (pipe-restore.ts).
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { PipeEntry } from "../images/schema/types.js";
-import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { isFifo } from "./file-mode.js";
 import { readFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";

@@ -5,7 +5,7 @@
  * decide which of its entries take the ends pipe(2) made, and when an end
  * nobody in this process takes can be closed.
  */
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import type { ImageMessage } from "../images/wire/message.js";
 
 /** files.img entries of fd type `type` (a number of FD_TYPE_NUMBERS), in image order. */

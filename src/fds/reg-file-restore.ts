@@ -15,7 +15,7 @@
  * writes and cannot restore.
  */
 import { fstatSync } from "node:fs";
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import type { RegFileEntry, RemapFilePathEntry } from "../images/schema/types.js";
 import { BUILD_ID_WINDOW, buildIdWords, findBuildId } from "./build-id.js";
 import { restoreFown } from "./fown.js";

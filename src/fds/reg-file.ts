@@ -13,9 +13,9 @@
  * has its own mount namespace, which crtool does not dump, so never here.
  */
 import { existsSync, fstatSync, lstatSync, statSync, type BigIntStats } from "node:fs";
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { RegFileEntry } from "../images/schema/types.js";
-import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { BUILD_ID_WINDOW, buildIdWords, findBuildId, isElf } from "./build-id.js";
 import { major, minor } from "./dev.js";
 import { isChr, isDir, isLnk, isReg } from "./file-mode.js";

@@ -6,7 +6,7 @@
  * through loseOrThrowOnRestore, as the dump side's loseOrThrow does.
  */
 import { CrtoolError, NotSupportedError } from "../images/errors.js";
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 
 export function cannotRestore(id: number, kind: string, why: string): NotSupportedError {
   return new NotSupportedError(`file ${id} (${kind}): ${why}`);

@@ -10,7 +10,7 @@
  * table's business (fdinfo-N.img), not the open file's.
  */
 import { openSync } from "node:fs";
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import { F_SETFL, SyscallError, close, fcntl, isErrno } from "../kernel/index.js";
 import { NotSupportedError } from "../images/errors.js";
 import { O_CLOEXEC, O_EXCL, O_PATH } from "./open-flags.js";

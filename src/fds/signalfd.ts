@@ -6,11 +6,11 @@
  * state, not the file's: the process that takes the fd over blocks them
  * itself.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { SignalfdEntry } from "../images/schema/types.js";
 import { O_CLOEXEC } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
-import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown, restoreFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";
 import { fileFlags } from "./open-flags.js";

@@ -7,7 +7,7 @@
  *
  * The answer is kept per TaskFd, as every socket kind asks in turn.
  */
-import type { TaskFd } from "./fd-kind.js";
+import type { TaskFd } from "../contract/fd-kind.js";
 import { S_IFSOCK, fileType } from "./file-mode.js";
 import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX } from "./sock-diag/constants.js";
 import { getxattr } from "./sock-diag/syscalls.js";

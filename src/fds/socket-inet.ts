@@ -21,11 +21,11 @@
  * listeners with connections waiting to be accepted (--tcp-skip-in-flight),
  * corked UDP sockets; and raw, ICMP and MPTCP sockets.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { InetSkEntry, IpOptsEntry, TcpOptsEntry } from "../images/schema/types.js";
 import { formatIPv4, formatIPv6 } from "../images/text/ipaddr.js";
 import { isErrno } from "../kernel/index.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { toMessage } from "./message.js";
 import { fileFlags } from "./open-flags.js";

@@ -12,9 +12,9 @@
  * (they cannot be saved), more than 32 groups (the image keeps one word),
  * and groups without a port id.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { NetlinkSkEntry } from "../images/schema/types.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { toMessage } from "./message.js";
 import { fileFlags } from "./open-flags.js";

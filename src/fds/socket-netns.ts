@@ -7,7 +7,7 @@
  * the socket then, SIOCGSKNS). crtool compares the task's namespace with its
  * own for that.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import { namespaceIds } from "./ns-ids.js";
 import { perDump } from "./per-dump.js";
 import { processNetnsIno } from "./sock-diag/netns.js";

@@ -12,9 +12,9 @@
  * belongs to the task's memory, which crtool does not dump; only the ring's
  * configuration is written.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { PacketMclist, PacketRing, PacketSockEntry } from "../images/schema/types.js";
-import type { FdKind, TaskFd } from "./fd-kind.js";
+import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { toMessage } from "./message.js";
 import { fileFlags } from "./open-flags.js";

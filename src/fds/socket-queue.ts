@@ -13,10 +13,10 @@
  * bytes in sk-queues.img. Everything is read before anything is written, so
  * a refusal leaves no partial queue in the image.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { SkPacketEntry } from "../images/schema/types.js";
 import { SyscallError, close, stableBuffer } from "../kernel/index.js";
-import type { TaskFd } from "./fd-kind.js";
+import type { TaskFd } from "../contract/fd-kind.js";
 import { toMessage } from "./message.js";
 import { MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, SCM_RIGHTS, SOL_SOCKET, SO_PEEK_OFF, SO_SNDBUF } from "./sock-diag/constants.js";
 import { getsockoptInt, recvmsg, setsockoptInt } from "./sock-diag/syscalls.js";

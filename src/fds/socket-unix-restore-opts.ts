@@ -18,7 +18,7 @@
  * Not in the image, so not restored: SO_PEEK_OFF (a new socket has it off)
  * and the TCP/IP options (not used by unix sockets).
  */
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import type { SkOptsEntry } from "../images/schema/types.js";
 import { InvalidUtf8 } from "../images/wire/message.js";
 import { SyscallError, addressOf, isErrno, stableBuffer } from "../kernel/index.js";

@@ -28,11 +28,11 @@
  * The network namespace (ns_id) is not restored: the pair is made in
  * crtool's, which a socketpair does not depend on.
  */
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { RestoreContext } from "../contract/restore-context.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import type { SkOptsEntry, SkPacketEntry, UnixSkEntry } from "../images/schema/types.js";
 import { SyscallError, isErrno } from "../kernel/index.js";
-import { FD_TYPE_NUMBERS, type RestoredFile } from "./fd-kind.js";
+import { FD_TYPE_NUMBERS, type RestoredFile } from "../contract/fd-kind.js";
 import { restoreFown } from "./fown.js";
 import { fromMessage } from "./message.js";
 import { filesOfType, processFileIds } from "./process-files.js";

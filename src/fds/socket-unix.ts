@@ -27,11 +27,11 @@
  * included; any other unix socket is refused with a NotSupportedError.
  */
 import { closeSync, fstatSync, readlinkSync } from "node:fs";
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { FilePermsEntry, UnixSkEntry } from "../images/schema/types.js";
 import { check } from "../kernel/index.js";
 import type { InvalidUtf8 } from "../images/wire/message.js";
-import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { pathField } from "./link-path.js";
 import { fromMessage, toMessage } from "./message.js";

@@ -13,11 +13,11 @@
  * now. Expiries not yet read (ticks) are put back with TFD_IOC_SET_TICKS,
  * which needs a kernel with CONFIG_CHECKPOINT_RESTORE.
  */
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { TimerfdEntry } from "../images/schema/types.js";
 import { O_CLOEXEC, isErrno, stableBuffer } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
-import type { RestorableFdKind, TaskFd } from "./fd-kind.js";
+import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown, restoreFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";
 import { fileFlags } from "./open-flags.js";

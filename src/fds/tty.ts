@@ -17,10 +17,10 @@
  * unread input is refused.
  */
 import { fstatSync } from "node:fs";
-import type { DumpContext } from "../checkpoint/dump-context.js";
+import type { DumpContext } from "../contract/dump-context.js";
 import type { TtyFileEntry, TtyInfoEntry, TtyType } from "../images/schema/types.js";
 import { readStat } from "../kernel/index.js";
-import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "./fd-kind.js";
+import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../contract/fd-kind.js";
 import { dev32, major, minor } from "./dev.js";
 import { isChr } from "./file-mode.js";
 import { readFown } from "./fown.js";

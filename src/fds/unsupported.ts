@@ -4,8 +4,8 @@
  * be dumped, a note in the dump's stats and a dump of the rest.
  */
 import { NotSupportedError } from "../images/errors.js";
-import type { DumpContext } from "../checkpoint/dump-context.js";
-import type { TaskFd } from "./fd-kind.js";
+import type { DumpContext } from "../contract/dump-context.js";
+import type { TaskFd } from "../contract/fd-kind.js";
 
 export function unsupported(fd: TaskFd, kind: string, why: string): NotSupportedError {
   return new NotSupportedError(`pid ${fd.pid} fd ${fd.fd} (${kind}): ${why}`);

@@ -28,7 +28,7 @@ import { closeSync, constants, openSync } from "node:fs";
 import { BATCH, batchTokenSize } from "./bpf-batch.js";
 import { BPF_CMD } from "./bpf-constants.js";
 import { O_CLOEXEC, addressOf, syscallNumbers } from "./libc.js";
-import { CrtoolError } from "../images/errors.js";
+import { CrtoolError } from "../errors/base.js";
 
 /** Int32 fields of one batch job in the job table. */
 const JOB = { fd: 0, capacity: 1, keySize: 2, valueSize: 3, keysAt: 4, valuesAt: 5, count: 6, errno: 7, state: 8 } as const;

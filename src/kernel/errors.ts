@@ -5,7 +5,7 @@
  * remembering numbers. They extend CrtoolError so the CLI prints them as one
  * line like every other user-facing failure.
  */
-import { CrtoolError, NotSupportedError } from "../images/errors.js";
+import { CrtoolError, NotSupportedError } from "../errors/base.js";
 import { ERRNO_TABLE, type ErrnoName } from "./errno-table.js";
 
 export { NotSupportedError };

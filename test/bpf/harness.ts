@@ -13,9 +13,9 @@ import { REPO_ROOT } from "../helpers/fixtures.js";
 import { ImageSet } from "../../src/checkpoint/image-set.js";
 import { FdGrabber, readTaskFds } from "../../src/checkpoint/task-fds.js";
 import { FileIds } from "../../src/checkpoint/file-ids.js";
-import type { DumpContext } from "../../src/checkpoint/dump-context.js";
-import { emptyStats } from "../../src/checkpoint/dump-context.js";
-import { FD_TYPE_NUMBERS, type TaskFd } from "../../src/fds/fd-kind.js";
+import type { DumpContext } from "../../src/contract/dump-context.js";
+import { emptyStats } from "../../src/contract/dump-context.js";
+import { FD_TYPE_NUMBERS, type TaskFd } from "../../src/contract/fd-kind.js";
 import { bpfMapKind } from "../../src/fds/bpfmap.js";
 import { decodeImage, type ImageMessage } from "../../src/images/index.js";
 
@@ -113,6 +113,7 @@ export class TestDump {
       grab: (fd) => this.grabber.grab(fd.pid, fd.fd),
       image: (name, magic) => this.images.image(name, magic),
       pagesImage: () => this.images.pagesImage(),
+      slot: () => undefined,
       newFileId: () => this.fileIds.newId(),
       addFile: (entry) => this.images.image("files.img", "FILES").append(entry),
       once: <T>(key: string, fn: () => Promise<T>) => {

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LoadedEntry, RestoreContext, RestoreOptions } from "../../src/checkpoint/restore-context.js";
+import type { LoadedEntry, RestoreContext, RestoreOptions } from "../../src/contract/restore-context.js";
 import { openImage } from "../../src/io/input.js";
 import { decodeImage, encodeImage, type ImageMessage, type MagicName } from "../../src/images/index.js";
 import { btfGetNextId, close, mapGetFdById, mapGetInfo, mapIds, type MapInfo } from "../../src/kernel/index.js";

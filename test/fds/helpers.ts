@@ -8,13 +8,13 @@ import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageSet } from "../../src/checkpoint/image-set.js";
-import { emptyStats, type DumpStats, type ImageSink } from "../../src/checkpoint/dump-context.js";
+import { emptyStats, type DumpStats, type ImageSink } from "../../src/contract/dump-context.js";
 import type { MagicName } from "../../src/images/magic.js";
 import type { ImageMessage } from "../../src/images/wire/message.js";
 import { decodeImage, toCritJson } from "../../src/images/index.js";
 import { O_CLOEXEC, close, grabFd, parseFdLink, readFdLinkBytes, readFdinfo, sameOpenFile } from "../../src/kernel/index.js";
-import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../../src/fds/fd-kind.js";
-import type { DumpContext, RawImage } from "../../src/checkpoint/dump-context.js";
+import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../../src/contract/fd-kind.js";
+import type { DumpContext, RawImage } from "../../src/contract/dump-context.js";
 
 import { FIXTURES } from "../helpers/fixtures.js";
 
@@ -190,6 +190,10 @@ export class TestDumpContext implements DumpContext {
   }
 
   private readonly seen = new Set<string>();
+
+  slot(): undefined {
+    return undefined;
+  }
 
   firstTime(key: string): boolean {
     if (this.seen.has(key)) return false;

@@ -16,7 +16,7 @@ import { F_GETPIPE_SZ, F_GET_SEALS, fcntl, read, stableBuffer } from "../../src/
 import { NotSupportedError } from "../../src/images/errors.js";
 import { preadFully } from "../../src/fds/reopen.js";
 import { timerfdGettime } from "../../src/fds/syscalls.js";
-import { FD_TYPE_NUMBERS } from "../../src/fds/fd-kind.js";
+import { FD_TYPE_NUMBERS } from "../../src/contract/fd-kind.js";
 import { HAVE_ZOO, IS_ROOT, ZOO, type CritDocument } from "./helpers.js";
 import { TestRestoreContext, fileFlagsOf, linkOf, openFds, ownFdinfo, readQueued } from "./restore-helpers.js";
 

@@ -7,12 +7,12 @@
  */
 import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { LoadedEntry, RestoreContext } from "../../src/checkpoint/restore-context.js";
+import type { LoadedEntry, RestoreContext } from "../../src/contract/restore-context.js";
 import { ImageReader } from "../../src/images/image-reader.js";
 import { NotSupportedError } from "../../src/images/errors.js";
 import type { ImageMessage } from "../../src/images/wire/message.js";
 import { readFdinfo, read, stableBuffer, type Fdinfo } from "../../src/kernel/index.js";
-import { FD_TYPE_NUMBERS, isRestorable, type RestorableFdKind } from "../../src/fds/fd-kind.js";
+import { FD_TYPE_NUMBERS, isRestorable, type RestorableFdKind } from "../../src/contract/fd-kind.js";
 import { closeQuietly } from "../../src/fds/restore-fd.js";
 import { ioctlRaw } from "../../src/fds/syscalls.js";
 import { recvmsg } from "../../src/fds/sock-diag/syscalls.js";

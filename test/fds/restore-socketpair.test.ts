@@ -17,7 +17,7 @@ import { join } from "node:path";
 import type { ImageMessage } from "../../src/images/wire/message.js";
 import { ImageReader } from "../../src/images/image-reader.js";
 import { NotSupportedError } from "../../src/images/errors.js";
-import { FD_TYPE_NUMBERS } from "../../src/fds/fd-kind.js";
+import { FD_TYPE_NUMBERS } from "../../src/contract/fd-kind.js";
 import { closeQuietly } from "../../src/fds/restore-fd.js";
 import { unixSocketKind } from "../../src/fds/socket-unix.js";
 import { namespaceIds } from "../../src/fds/ns-ids.js";

@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync
 import { join } from "node:path";
 import { NotSupportedError } from "../../src/images/errors.js";
 import type { ImageMessage } from "../../src/images/wire/message.js";
-import type { FdKind } from "../../src/fds/fd-kind.js";
+import type { FdKind } from "../../src/contract/fd-kind.js";
 import { namespaceIds } from "../../src/fds/ns-ids.js";
 import { namespaceIdsOf } from "../../src/checkpoint/task-images.js";
 import { ioctlRaw } from "../../src/fds/syscalls.js";

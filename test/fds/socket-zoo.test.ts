@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { FdKind } from "../../src/fds/fd-kind.js";
+import type { FdKind } from "../../src/contract/fd-kind.js";
 import { namespaceIds } from "../../src/fds/ns-ids.js";
 import { namespaceIdsOf } from "../../src/checkpoint/task-images.js";
 import { unixSocketKind } from "../../src/fds/socket-unix.js";

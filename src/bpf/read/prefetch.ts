@@ -13,6 +13,7 @@
 import { availableParallelism } from "node:os";
 import { HelperThreadError, type BatchJobRequest, type BatchJobResult, type DumpHelperThread } from "../../kernel/index.js";
 import type { LiveMap } from "../map.js";
+import { DumpSlot } from "../../contract/dump-context.js";
 
 /** Small maps read on the main thread before the worker is worth starting (it takes ~50 ms). */
 const START_AFTER = 64;
@@ -37,6 +38,9 @@ interface Pending {
   map: LiveMap;
   write: ContentsWriter;
 }
+
+/** The dump's prefetch, when the orchestrator runs one (DumpContext.slot). */
+export const CONTENTS_PREFETCH = new DumpSlot<ContentsPrefetch>("BPF map contents prefetch");
 
 export class ContentsPrefetch {
   private offered = 0;

@@ -8,7 +8,7 @@
  * files has several identical entries; the first one is used.
  */
 import { ImageFormatError } from "../../images/errors.js";
-import type { RestoreContext } from "../../checkpoint/restore-context.js";
+import type { RestoreContext } from "../../contract/restore-context.js";
 import { getExtFields } from "../../images/ext-fields.js";
 
 export const DATA_IMAGE = "bpfmap-data.img";

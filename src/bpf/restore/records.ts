@@ -5,7 +5,7 @@
  * an image holds once per BTF id on the first record using it.
  */
 import type { ImageMessage } from "../../images/index.js";
-import type { RestoreContext } from "../../checkpoint/restore-context.js";
+import type { RestoreContext } from "../../contract/restore-context.js";
 import { getExtFields, type CrtoolBpfmapFileExt } from "../../images/ext-fields.js";
 import { MapSpec } from "../map-spec.js";
 

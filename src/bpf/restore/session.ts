@@ -19,7 +19,7 @@ import { faultPoint } from "../../debug/hooks.js";
 import { BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, btfGetFdById, btfGetInfo, close, findKernelBtf, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
 import { totalmem } from "node:os";
 import type { ImageMessage } from "../../images/index.js";
-import type { RestoreContext } from "../../checkpoint/restore-context.js";
+import type { RestoreContext } from "../../contract/restore-context.js";
 import type { MapSpec } from "../map-spec.js";
 import { BtfCache } from "./btf-cache.js";
 import { createInnerTemplate, createMap } from "./create-map.js";

@@ -17,7 +17,7 @@
  * must be the ids of the restored inner maps.
  */
 import { MAP_TYPE, mapGetInfo, mapLookupElem, readFdinfo, stableBuffer } from "../../kernel/index.js";
-import type { RestoreContext } from "../../checkpoint/restore-context.js";
+import type { RestoreContext } from "../../contract/restore-context.js";
 import { LiveMap } from "../map.js";
 import { describeMap } from "./describe.js";
 import { forEachChunk, hexOf } from "./load-contents.js";

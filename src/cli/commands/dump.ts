@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { FreezerMode } from "../../checkpoint/freezer.js";
 import { dump, type DumpSummary } from "../../checkpoint/dump.js";
 import { terminalProgress } from "../progress.js";
-import { whereSkipped } from "../../checkpoint/dump-context.js";
+import { whereSkipped } from "../../contract/dump-context.js";
 
 interface DumpFlags {
   tree?: number;

@@ -7,8 +7,8 @@
  */
 import type { ImageMessage } from "../images/wire/message.js";
 import type { Fdinfo, FdLink } from "../kernel/index.js";
-import type { DumpContext } from "../checkpoint/dump-context.js";
-import type { RestoreContext } from "../checkpoint/restore-context.js";
+import type { DumpContext } from "./dump-context.js";
+import type { RestoreContext } from "./restore-context.js";
 
 /** fd_types names (fdinfo.proto). */
 export type FdTypeName =

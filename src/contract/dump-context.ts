@@ -5,8 +5,18 @@
 import type { MagicName } from "../images/magic.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import type { Payload } from "../images/payloads/layout.js";
-import type { TaskFd } from "../fds/fd-kind.js";
-import type { ContentsPrefetch } from "../bpf/read/prefetch.js";
+import type { TaskFd } from "./fd-kind.js";
+
+/**
+ * A per-dump service a lower layer defines and the orchestrator provides,
+ * found by identity (e.g. src/bpf's contents prefetch): the context itself
+ * stays the same for every fd kind.
+ */
+export class DumpSlot<T> {
+  /** Only carries T for the type checker. */
+  declare readonly type?: T;
+  constructor(readonly name: string) {}
+}
 
 export interface DumpOptions {
   /** Record what cannot be dumped (attributes only, no contents) instead of failing. */
@@ -117,8 +127,8 @@ export interface DumpContext {
    * own directory, so it lands on the same filesystem as the images.
    */
   readonly spoolDir: string | undefined;
-  /** Reads small maps' contents on another thread (written in order by its drain()). */
-  readonly prefetch?: ContentsPrefetch;
+  /** What the orchestrator provides for `slot` in this dump (e.g. the BPF contents prefetch), if anything. */
+  slot<T>(slot: DumpSlot<T>): T | undefined;
   /** A progress display for a long step, if the user sees one (a TTY); undefined otherwise. */
   progress?: (label: string, total: number) => ProgressTicker | undefined;
   /** A progress line for -v (stderr). */

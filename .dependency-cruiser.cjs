@@ -1,0 +1,47 @@
+/**
+ * The layers of docs/ARCHITECTURE.md, checked on every `npm test`: a lower
+ * layer never imports a higher one. From the bottom:
+ *   src/errors   error base classes (imports nothing)
+ *   src/images   the image codec: pure TypeScript, runs in browsers (no node: imports)
+ *   src/kernel   the only code that calls into the kernel
+ *   src/debug, src/io   fault points; Node file/stdin/stdout adapters
+ *   src/contract the fd-kind contract and the dump/restore contexts
+ *   src/bpf      maps, their contents, BTF objects' records
+ *   src/fds      one module per fd kind
+ *   src/checkpoint  dump and restore orchestration
+ *   src/demo, src/cli
+ */
+const layer = (name, mayImport) => ({
+  name: `${name}-imports-only-below`,
+  comment: `src/${name} may import only ${mayImport.length ? mayImport.map((m) => `src/${m}`).join(", ") : "nothing of crtool's"} (docs/ARCHITECTURE.md)`,
+  severity: "error",
+  from: { path: `^src/${name}/` },
+  to: { path: "^src/", pathNot: [`^src/${name}/`, ...mayImport.map((m) => `^src/${m}/`)] },
+});
+
+module.exports = {
+  forbidden: [
+    layer("errors", []),
+    layer("images", ["errors"]),
+    layer("kernel", ["errors"]),
+    layer("debug", ["images", "errors"]),
+    layer("io", ["images", "errors"]),
+    layer("contract", ["images", "kernel", "errors"]),
+    layer("bpf", ["contract", "kernel", "images", "debug", "errors"]),
+    layer("fds", ["bpf", "contract", "kernel", "images", "debug", "errors"]),
+    layer("checkpoint", ["fds", "bpf", "contract", "kernel", "images", "debug", "io", "errors"]),
+    {
+      name: "images-run-in-browsers",
+      comment: "src/images must not import Node built-ins: it is bundled for browsers",
+      severity: "error",
+      from: { path: "^src/images/" },
+      to: { dependencyTypes: ["core"] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { extensions: [".ts", ".js"] },
+  },
+};
