@@ -6,6 +6,9 @@
  */
 import {
   F_GETFL,
+  O_ACCMODE,
+  O_RDONLY,
+  O_WRONLY,
   close,
   dup,
   fcntl,
@@ -25,9 +28,6 @@ import { readByIteration } from "./read/iterate.js";
 import { readByPopping } from "./read/pop.js";
 import type { ElementSink } from "./spool.js";
 
-const O_ACCMODE = 3;
-const O_RDONLY = 0;
-const O_WRONLY = 1;
 
 export class LiveMap {
   /** Bytes per value as lookups return it (per-CPU maps: one 8-aligned slot per possible CPU). */

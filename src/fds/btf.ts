@@ -13,9 +13,8 @@ import type { RestorableFdKind } from "../contract/fd-kind.js";
 import { describeExt, extFileEntry, recordOf } from "./ext-file.js";
 import { restoreFown } from "./fown.js";
 import { finishFd } from "./restore-fd.js";
+import { O_RDONLY } from "../kernel/index.js";
 
-/** BTF fds are read-only (BPF_BTF_LOAD and BTF_GET_FD_BY_ID make them so). */
-const O_RDONLY = 0;
 
 export const btfKind: RestorableFdKind = {
   type: "EXT",
@@ -38,6 +37,7 @@ export const btfKind: RestorableFdKind = {
     if (!rec) throw new NotSupportedError(`file ${id}: bpf-btf.img has no record of this BTF object`);
     const session = await MapRestoreSession.of(ctx);
     const fd = session.openBtf(rec.btf_id as number, rec.kernel_btf ? String(rec.name) : undefined);
+    // BTF fds are read-only (BPF_BTF_LOAD and BTF_GET_FD_BY_ID make them so).
     return finishFd(fd, (f) => restoreFown(f, message.fown as FownEntry | undefined, O_RDONLY, ctx, id, "BTF"));
   },
 

@@ -15,10 +15,10 @@ import { isAnonInode } from "./anon-inode.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown, restoreFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";
-import { O_NONBLOCK, fileFlags } from "./open-flags.js";
+import { O_NONBLOCK, fileFlags } from "../kernel/index.js";
 import { cannotRestore } from "./restore-errors.js";
 import { finishFd, setStatusFlags } from "./restore-fd.js";
-import { eventfd2 } from "./syscalls.js";
+import { eventfd2 } from "../kernel/index.js";
 import { loseOrThrow, unsupported } from "./unsupported.js";
 
 /** An eventfd counter stops one short of 2^64 (write(2) refuses 2^64 - 1). */

@@ -22,7 +22,7 @@ import { F_DUPFD_CLOEXEC, O_CLOEXEC, check, dup, fcntl, isErrno } from "../kerne
 import { restoreFown } from "./fown.js";
 import { loseOrThrowOnRestore } from "./restore-errors.js";
 import { closeQuietly, finishFd, setStatusFlags } from "./restore-fd.js";
-import { EPOLL_CTL_ADD, epollCreate1, epollCtlRaw } from "./syscalls.js";
+import { EPOLL_CTL_ADD, epollCreate1, epollCtlRaw } from "../kernel/index.js";
 
 const EEXIST = 17;
 

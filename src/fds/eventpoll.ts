@@ -19,7 +19,7 @@ import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { restoreEventpoll } from "./eventpoll-restore.js";
 import { readFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 /** True when fd `tfd` of `pid` is the file registered in epoll `efd` as target (tfd, toff). */

@@ -16,7 +16,7 @@ import { readFown } from "./fown.js";
 import { pendingEventBytes, watchHandle } from "./fsnotify-handle.js";
 import { toMessage } from "./message.js";
 import { mountsOf } from "./mountinfo.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { loseOrThrow, unsupported } from "./unsupported.js";
 
 const MARK_INODE = 1;

@@ -11,7 +11,7 @@ import type { RestoreContext } from "../contract/restore-context.js";
 import type { FifoEntry, RegFileEntry } from "../images/schema/types.js";
 import { isFifo } from "./file-mode.js";
 import { restoreFown } from "./fown.js";
-import { O_NONBLOCK, O_RDWR } from "./open-flags.js";
+import { O_NONBLOCK, O_RDWR } from "../kernel/index.js";
 import { FIFO_DATA } from "./pipe-data.js";
 import { refillPipe, savedPipeData } from "./pipe-data-restore.js";
 import { pathBytes } from "./link-path.js";

@@ -15,7 +15,7 @@
 import { addressOf, fcntl, isErrno, stableBuffer } from "../kernel/index.js";
 import type { FownEntry } from "../images/schema/types.js";
 import type { RestoreContext } from "../contract/restore-context.js";
-import { O_PATH } from "./open-flags.js";
+import { O_PATH } from "../kernel/index.js";
 import { loseOrThrowOnRestore } from "./restore-errors.js";
 
 const F_SETSIG = 10;

@@ -13,8 +13,8 @@ import { stableBuffer, type FileHandle } from "../kernel/index.js";
 import type { TaskFd } from "../contract/fd-kind.js";
 import { pathField } from "./link-path.js";
 import { mountsOf } from "./mountinfo.js";
-import { O_DIRECTORY, O_PATH, O_RDONLY } from "./open-flags.js";
-import { ioctlRaw, openByHandleAt } from "./syscalls.js";
+import { O_DIRECTORY, O_PATH, O_RDONLY } from "../kernel/index.js";
+import { ioctlRaw, openByHandleAt } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 /** fh_entry_sizes.min_entries: CRIU always writes 16 words. */

@@ -19,7 +19,7 @@ import { isBlk, isChr, isLnk, isReg } from "./file-mode.js";
 import { toMessage } from "./message.js";
 import { nextNumber } from "./per-dump.js";
 import { preadFully, readPieces, withReopenedAsync } from "./reopen.js";
-import { SEEK_DATA, SEEK_HOLE, lseek, lseekRaw } from "./syscalls.js";
+import { SEEK_DATA, SEEK_HOLE, lseek, lseekRaw } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 import type { Mount } from "./mountinfo.js";
 

@@ -24,11 +24,11 @@ import { isErrno } from "../kernel/index.js";
 import { ghostImageName } from "./ghost-file.js";
 import { fileType, isReg } from "./file-mode.js";
 import { fromMessage } from "./message.js";
-import { O_DIRECTORY, O_RDWR } from "./open-flags.js";
+import { O_DIRECTORY, O_RDWR } from "../kernel/index.js";
 import { cannotRestore } from "./restore-errors.js";
 import { OwnedFd, fsCall, openPath, reopenFd } from "./restore-fd.js";
 import { SharedFile } from "./shared-file.js";
-import { AT_SYMLINK_FOLLOW, futimens, linkat } from "./syscalls.js";
+import { AT_SYMLINK_FOLLOW, futimens, linkat } from "../kernel/index.js";
 
 const O_TMPFILE = 0o20000000 | O_DIRECTORY;
 const O_CREAT = 0o100;

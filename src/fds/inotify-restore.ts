@@ -23,10 +23,10 @@ import { FH_WORDS } from "./fsnotify-handle.js";
 import { restoreFown } from "./fown.js";
 import { pathBytes } from "./link-path.js";
 import { readMountinfo } from "./mountinfo.js";
-import { O_DIRECTORY, O_PATH, O_RDONLY } from "./open-flags.js";
+import { O_DIRECTORY, O_PATH, O_RDONLY } from "../kernel/index.js";
 import { cannotRestore, loseOrThrowOnRestore } from "./restore-errors.js";
 import { finishFd, fsCall, setStatusFlags } from "./restore-fd.js";
-import { inotifyAddWatch, inotifyInit1, inotifyRmWatch, ioctlValueRaw, openByHandleAt } from "./syscalls.js";
+import { inotifyAddWatch, inotifyInit1, inotifyRmWatch, ioctlValueRaw, openByHandleAt } from "../kernel/index.js";
 
 /** _IOW('I', 0, __s32) */
 const INOTIFY_IOC_SETNEXTWD = 0x40044900;

@@ -14,7 +14,7 @@ import { restoreInotify } from "./inotify-restore.js";
 import { readFown } from "./fown.js";
 import { pendingEventBytes, watchHandle } from "./fsnotify-handle.js";
 import { fromMessage, toMessage } from "./message.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 
 export const inotifyKind: RestorableFdKind = {
   type: "INOTIFY",

@@ -14,7 +14,7 @@ import type { PagemapEntry, PagemapHead } from "../images/schema/types.js";
 import { toMessage } from "./message.js";
 import { pageSize } from "../kernel/index.js";
 import { preadFully, withReopenedAsync } from "./reopen.js";
-import { SEEK_DATA, SEEK_HOLE, lseek, lseekRaw } from "./syscalls.js";
+import { SEEK_DATA, SEEK_HOLE, lseek, lseekRaw } from "../kernel/index.js";
 import { SyscallError } from "../kernel/index.js";
 
 const PE_PRESENT = 4;

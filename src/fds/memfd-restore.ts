@@ -19,13 +19,13 @@ import { F_ADD_SEALS, fcntl } from "../kernel/index.js";
 import { restoreFown } from "./fown.js";
 import { pathBytes } from "./link-path.js";
 import { fromMessage } from "./message.js";
-import { O_ACCMODE, O_RDWR } from "./open-flags.js";
+import { O_ACCMODE, O_RDWR } from "../kernel/index.js";
 import { pageSize } from "../kernel/index.js";
 import { preadFully } from "./reopen.js";
 import { cannotRestore } from "./restore-errors.js";
 import { OwnedFd, finishFd, fsCall, openFlags, reopenFd, seekTo, setStatusFlags } from "./restore-fd.js";
 import { SharedFile } from "./shared-file.js";
-import { MFD_ALLOW_SEALING, MFD_CLOEXEC, memfdCreate } from "./syscalls.js";
+import { MFD_ALLOW_SEALING, MFD_CLOEXEC, memfdCreate } from "../kernel/index.js";
 
 const F_SEAL_SEAL = 1;
 const PE_PARENT = 1;

@@ -20,9 +20,9 @@ import { pathField, stripDeleted } from "./link-path.js";
 import { dumpShmemPages } from "./memfd-pages.js";
 import { fromMessage, toMessage } from "./message.js";
 import { restoreMemfd } from "./memfd-restore.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { nextNumber } from "./per-dump.js";
-import { memfdCreate } from "./syscalls.js";
+import { memfdCreate } from "../kernel/index.js";
 import { loseOrThrow, unsupported } from "./unsupported.js";
 
 const MEMFD_PREFIX = Buffer.from("/memfd:");

@@ -13,7 +13,7 @@ import type { NsFileEntry } from "../images/schema/types.js";
 import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { toMessage } from "./message.js";
 import { NS_CFLAGS, namespaceIds } from "./ns-ids.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 export const nsFileKind: FdKind = {

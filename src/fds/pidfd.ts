@@ -13,7 +13,7 @@ import { isAnonInode } from "./anon-inode.js";
 import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { toMessage } from "./message.js";
-import { O_EXCL, O_RDWR, fileFlags } from "./open-flags.js";
+import { O_EXCL, O_RDWR, fileFlags } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 /** pidfd_open's PIDFD_THREAD is O_EXCL. */

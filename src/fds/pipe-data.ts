@@ -18,7 +18,7 @@ import type { PipeDataEntry } from "../images/schema/types.js";
 import { F_GETPIPE_SZ, F_SETPIPE_SZ, O_CLOEXEC, SPLICE_F_NONBLOCK, close, fcntl, isErrno, pipe2, read, tee } from "../kernel/index.js";
 import type { TaskFd } from "../contract/fd-kind.js";
 import { toMessage } from "./message.js";
-import { O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY, fileFlags } from "./open-flags.js";
+import { O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY, fileFlags } from "../kernel/index.js";
 
 export interface PipeDataImage {
   fileName: "pipes-data.img" | "fifo-data.img";

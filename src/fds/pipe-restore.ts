@@ -18,7 +18,7 @@ import type { PipeEntry } from "../images/schema/types.js";
 import { O_CLOEXEC, pipe2 } from "../kernel/index.js";
 import { FD_TYPE_NUMBERS } from "../contract/fd-kind.js";
 import { restoreFown } from "./fown.js";
-import { O_ACCMODE, O_DIRECT, O_LARGEFILE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } from "./open-flags.js";
+import { O_ACCMODE, O_DIRECT, O_LARGEFILE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } from "../kernel/index.js";
 import { PIPES_DATA } from "./pipe-data.js";
 import { refillPipe, savedPipeData } from "./pipe-data-restore.js";
 import { filesOfType, processFileIds } from "./process-files.js";

@@ -10,7 +10,7 @@ import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { isFifo } from "./file-mode.js";
 import { readFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";
-import { O_DIRECT, fileFlags } from "./open-flags.js";
+import { O_DIRECT, fileFlags } from "../kernel/index.js";
 import { PIPES_DATA, dumpPipeDataOnce } from "./pipe-data.js";
 import { restorePipe } from "./pipe-restore.js";
 import { unsupported } from "./unsupported.js";

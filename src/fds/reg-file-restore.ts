@@ -22,7 +22,7 @@ import { restoreFown } from "./fown.js";
 import { openGhost } from "./ghost-restore.js";
 import { pathBytes } from "./link-path.js";
 import { fromMessage } from "./message.js";
-import { O_PATH } from "./open-flags.js";
+import { O_PATH } from "../kernel/index.js";
 import { preadFully, withReopened } from "./reopen.js";
 import { FileChangedError, cannotRestore } from "./restore-errors.js";
 import { finishFd, openFlags, openPath, seekTo, setStatusFlags } from "./restore-fd.js";

@@ -25,7 +25,7 @@ import { fsPath, pathField, stripDeleted } from "./link-path.js";
 import { fromMessage, toMessage } from "./message.js";
 import { looksLikeMemfd } from "./memfd.js";
 import { isPseudoFs, mountsOf, type Mount } from "./mountinfo.js";
-import { O_ACCMODE, O_APPEND, O_WRONLY, fileFlags } from "./open-flags.js";
+import { O_ACCMODE, O_APPEND, O_WRONLY, fileFlags } from "../kernel/index.js";
 import { preadFully, withReopened } from "./reopen.js";
 import { restoreRegFile } from "./reg-file-restore.js";
 import { loseOrThrow, unsupported } from "./unsupported.js";

@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { IoError } from "../images/errors.js";
-import { O_RDONLY } from "./open-flags.js";
+import { O_RDONLY } from "../kernel/index.js";
 
 export function reopen(lfd: number, flags = O_RDONLY): number {
   return openSync(`/proc/self/fd/${lfd}`, flags);

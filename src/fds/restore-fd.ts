@@ -13,8 +13,8 @@ import { openSync } from "node:fs";
 import type { RestoreContext } from "../contract/restore-context.js";
 import { F_SETFL, SyscallError, close, fcntl, isErrno } from "../kernel/index.js";
 import { NotSupportedError } from "../images/errors.js";
-import { O_CLOEXEC, O_EXCL, O_PATH } from "./open-flags.js";
-import { SEEK_SET, lseek } from "./syscalls.js";
+import { O_CLOEXEC, O_EXCL, O_PATH } from "../kernel/index.js";
+import { SEEK_SET, lseek } from "../kernel/index.js";
 
 const O_CREAT = 0o100;
 const O_NOCTTY = 0o400;

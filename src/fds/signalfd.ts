@@ -13,9 +13,9 @@ import { isAnonInode } from "./anon-inode.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown, restoreFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { finishFd, setStatusFlags } from "./restore-fd.js";
-import { signalfd4 } from "./syscalls.js";
+import { signalfd4 } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 export const signalfdKind: RestorableFdKind = {

@@ -10,7 +10,7 @@
 import type { TaskFd } from "../contract/fd-kind.js";
 import { S_IFSOCK, fileType } from "./file-mode.js";
 import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX } from "./sock-diag/constants.js";
-import { getxattr } from "./sock-diag/syscalls.js";
+import { getxattr } from "../kernel/index.js";
 
 export interface SocketProto {
   /** The protocol name as the kernel spells it. */

@@ -28,7 +28,7 @@ import { isErrno } from "../kernel/index.js";
 import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { toMessage } from "./message.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { perDump } from "./per-dump.js";
 import { socketProto } from "./socket-family.js";
 import { netnsId, taskHasOwnNetns } from "./socket-netns.js";
@@ -40,7 +40,7 @@ import {
 } from "./sock-diag/constants.js";
 import { addressWords, inetDiagDump, type InetDiag } from "./sock-diag/inet-diag.js";
 import { socketNetnsIno, withDiagSocketFor } from "./sock-diag/netns.js";
-import { getsockopt, getsockoptInt, pollNow, sockName } from "./sock-diag/syscalls.js";
+import { getsockopt, getsockoptInt, pollNow, sockName } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 const KIND = "INETSK";

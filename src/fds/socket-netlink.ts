@@ -17,14 +17,14 @@ import type { NetlinkSkEntry } from "../images/schema/types.js";
 import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { toMessage } from "./message.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { isSocketOf } from "./socket-family.js";
 import { netnsId, taskHasOwnNetns } from "./socket-netns.js";
 import { dumpSocketOpts } from "./socket-opts.js";
 import { AF_NETLINK, POLLIN, SOL_SOCKET, SO_PROTOCOL } from "./sock-diag/constants.js";
 import { socketNetnsIno, withDiagSocketFor } from "./sock-diag/netns.js";
 import { netlinkDiagByIno } from "./sock-diag/netlink-diag.js";
-import { getsockoptInt, pollNow } from "./sock-diag/syscalls.js";
+import { getsockoptInt, pollNow } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 const KIND = "NETLINKSK";

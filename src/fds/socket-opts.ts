@@ -12,7 +12,7 @@ import {
   SO_MARK, SO_NO_CHECK, SO_OOBINLINE, SO_PASSCRED, SO_PASSSEC, SO_PRIORITY, SO_RCVBUF, SO_RCVLOWAT, SO_RCVTIMEO_OLD, SO_REUSEADDR,
   SO_REUSEPORT, SO_SNDBUF, SO_SNDTIMEO_OLD,
 } from "./sock-diag/constants.js";
-import { getsockopt, getsockoptInt, getsockoptInto } from "./sock-diag/syscalls.js";
+import { getsockopt, getsockoptInt, getsockoptInto } from "../kernel/index.js";
 
 const IFNAMSIZ = 16;
 

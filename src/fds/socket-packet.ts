@@ -17,7 +17,7 @@ import type { PacketMclist, PacketRing, PacketSockEntry } from "../images/schema
 import type { FdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { toMessage } from "./message.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { isSocketOf } from "./socket-family.js";
 import { netnsId } from "./socket-netns.js";
 import { dumpSocketOpts } from "./socket-opts.js";

@@ -19,7 +19,7 @@ import { SyscallError, close, stableBuffer } from "../kernel/index.js";
 import type { TaskFd } from "../contract/fd-kind.js";
 import { toMessage } from "./message.js";
 import { MSG_CMSG_CLOEXEC, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, SCM_RIGHTS, SOL_SOCKET, SO_PEEK_OFF, SO_SNDBUF } from "./sock-diag/constants.js";
-import { getsockoptInt, recvmsg, setsockoptInt } from "./sock-diag/syscalls.js";
+import { getsockoptInt, recvmsg, setsockoptInt } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 const EAGAIN = 11;

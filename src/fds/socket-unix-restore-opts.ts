@@ -28,7 +28,7 @@ import {
   SO_OOBINLINE, SO_PASSCRED, SO_PASSSEC, SO_PRIORITY, SO_RCVBUF, SO_RCVLOWAT, SO_RCVTIMEO_OLD, SO_REUSEADDR, SO_REUSEPORT,
   SO_SNDBUF, SO_SNDTIMEO_OLD,
 } from "./sock-diag/constants.js";
-import { getsockopt, getsockoptInt, setsockopt, setsockoptInt } from "./sock-diag/syscalls.js";
+import { getsockopt, getsockoptInt, setsockopt, setsockoptInt } from "../kernel/index.js";
 
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;

@@ -39,7 +39,7 @@ import { filesOfType, processFileIds } from "./process-files.js";
 import { cannotRestore } from "./restore-errors.js";
 import { OwnedFd, finishFd, setStatusFlags } from "./restore-fd.js";
 import { AF_UNIX, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, SO_SNDBUF, TCP_ESTABLISHED, TCP_LISTEN } from "./sock-diag/constants.js";
-import { sendmsg, shutdown, socketpair } from "./sock-diag/syscalls.js";
+import { sendmsg, shutdown, socketpair } from "../kernel/index.js";
 import { SO_SNDBUFFORCE, restoreSocketOpts, setBufferSize } from "./socket-unix-restore-opts.js";
 
 const KIND = "UNIXSK";

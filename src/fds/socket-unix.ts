@@ -35,7 +35,7 @@ import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown } from "./fown.js";
 import { pathField } from "./link-path.js";
 import { fromMessage, toMessage } from "./message.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { isSocketOf } from "./socket-family.js";
 import { netnsId } from "./socket-netns.js";
 import { dumpSocketOpts } from "./socket-opts.js";
@@ -44,7 +44,7 @@ import { restoreUnixSocket } from "./socket-unix-restore.js";
 import { AF_UNIX, SIOCUNIXFILE, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_STREAM, TCP_CLOSE, TCP_ESTABLISHED, TCP_LISTEN } from "./sock-diag/constants.js";
 import { withDiagSocketFor } from "./sock-diag/netns.js";
 import { unixDiagByIno, unixListeners, type UnixDiag } from "./sock-diag/unix-diag.js";
-import { ioctlRaw } from "./syscalls.js";
+import { ioctlRaw } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 const KIND = "UNIXSK";

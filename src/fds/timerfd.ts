@@ -20,10 +20,10 @@ import { isAnonInode } from "./anon-inode.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { readFown, restoreFown } from "./fown.js";
 import { fromMessage, toMessage } from "./message.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { cannotRestore, loseOrThrowOnRestore } from "./restore-errors.js";
 import { finishFd, setStatusFlags } from "./restore-fd.js";
-import { clockGettime, ioctl, timerfdCreate, timerfdSettime } from "./syscalls.js";
+import { clockGettime, ioctl, timerfdCreate, timerfdSettime } from "../kernel/index.js";
 import { unsupported } from "./unsupported.js";
 
 const CLOCK_REALTIME = 0;

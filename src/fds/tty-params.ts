@@ -7,7 +7,7 @@
  */
 import type { TermiosEntry, WinsizeEntry } from "../images/schema/types.js";
 import { SyscallError, stableBuffer } from "../kernel/index.js";
-import { ioctl, ioctlRaw } from "./syscalls.js";
+import { ioctl, ioctlRaw } from "../kernel/index.js";
 
 const TCGETS = 0x5401;
 const TIOCGWINSZ = 0x5413;

@@ -25,7 +25,7 @@ import { dev32, major, minor } from "./dev.js";
 import { isChr } from "./file-mode.js";
 import { readFown } from "./fown.js";
 import { toMessage } from "./message.js";
-import { fileFlags } from "./open-flags.js";
+import { fileFlags } from "../kernel/index.js";
 import { dumpRegFile } from "./reg-file.js";
 import {
   TIOCGEXCL, TIOCGPGRP, TIOCGPKT, TIOCGPTLCK, TIOCGPTN, TIOCGSID,

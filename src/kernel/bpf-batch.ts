@@ -23,7 +23,7 @@
  */
 import { BpfAttr, bpfRaw, bpfRawAsync } from "./bpf-attr.js";
 import { BPF_CMD, bpfCmdName } from "./bpf-constants.js";
-import { BatchError, BatchTooSmallError } from "./errors.js";
+import { BatchError, BatchTooSmallError, SyscallError, errnoNumber } from "./errors.js";
 
 export const ENOENT = 2;
 const ENOSPC = 28;
@@ -165,4 +165,12 @@ function checkRoom(buf: Uint8Array, count: number, size: number, what: string): 
   if (buf.byteLength < count * size) {
     throw new RangeError(`${what} buffer holds ${buf.byteLength} bytes, the kernel needs ${count} × ${size}`);
   }
+}
+
+/**
+ * The kernel has no batch operations for this map: bpf(2) answers ENOTSUPP
+ * (kernel-internal 524) or EOPNOTSUPP, and one element at a time is the way.
+ */
+export function isNoBatchOps(e: unknown): boolean {
+  return e instanceof SyscallError && (e.errno === 524 || e.errno === errnoNumber("EOPNOTSUPP"));
 }

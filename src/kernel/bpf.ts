@@ -4,6 +4,7 @@ export { BPF_ATTR_SIZE, BpfAttr, bpf, bpfRaw, bpfRawAsync, type LogOptions } fro
 export * from "./bpf-map.js";
 export {
   batchTokenSize,
+  isNoBatchOps,
   mapDeleteBatch,
   mapLookupAndDeleteBatch,
   mapLookupBatch,

@@ -9,9 +9,9 @@ import { openSync, closeSync, readFileSync, constants } from "node:fs";
 import { O_CLOEXEC, addressOf, rawSyscall, rawSyscall6, stableBuffer, syscallNumbers } from "./libc.js";
 import { SyscallError } from "./errors.js";
 import { parseFdinfo, type Fdinfo } from "./fdinfo.js";
+import { O_RDONLY } from "./open-flags.js";
 
 const BUF_SIZE = 16 << 10;
-const O_RDONLY = 0;
 
 export class FdinfoReader {
   private dir: number | undefined;

@@ -28,9 +28,8 @@ export {
   syscallNumbers,
   stableBuffer,
   addressOf,
+  cString,
   KCMP,
-  O_NONBLOCK,
-  O_CLOEXEC,
   F_DUPFD,
   F_GETFD,
   F_SETFD,
@@ -55,3 +54,6 @@ export * from "./mountinfo.js";
 export { pageSize } from "./page-size.js";
 export * from "./bpf-ringbuf.js";
 export * from "./bpf-objects.js";
+export * from "./fd-syscalls.js";
+export * from "./socket-syscalls.js";
+export * from "./open-flags.js";

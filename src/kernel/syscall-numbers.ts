@@ -46,6 +46,20 @@ export interface SyscallNumbers {
   // Ring buffer positions (bpf-ringbuf.ts).
   mmap: number;
   munmap: number;
+  // Sockets (socket-syscalls.ts).
+  ppoll: number;
+  socket: number;
+  socketpair: number;
+  shutdown: number;
+  sendmsg: number;
+  recvmsg: number;
+  bind: number;
+  getsockname: number;
+  getpeername: number;
+  setsockopt: number;
+  getsockopt: number;
+  setns: number;
+  getxattr: number;
 }
 
 const X86_64: SyscallNumbers = {
@@ -87,6 +101,19 @@ const X86_64: SyscallNumbers = {
   close_range: 436,
   mmap: 9,
   munmap: 11,
+  ppoll: 271,
+  socket: 41,
+  socketpair: 53,
+  shutdown: 48,
+  sendmsg: 46,
+  recvmsg: 47,
+  bind: 49,
+  getsockname: 51,
+  getpeername: 52,
+  setsockopt: 54,
+  getsockopt: 55,
+  setns: 308,
+  getxattr: 191,
 };
 
 const AARCH64: SyscallNumbers = {
@@ -128,6 +155,19 @@ const AARCH64: SyscallNumbers = {
   close_range: 436,
   mmap: 222,
   munmap: 215,
+  ppoll: 73,
+  socket: 198,
+  socketpair: 199,
+  shutdown: 210,
+  sendmsg: 211,
+  recvmsg: 212,
+  bind: 200,
+  getsockname: 204,
+  getpeername: 205,
+  setsockopt: 208,
+  getsockopt: 209,
+  setns: 268,
+  getxattr: 8,
 };
 
 /** The table for `arch` (a `process.arch` value). */

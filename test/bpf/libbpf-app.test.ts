@@ -24,7 +24,7 @@ import { HAVE_DIST } from "./harness.js";
 import { tempDir } from "./restore-harness.js";
 
 const SRC = fileURLToPath(new URL("./libbpf-app/", import.meta.url));
-const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const has = (cmd: string) => spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
 const reason = !IS_ROOT
   ? "not running as root"
   : !HAVE_DIST

@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { FIXTURES, HAVE_FIXTURES, REPO_ROOT } from "../helpers/fixtures.js";
 import { runCli } from "../helpers/run-cli.js";
 import { IS_ROOT, scratch } from "../fds/helpers.js";
-import { close, grabFd } from "../../src/kernel/index.js";
+import { close, grabFd, mapGetFdById, mapGetInfo, mapIds } from "../../src/kernel/index.js";
 import { snapshotMap, type MapSnapshot } from "../../src/demo/map-snapshot.js";
 
 const HAVE_BPFTOOL = spawnSync("bpftool", ["version"]).status === 0;
@@ -70,11 +70,24 @@ function restoreAndSnapshot(dir: string, fds: number[], extra: string[] = [], en
   return { ...r, snapshots: existsSync(out) ? (JSON.parse(readFileSync(out, "utf8")) as (MapSnapshot & { id: number; btf: boolean; error?: string })[]) : [] };
 }
 
-/** Maps whose name starts with the prefix, as bpftool lists them (none may survive a failed restore). */
+/** Maps on the system whose name starts with the prefix (none may survive a failed restore). */
 function mapsNamed(p: string): string[] {
-  if (!HAVE_BPFTOOL) return [];
-  const list = JSON.parse(spawnSync("bpftool", ["map", "show", "-j"], { encoding: "utf8", maxBuffer: 1 << 28 }).stdout || "[]") as { name?: string }[];
-  return list.filter((m) => m.name?.startsWith(p)).map((m) => m.name!);
+  const names: string[] = [];
+  for (const id of mapIds()) {
+    let fd: number;
+    try {
+      fd = mapGetFdById(id);
+    } catch {
+      continue; // freed meanwhile
+    }
+    try {
+      const { name } = mapGetInfo(fd);
+      if (name.startsWith(p)) names.push(name);
+    } finally {
+      close(fd);
+    }
+  }
+  return names;
 }
 
 describe.skipIf(!IS_ROOT)("crtool restore", () => {

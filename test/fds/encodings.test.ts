@@ -15,7 +15,7 @@ import { handleWords } from "../../src/fds/fsnotify-handle.js";
 import { dataRuns } from "../../src/fds/ghost-file.js";
 import { dataPageRuns } from "../../src/fds/memfd-pages.js";
 import { parseMountinfo } from "../../src/fds/mountinfo.js";
-import { fileFlags, O_CLOEXEC } from "../../src/fds/open-flags.js";
+import { fileFlags, O_CLOEXEC } from "../../src/kernel/index.js";
 import { isRegCharDevice, shouldCheckSize } from "../../src/fds/reg-file.js";
 import { termiosEntry } from "../../src/fds/tty-params.js";
 import { ttyDriver } from "../../src/fds/tty.js";

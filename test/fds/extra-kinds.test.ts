@@ -20,7 +20,7 @@ import { buildIdWords } from "../../src/fds/build-id.js";
 import { kdevOf } from "../../src/fds/dev.js";
 import { handleWords } from "../../src/fds/fsnotify-handle.js";
 import { namespaceIds } from "../../src/fds/ns-ids.js";
-import { ioctlRaw } from "../../src/fds/syscalls.js";
+import { ioctlRaw } from "../../src/kernel/index.js";
 import { parseMountinfo } from "../../src/fds/mountinfo.js";
 import { FD_KINDS_UNDER_TEST } from "./kinds.js";
 import {

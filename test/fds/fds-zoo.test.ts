@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readFdinfo, readFdLink } from "../../src/kernel/index.js";
-import { ioctlRaw } from "../../src/fds/syscalls.js";
+import { ioctlRaw } from "../../src/kernel/index.js";
 import { peekPipe } from "../../src/fds/pipe-data.js";
 import { FD_KINDS_UNDER_TEST } from "./kinds.js";
 import {

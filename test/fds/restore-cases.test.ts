@@ -18,7 +18,7 @@ import { F_GETPIPE_SZ, F_GET_SEALS, fcntl, read, readFdinfo, stableBuffer, write
 import { NotSupportedError } from "../../src/images/errors.js";
 import { FileChangedError } from "../../src/fds/restore-errors.js";
 import { preadFully } from "../../src/fds/reopen.js";
-import { timerfdGettime } from "../../src/fds/syscalls.js";
+import { timerfdGettime } from "../../src/kernel/index.js";
 import { Workload, compile, scratch, skipReason, type Dumped } from "./helpers.js";
 import { TestRestoreContext, dumpWithTable, fileFlagsOf, linkOf, openFds, ownFdinfo, queued, readQueued } from "./restore-helpers.js";
 

@@ -14,7 +14,7 @@ import { NotSupportedError } from "../../src/images/errors.js";
 import { fcntl, readFdinfo, write } from "../../src/kernel/index.js";
 import { FileChangedError } from "../../src/fds/restore-errors.js";
 import { preadFully } from "../../src/fds/reopen.js";
-import { SEEK_DATA, SEEK_HOLE, SEEK_SET, lseek } from "../../src/fds/syscalls.js";
+import { SEEK_DATA, SEEK_HOLE, SEEK_SET, lseek } from "../../src/kernel/index.js";
 import { Workload, compile, scratch, skipReason, type Dumped } from "./helpers.js";
 import { TestRestoreContext, dumpWithTable, fileFlagsOf, linkOf, openFds, ownFdinfo } from "./restore-helpers.js";
 

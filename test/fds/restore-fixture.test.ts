@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { F_GETPIPE_SZ, F_GET_SEALS, fcntl, read, stableBuffer } from "../../src/kernel/index.js";
 import { NotSupportedError } from "../../src/images/errors.js";
 import { preadFully } from "../../src/fds/reopen.js";
-import { timerfdGettime } from "../../src/fds/syscalls.js";
+import { timerfdGettime } from "../../src/kernel/index.js";
 import { FD_TYPE_NUMBERS } from "../../src/contract/fd-kind.js";
 import { HAVE_ZOO, IS_ROOT, ZOO, type CritDocument } from "./helpers.js";
 import { TestRestoreContext, fileFlagsOf, linkOf, openFds, ownFdinfo, readQueued } from "./restore-helpers.js";

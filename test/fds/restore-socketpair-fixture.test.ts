@@ -14,7 +14,7 @@ import type { ImageMessage } from "../../src/images/wire/message.js";
 import { NotSupportedError } from "../../src/images/errors.js";
 import { closeQuietly } from "../../src/fds/restore-fd.js";
 import { unixSocketKind } from "../../src/fds/socket-unix.js";
-import { getsockoptInt, sendmsg } from "../../src/fds/sock-diag/syscalls.js";
+import { getsockoptInt, sendmsg } from "../../src/kernel/index.js";
 import { withDiagSocketFor } from "../../src/fds/sock-diag/netns.js";
 import { unixDiagByIno } from "../../src/fds/sock-diag/unix-diag.js";
 import { MSG_DONTWAIT, SOL_SOCKET, SO_RCVBUF, SO_SNDBUF, SO_TYPE } from "../../src/fds/sock-diag/constants.js";

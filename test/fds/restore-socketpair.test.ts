@@ -22,7 +22,7 @@ import { closeQuietly } from "../../src/fds/restore-fd.js";
 import { unixSocketKind } from "../../src/fds/socket-unix.js";
 import { namespaceIds } from "../../src/fds/ns-ids.js";
 import { namespaceIdsOf } from "../../src/checkpoint/task-images.js";
-import { getsockoptInt, sendmsg } from "../../src/fds/sock-diag/syscalls.js";
+import { getsockoptInt, sendmsg } from "../../src/kernel/index.js";
 import { withDiagSocketFor } from "../../src/fds/sock-diag/netns.js";
 import { unixDiagByIno } from "../../src/fds/sock-diag/unix-diag.js";
 import {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { F_GETPIPE_SZ, F_GET_SEALS, fcntl, read, readFdinfo, stableBuffer, write } from "../../src/kernel/index.js";
 import { NotSupportedError } from "../../src/images/errors.js";
 import { preadFully } from "../../src/fds/reopen.js";
-import { timerfdGettime } from "../../src/fds/syscalls.js";
+import { timerfdGettime } from "../../src/kernel/index.js";
 import { HAVE_ZOO, Workload, ZOO, compile, scratch, skipReason, type Dumped } from "./helpers.js";
 import { TestRestoreContext, dumpWithTable, fileFlagsOf, linkOf, openFds, ownFdinfo, queued, readQueued } from "./restore-helpers.js";
 

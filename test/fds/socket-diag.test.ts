@@ -12,7 +12,7 @@ import { parseUnixDiag, unixDiagByIno } from "../../src/fds/sock-diag/unix-diag.
 import { addressWords, inetDiagDump, parseInetDiag } from "../../src/fds/sock-diag/inet-diag.js";
 import { parseNetlinkDiag } from "../../src/fds/sock-diag/netlink-diag.js";
 import { parsePacketDiag } from "../../src/fds/sock-diag/packet-diag.js";
-import { bind, getsockoptInt, sockName, socket } from "../../src/fds/sock-diag/syscalls.js";
+import { bind, getsockoptInt, sockName, socket } from "../../src/kernel/index.js";
 import { AF_INET, AF_UNIX, IPPROTO_UDP, SOCK_CLOEXEC, SOCK_DGRAM, SOL_SOCKET, SO_DOMAIN, TCP_CLOSE } from "../../src/fds/sock-diag/constants.js";
 
 /** One netlink attribute: u16 len, u16 type, data, padded to 4. */

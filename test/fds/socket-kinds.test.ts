@@ -22,13 +22,13 @@ import type { ImageMessage } from "../../src/images/wire/message.js";
 import type { FdKind } from "../../src/contract/fd-kind.js";
 import { namespaceIds } from "../../src/fds/ns-ids.js";
 import { namespaceIdsOf } from "../../src/checkpoint/task-images.js";
-import { ioctlRaw } from "../../src/fds/syscalls.js";
+import { ioctlRaw } from "../../src/kernel/index.js";
 import { unixSocketKind } from "../../src/fds/socket-unix.js";
 import { inetSocketKind } from "../../src/fds/socket-inet.js";
 import { netlinkSocketKind } from "../../src/fds/socket-netlink.js";
 import { packetSocketKind } from "../../src/fds/socket-packet.js";
 import { peekQueue } from "../../src/fds/socket-queue.js";
-import { getsockoptInt } from "../../src/fds/sock-diag/syscalls.js";
+import { getsockoptInt } from "../../src/kernel/index.js";
 import { SOL_SOCKET, SO_PEEK_OFF } from "../../src/fds/sock-diag/constants.js";
 import { FD_KINDS_UNDER_TEST } from "./kinds.js";
 import {

@@ -18,7 +18,7 @@ import { unixSocketKind } from "../../src/fds/socket-unix.js";
 import { inetSocketKind } from "../../src/fds/socket-inet.js";
 import { netlinkSocketKind } from "../../src/fds/socket-netlink.js";
 import { packetSocketKind } from "../../src/fds/socket-packet.js";
-import { ioctlRaw } from "../../src/fds/syscalls.js";
+import { ioctlRaw } from "../../src/kernel/index.js";
 import {
   HAVE_ZOO, TestDumpContext, Workload, ZOO, compile, critJson, debianCrit, dumpFds, scratch, skipReason, type CritDocument, type Dumped,
 } from "./helpers.js";

@@ -89,7 +89,7 @@ export function bpffsDir(): Bpffs | null {
 export function bpftoolMapShow(id: number): Record<string, unknown> | null {
   const r = spawnSync("bpftool", ["map", "show", "id", String(id), "-j"], { encoding: "utf8" });
   if (r.error || r.status !== 0) {
-    warnOnce(`skipping bpftool cross-checks: ${r.error?.message ?? r.stderr.trim()}`);
+    warnOnce(`skipping bpftool cross-checks: ${r.error?.message ?? (r.stderr.trim() || `bpftool exited with status ${r.status}`)}`);
     return null;
   }
   return JSON.parse(r.stdout) as Record<string, unknown>;

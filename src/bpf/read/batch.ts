@@ -2,7 +2,7 @@
  * Reading a map with BPF_MAP_LOOKUP_BATCH: one system call per few thousand
  * elements, the fast path (a 1M-entry hash in about a quarter of a second).
  */
-import { MapBatchReader, SyscallError } from "../../kernel/index.js";
+import { MapBatchReader, isNoBatchOps } from "../../kernel/index.js";
 import type { ElementSink } from "../spool.js";
 import type { LiveMap } from "../map.js";
 
@@ -11,9 +11,6 @@ const BATCH_BYTES = 4 << 20;
 const MIN_BATCH = 16;
 const MAX_BATCH = 1 << 16;
 
-/** ENOTSUPP (kernel-internal 524) is what bpf(2) answers for a map without batch ops. */
-const ENOTSUPP = 524;
-const EOPNOTSUPP = 95;
 
 export function batchSizeFor(keySize: number, valueStride: number, maxEntries: number): number {
   const bySize = Math.floor(BATCH_BYTES / Math.max(1, keySize + valueStride));
@@ -57,7 +54,7 @@ export function readByBatch(map: LiveMap, sink: ElementSink): number | undefined
     try {
       n = reader.next();
     } catch (e) {
-      if (first && e instanceof SyscallError && (e.errno === ENOTSUPP || e.errno === EOPNOTSUPP)) return undefined;
+      if (first && isNoBatchOps(e)) return undefined;
       throw e;
     }
     first = false;

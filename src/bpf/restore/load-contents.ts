@@ -16,7 +16,7 @@
  */
 import { faultPoint } from "../../debug/hooks.js";
 import { availableParallelism } from "node:os";
-import { BPF_ANY, BatchError, MAP_TYPE, SyscallError, mapUpdateBatch, mapUpdateBatchAsync, mapUpdateElem, stableBuffer } from "../../kernel/index.js";
+import { BPF_ANY, BatchError, MAP_TYPE, SyscallError, isNoBatchOps, mapUpdateBatch, mapUpdateBatchAsync, mapUpdateElem, stableBuffer } from "../../kernel/index.js";
 import type { MapSpec } from "../map-spec.js";
 import { readPlanFor } from "../map-types.js";
 import type { MapData } from "./data-index.js";
@@ -29,9 +29,6 @@ import { needsRelayout, relayoutValues, type ValueLayout } from "./per-cpu.js";
 const CHUNK_BYTES = 4 << 20;
 const MAX_CHUNK = 1 << 17;
 
-/** ENOTSUPP (kernel-internal 524) is what bpf(2) answers for a map without batch ops. */
-const ENOTSUPP = 524;
-const EOPNOTSUPP = 95;
 
 export type WriteMethod = "batch" | "push";
 
@@ -236,7 +233,7 @@ class ChunkWriter {
       mapUpdateBatch(fd, { keySize: spec.keySize, valueSize: layout.kernelStride, keys, values, count: n });
       return true;
     } catch (e) {
-      if (e instanceof BatchError && e.count === 0 && (e.errno === ENOTSUPP || e.errno === EOPNOTSUPP)) return false;
+      if (e instanceof BatchError && e.count === 0 && isNoBatchOps(e)) return false;
       if (!(e instanceof SyscallError)) throw e;
       const at = e instanceof BatchError ? e.count : 0;
       throw elementFailure(this.req, start + at, keys.subarray(at * spec.keySize, (at + 1) * spec.keySize), e);

@@ -6,11 +6,8 @@
  * through it exactly as before. (CRIU hands out the BPF_MAP_CREATE fd, which
  * is always read-write, and F_SETFL cannot change an access mode.)
  */
-import { BPF_F_RDONLY, BPF_F_WRONLY, mapGetFdById } from "../../kernel/index.js";
+import { BPF_F_RDONLY, BPF_F_WRONLY, O_ACCMODE, O_RDONLY, O_WRONLY, mapGetFdById } from "../../kernel/index.js";
 
-const O_ACCMODE = 3;
-const O_RDONLY = 0;
-const O_WRONLY = 1;
 
 /** BPF_MAP_GET_FD_BY_ID open_flags for a file's recorded f_flags. */
 export function openFlagsFor(fileFlags: number): number {

@@ -10,7 +10,7 @@
 import { CrtoolError } from "../../images/errors.js";
 import { close, errnoName, errnoText, stableBuffer } from "../../kernel/index.js";
 import { AF_NETLINK, MSG_TRUNC, NETLINK_SOCK_DIAG, SOCK_CLOEXEC, SOCK_DGRAM, SOL_SOCKET, SO_RCVTIMEO_OLD } from "./constants.js";
-import { recvmsg, sendmsg, setsockopt, socket } from "./syscalls.js";
+import { recvmsg, sendmsg, setsockopt, socket } from "../../kernel/index.js";
 
 const SOCK_DIAG_BY_FAMILY = 20;
 const NLMSG_ERROR = 2;

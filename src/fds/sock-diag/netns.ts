@@ -9,10 +9,10 @@
  */
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { check, close } from "../../kernel/index.js";
-import { ioctlRaw } from "../syscalls.js";
+import { ioctlRaw } from "../../kernel/index.js";
 import { CLONE_NEWNET, SIOCGSKNS } from "./constants.js";
 import { DiagSocket } from "./netlink.js";
-import { setns } from "./syscalls.js";
+import { setns } from "../../kernel/index.js";
 
 /** The nsfs inode of the calling thread's network namespace. */
 export function ownNetnsIno(): bigint {

@@ -1,51 +1,20 @@
 /**
- * The socket system calls the socket kinds need that src/kernel does not
- * wrap: socket, sendmsg/recvmsg (netlink requests, peeking at queues,
+ * The socket system calls the socket kinds use: socket, sendmsg/recvmsg (netlink requests, peeking at queues,
  * refilling them), getsockopt/setsockopt, getsockname/getpeername, setns (to
  * ask sock_diag inside a socket's own network namespace), ppoll and getxattr
- * (a socket's protocol name), socketpair and shutdown (restoring pairs). Thin wrappers over src/kernel's rawSyscall/check, meant to
- * move into src/kernel as they are.
+ * (a socket's protocol name), socketpair and shutdown (restoring pairs).
  *
  * Buffers the kernel reads or writes are stableBuffer()s: their addresses go
  * into other structures (msghdr, iovec) and must not move.
  */
-import { addressOf, check, rawSyscall, rawSyscall6, stableBuffer } from "../../kernel/index.js";
-import { NotSupportedError } from "../../images/errors.js";
+import { addressOf, check, rawSyscall, rawSyscall6, stableBuffer, syscallNumbers } from "./libc.js";
+import { NotSupportedError, errnoNumber } from "./errors.js";
 
-interface Numbers {
-  ppoll: number;
-  socket: number;
-  socketpair: number;
-  shutdown: number;
-  sendmsg: number;
-  recvmsg: number;
-  bind: number;
-  getsockname: number;
-  getpeername: number;
-  setsockopt: number;
-  getsockopt: number;
-  setns: number;
-  getxattr: number;
-}
+const ENODATA = errnoNumber("ENODATA");
+const EOPNOTSUPP = errnoNumber("EOPNOTSUPP");
+const ENOTCONN = errnoNumber("ENOTCONN");
 
-const X86_64: Numbers = {
-  ppoll: 271, socket: 41, socketpair: 53, shutdown: 48, sendmsg: 46, recvmsg: 47, bind: 49, getsockname: 51, getpeername: 52,
-  setsockopt: 54, getsockopt: 55, setns: 308, getxattr: 191,
-};
-const AARCH64: Numbers = {
-  ppoll: 73, socket: 198, socketpair: 199, shutdown: 210, sendmsg: 211, recvmsg: 212, bind: 200, getsockname: 204, getpeername: 205,
-  setsockopt: 208, getsockopt: 209, setns: 268, getxattr: 8,
-};
-
-const ENODATA = 61;
-const EOPNOTSUPP = 95;
-const ENOTCONN = 107;
-
-function nr(): Numbers {
-  if (process.arch === "x64") return X86_64;
-  if (process.arch === "arm64") return AARCH64;
-  throw new NotSupportedError(`crtool's socket kinds support x86_64 and aarch64, not ${process.arch}`);
-}
+const nr = syscallNumbers;
 
 /** socket(2); returns the new fd. */
 export function socket(domain: number, type: number, protocol: number): number {

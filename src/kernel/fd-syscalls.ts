@@ -1,27 +1,17 @@
 /**
- * System calls the fd kinds need that src/kernel does not wrap yet: lseek
+ * System calls the fd kinds use: lseek
  * (SEEK_DATA/SEEK_HOLE for sparse contents), ioctl (ttys, inotify/timerfd
  * restore ioctls), open_by_handle_at (inotify/fanotify watch paths),
  * memfd_create, linkat (naming an O_TMPFILE ghost), and the calls that
  * create the anon-inode files on restore (eventfd2, timerfd_*, signalfd4,
- * epoll_*, inotify_*), plus clock_gettime for absolute timers. Thin wrappers
- * over src/kernel's rawSyscall/check, meant to move into src/kernel as they
- * are. Node's fs covers the rest (open, ftruncate, fchmod, fchown); utimensat
+ * epoll_*, inotify_*), plus clock_gettime for absolute timers. Node's fs
+ * covers the rest (open, ftruncate, fchmod, fchown); utimensat
  * is here because Node's futimes takes seconds as a double and loses the
  * microseconds a ghost file's times are recorded in.
  */
-import { addressOf, check, rawSyscall, rawSyscall6, stableBuffer, syscallNumbers } from "../kernel/index.js";
+import { addressOf, cString, check, rawSyscall, rawSyscall6, stableBuffer, syscallNumbers } from "./libc.js";
 
 const nr = syscallNumbers;
-
-/** A NUL-terminated copy of a path or name, at a fixed address. */
-function cString(s: string | Uint8Array): Buffer {
-  const bytes = typeof s === "string" ? Buffer.from(s, "utf8") : s;
-  if (bytes.includes(0)) throw new TypeError("a path or name passed to the kernel cannot contain a NUL byte");
-  const out = stableBuffer(bytes.length + 1);
-  out.set(bytes);
-  return out;
-}
 
 export const SEEK_SET = 0;
 export const SEEK_DATA = 3;

@@ -4,7 +4,7 @@
  * differ (aarch64 uses the asm-generic/arm values), and CRIU writes these
  * bits into images verbatim, so the kinds must test the right ones.
  */
-import { O_CLOEXEC } from "../kernel/index.js";
+import { O_CLOEXEC, O_NONBLOCK } from "./libc.js";
 
 interface ArchFlags {
   O_DIRECT: number;
@@ -25,13 +25,12 @@ export const O_RDWR = 0o2;
 /** pidfds use it as PIDFD_THREAD. */
 export const O_EXCL = 0o200;
 export const O_APPEND = 0o2000;
-export const O_NONBLOCK = 0o4000;
 export const O_PATH = 0o10000000;
 export const O_DIRECT = ARCH.O_DIRECT;
 export const O_LARGEFILE = ARCH.O_LARGEFILE;
 export const O_DIRECTORY = ARCH.O_DIRECTORY;
 export const O_NOFOLLOW = ARCH.O_NOFOLLOW;
-export { O_CLOEXEC };
+export { O_CLOEXEC, O_NONBLOCK };
 
 /**
  * The open file's flags as CRIU records them: fdinfo `flags` without
