@@ -15,10 +15,12 @@ import { ringbufPositions } from "../kernel/index.js";
 import { eventStreamOf, hasReadPositions } from "./map-types.js";
 import { MapNotSupportedError } from "./errors.js";
 import { LiveMap } from "./map.js";
-import { MapSpec, type MapFileAttrs } from "./map-spec.js";
+import type { MapSpec } from "./map-spec.js";
 import type { PinnedMap } from "./pinned.js";
 import { writeContents, type WrittenContents } from "./write-contents.js";
 import { CONTENTS_PREFETCH, type PrefetchedContents } from "./read/prefetch.js";
+import { fileEntryOf, type MapFileAttrs } from "./map-spec-image.js";
+import { captureSpec } from "./map-capture.js";
 
 /** Who refers to a map: a process's fd, or a pin on a bpffs. */
 export type MapOwner = { pid: number; fd: number } | { pinPath: string };
@@ -59,14 +61,14 @@ export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: M
   const spec = specOf(map, ctx, file.fdinfo);
   const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};
   const stream = eventStreamOf(map.info.type);
-  if (stream !== undefined) return spec.toFileEntry(file, { ...pin, ...recordStream(map, stream, file.owner, ctx) });
+  if (stream !== undefined) return fileEntryOf(spec, file, { ...pin, ...recordStream(map, stream, file.owner, ctx) });
   const why = map.whyUnreadable();
   if (why !== undefined) {
     skipOrThrow(new MapNotSupportedError(describeOwner(file.owner), map.id, map.typeName, why), file.owner, ctx);
-    return spec.toFileEntry(file, { ...pin, contents_skipped: why });
+    return fileEntryOf(spec, file, { ...pin, contents_skipped: why });
   }
   const done = contentsOnce(ctx, map.id, () => dumpContents(map, file.owner, ctx, opts));
-  return done ? done.then(() => spec.toFileEntry(file, pin)) : spec.toFileEntry(file, pin);
+  return done ? done.then(() => fileEntryOf(spec, file, pin)) : fileEntryOf(spec, file, pin);
 }
 
 /** Per dump: map ids whose contents are written (true) or being written (the promise). */
@@ -98,7 +100,7 @@ export function dumpPinnedMap(pin: PinnedMap, id: number, ctx: DumpContext, opts
 function specOf(map: LiveMap, ctx: DumpContext, fdinfo?: BpfMapFdinfo): MapSpec {
   const btfId = map.info.btfId;
   const withBtf = btfId !== 0 && ctx.firstTime(`btf:${btfId}`);
-  return MapSpec.fromLive(map.fd, { fdinfo, btfData: withBtf, info: map.info });
+  return captureSpec(map.fd, { fdinfo, btfData: withBtf, info: map.info });
 }
 
 /**
@@ -194,16 +196,16 @@ async function dumpInnerMap(id: number, outer: LiveMap, owner: MapOwner, ctx: Du
     const stream = eventStreamOf(inner.info.type);
     if (stream !== undefined) {
       const ext = recordStream(inner, stream, owner, ctx);
-      if (spec) addRecord(ctx, spec.toFileEntry(file(), { inner_of_map_id: outer.id, ...ext }));
+      if (spec) addRecord(ctx, fileEntryOf(spec, file(), { inner_of_map_id: outer.id, ...ext }));
       return;
     }
     const why = inner.whyUnreadable();
     if (why !== undefined) {
       skipOrThrow(new MapNotSupportedError(describeOwner(owner), id, inner.typeName, why, `an inner map of BPF map ${outer.id} (${outer.typeName})`), owner, ctx);
-      if (spec) addRecord(ctx, spec.toFileEntry(file(), { inner_of_map_id: outer.id, contents_skipped: why }));
+      if (spec) addRecord(ctx, fileEntryOf(spec, file(), { inner_of_map_id: outer.id, contents_skipped: why }));
       return;
     }
-    if (spec) addRecord(ctx, spec.toFileEntry(file(), { inner_of_map_id: outer.id }));
+    if (spec) addRecord(ctx, fileEntryOf(spec, file(), { inner_of_map_id: outer.id }));
     await contentsOnce(ctx, id, () => dumpContents(inner, owner, ctx, opts));
   } finally {
     inner.close();

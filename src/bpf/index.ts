@@ -4,7 +4,9 @@
  * pinned-map discovery, crtool's extension fields on CRIU's messages, and
  * the restore side (./restore/: re-creating, refilling, pinning, verifying).
  */
-export { MapSpec, type MapBtf, type MapSpecInit, type MapFileAttrs, type FromLiveOptions } from "./map-spec.js";
+export { MapSpec, type MapBtf, type MapSpecInit } from "./map-spec.js";
+export { specFromImage, specFromTemplate, templateOf, fileExtOf, fileEntryOf, type MapFileAttrs } from "./map-spec-image.js";
+export { captureSpec, type CaptureOptions } from "./map-capture.js";
 export { LiveMap } from "./map.js";
 export { readPlanFor, mapTypeLabel, type ReadPlan, type ReadMethod } from "./map-types.js";
 export { MapNotSupportedError, MapContentsError } from "./errors.js";

@@ -39,6 +39,7 @@ import {
   type Holder,
   type MapPlan,
 } from "./harness.js";
+import { specFromImage } from "../../src/bpf/map-spec-image.js";
 
 const CPUS = possibleCpus();
 const roundUp8 = (n: number) => Math.ceil(n / 8) * 8;
@@ -216,7 +217,7 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("dumping BPF map fds", () => {
       expect(fileExt.possible_cpus, p.name).toBe(perCpuType ? CPUS : undefined);
       expect(dataExt.possible_cpus, p.name).toBe(perCpuType ? CPUS : undefined);
     }
-    expect(MapSpec.fromImage(entryOf("pcpu_array")).valueStride).toBe(16 * CPUS);
+    expect(specFromImage(entryOf("pcpu_array")).valueStride).toBe(16 * CPUS);
   });
 
   it("records QUEUE and STACK values oldest first and leaves both maps exactly as they were", () => {
@@ -272,11 +273,11 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("dumping BPF map fds", () => {
     expect(new Set(files.map((f) => f.id)).size).toBe(files.length);
 
     // The inner map template: the first inner map's shape; none for an empty outer map.
-    const homSpec = MapSpec.fromImage(entryOf("hom"));
+    const homSpec = specFromImage(entryOf("hom"));
     expect(homSpec.inner).toMatchObject({ mapType: 1, keySize: 4, valueSize: 4, maxEntries: 4, mapFlags: 0 });
     expect([in_a.id, in_b.id]).toContain(homSpec.inner!.mapId);
-    expect(MapSpec.fromImage(entryOf("aom")).inner).toMatchObject({ mapType: 1, mapId: in_a.id, name: "in_a" });
-    expect(MapSpec.fromImage(entryOf("aom_empty")).inner).toBeUndefined();
+    expect(specFromImage(entryOf("aom")).inner).toMatchObject({ mapType: 1, mapId: in_a.id, name: "in_a" });
+    expect(specFromImage(entryOf("aom_empty")).inner).toBeUndefined();
   });
 
   it("stores a BTF blob once per BTF id, on the first record using it", () => {
@@ -293,7 +294,7 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("dumping BPF map fds", () => {
     }
     expect(b.btf_data).toBeUndefined();
     expect(getExtFields("bpfmap_file_entry", entryOf("hash")).btf_id).toBeUndefined();
-    const spec = MapSpec.fromImage(entryOf("btf_a"));
+    const spec = specFromImage(entryOf("btf_a"));
     expect(spec.btf).toMatchObject({ id: a.btf_id, keyTypeId: 1, valueTypeId: 2 });
     expect(spec.toCreateOptions()).toMatchObject({ mapType: 1, keySize: 4, valueSize: 8, maxEntries: 8, name: "btf_a", btfKeyTypeId: 1, btfValueTypeId: 2 });
   });

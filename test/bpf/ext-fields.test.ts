@@ -8,6 +8,7 @@ import { decodeImage, encodeImage, encodeMessage, decodeMessage, messageTypeByNa
 import { EXTENSIONS, FIRST_EXT_FIELD, getExtFields, setExtFields } from "../../src/images/ext-fields.js";
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { HAVE_FIXTURES, imagePath } from "../helpers/fixtures.js";
+import { fileEntryOf, specFromImage } from "../../src/bpf/map-spec-image.js";
 
 const fown = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
 
@@ -55,7 +56,7 @@ describe("extension fields", () => {
 
   it("survive the binary form: CRIU's schema keeps them as unknown, byte for byte", () => {
     const type = messageTypeByName("bpfmap_file_entry");
-    const entry = sampleSpec().toFileEntry({ id: 3, flags: 2, pos: 0n, fown, mntId: 17 });
+    const entry = fileEntryOf(sampleSpec(), { id: 3, flags: 2, pos: 0n, fown, mntId: 17 });
     const bytes = encodeMessage(type, entry);
     const back = decodeMessage(type, bytes);
     expect(back[UNKNOWN_FIELDS]!.map((u) => u.no)).toEqual([1000, 1001, 1002, 1004, 1006, 1007, 1008]);
@@ -68,10 +69,10 @@ describe("extension fields", () => {
 describe("MapSpec", () => {
   it("goes through a files.img entry and back unchanged", async () => {
     const spec = sampleSpec();
-    const file: ImageMessage = { type: 19, id: 3, bpf: spec.toFileEntry({ id: 3, flags: 2, pos: 0n, fown, mntId: 17 }) };
+    const file: ImageMessage = { type: 19, id: 3, bpf: fileEntryOf(spec, { id: 3, flags: 2, pos: 0n, fown, mntId: 17 }) };
     const img = encodeImage("FILES", [{ message: file }]);
     const { entries } = await decodeImage(img);
-    const again = MapSpec.fromImage(entries[0].message.bpf as ImageMessage);
+    const again = specFromImage(entries[0].message.bpf as ImageMessage);
     expect(again).toEqual(spec.with({ inner: spec.inner!.with({ memlock: 0n, frozen: false, ifindex: 0, mapExtra: 0n }) }));
     expect(again.inner!.btf?.data).toBeUndefined();
     expect(again.toCreateOptions()).toMatchObject({ mapType: 13, keySize: 4, valueSize: 4, maxEntries: 64, mapFlags: 4, name: "outer", numaNode: 0, btfKeyTypeId: 1, btfValueTypeId: 2 });
@@ -79,17 +80,17 @@ describe("MapSpec", () => {
 
   it("writes CRIU's fields as CRIU does: map_extra only when non-zero, mnt_id when known", () => {
     const plain = new MapSpec({ mapType: 1, keySize: 4, valueSize: 8, maxEntries: 16, mapFlags: 0, name: "h", mapId: 9, memlock: 2320n });
-    const e = plain.toFileEntry({ id: 1, flags: 2, pos: 0n, fown });
+    const e = fileEntryOf(plain, { id: 1, flags: 2, pos: 0n, fown });
     expect(e).toEqual({
       id: 1, flags: 2, pos: 0n, fown, map_type: 1, key_size: 4, value_size: 8, map_id: 9, max_entries: 16,
       map_flags: 0, memlock: 2320n, frozen: false, map_name: "h", ifindex: 0,
     });
-    expect(plain.with({ mapExtra: 3n }).toFileEntry({ id: 1, flags: 2, pos: 0n, fown }).map_extra).toBe(3n);
+    expect(fileEntryOf(plain.with({ mapExtra: 3n }), { id: 1, flags: 2, pos: 0n, fown }).map_extra).toBe(3n);
   });
 
   it.skipIf(!HAVE_FIXTURES)("reads CRIU 4.2's own entries (no extension fields)", async () => {
     const { entries } = await decodeImage(readFileSync(imagePath("bpf-basic", "files.img")));
-    const specs = entries.filter((e) => e.message.type === 19).map((e) => MapSpec.fromImage(e.message.bpf as ImageMessage));
+    const specs = entries.filter((e) => e.message.type === 19).map((e) => specFromImage(e.message.bpf as ImageMessage));
     expect(specs.map((s) => [s.typeName, s.name, s.keySize, s.valueSize, s.maxEntries, s.frozen])).toEqual([
       ["HASH", "basic_hash", 4, 8, 16, false],
       ["ARRAY", "basic_array", 4, 8, 4, false],

@@ -18,6 +18,7 @@ import { MapSpec } from "../../src/bpf/map-spec.js";
 import { FdSet, IS_ROOT, bpffsDir, countBpfFds, u32, type Bpffs } from "../kernel/helpers.js";
 import { HAVE_DIST, TestDump, elementsOf } from "./harness.js";
 import { runCli } from "../helpers/run-cli.js";
+import { specFromImage } from "../../src/bpf/map-spec-image.js";
 
 describe.skipIf(!IS_ROOT)("pinned maps", () => {
   const fds = new FdSet();
@@ -92,7 +93,7 @@ describe.skipIf(!IS_ROOT)("pinned maps", () => {
       const entries = files.map((f) => f.bpf as ImageMessage);
       expect(entries.map((e) => [e.map_id, getExtFields("bpfmap_file_entry", e).pin_path])).toEqual(found.map((p) => [mapGetInfo(p.fd).id, p.path]));
       expect(entries[0]).toMatchObject({ flags: 2, pos: 0n, map_name: "pin_a", fown: { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 } });
-      expect(MapSpec.fromImage(entries[2]).pinPath).toBe(join(fs.dir, "sub", "a_again"));
+      expect(specFromImage(entries[2]).pinPath).toBe(join(fs.dir, "sub", "a_again"));
       expect(data.map((d) => d.message.map_id)).toEqual([ids.a, ids.b]);
       expect(elementsOf(data[0], 4, 4)).toEqual([["01000000", "0a000000"]]);
     } finally {

@@ -19,6 +19,7 @@ import { setExtFields, type CrtoolBpfmapDataExt, type CrtoolBpfmapFileExt } from
 import { bpftoolMapDump, bytesHex, type BpftoolElement, type Holder } from "./harness.js";
 import { afterEach, beforeEach, expect } from "vitest";
 import { countBpfFds } from "../kernel/helpers.js";
+import { fileEntryOf } from "../../src/bpf/map-spec-image.js";
 
 export class TestRestore {
   readonly logs: string[] = [];
@@ -199,7 +200,7 @@ export interface SyntheticMap {
 export function writeSyntheticDump(dir: string, maps: SyntheticMap[]): void {
   const files = maps.map((m, i) => {
     const id = m.fileId ?? i + 1;
-    const bpf = m.spec.toFileEntry({ id, flags: m.flags ?? 2, pos: 0n, fown: m.fown ?? { ...NO_FOWN } }, m.fileExt ?? {});
+    const bpf = fileEntryOf(m.spec, { id, flags: m.flags ?? 2, pos: 0n, fown: m.fown ?? { ...NO_FOWN } }, m.fileExt ?? {});
     return { message: { type: 19, id, bpf } as ImageMessage };
   });
   writeFileSync(join(dir, "files.img"), encodeImage("FILES", files));

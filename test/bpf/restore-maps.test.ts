@@ -48,6 +48,7 @@ import {
   writeSyntheticDump,
   type Captured,
 } from "./restore-harness.js";
+import { specFromImage } from "../../src/bpf/map-spec-image.js";
 
 const O_RDWR = 2;
 const F_GETSIG = 11;
@@ -291,7 +292,7 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("restoring BPF map fds", () => {
     const rec = files.find((f) => (f.bpf as ImageMessage | undefined)?.map_id === holder.maps.btf_a.id)!.bpf as ImageMessage;
     const fd = btfGetFdById(a.btfId);
     try {
-      expect(Buffer.from(btfGetData(fd)).equals(Buffer.from(MapSpec.fromImage(rec).btf!.data!))).toBe(true);
+      expect(Buffer.from(btfGetData(fd)).equals(Buffer.from(specFromImage(rec).btf!.data!))).toBe(true);
     } finally {
       close(fd);
     }

@@ -8,6 +8,7 @@ import type { ImageMessage } from "../../images/index.js";
 import type { RestoreContext } from "../../contract/restore-context.js";
 import { getExtFields, type CrtoolBpfmapFileExt } from "../../images/ext-fields.js";
 import { MapSpec } from "../map-spec.js";
+import { specFromImage } from "../map-spec-image.js";
 
 export interface MapRecord {
   /** file_entry id (an inner map's own record has one too, though no fd uses it). */
@@ -19,7 +20,7 @@ export interface MapRecord {
 }
 
 export function recordOf(entry: ImageMessage): MapRecord {
-  return { fileId: entry.id as number, entry, spec: MapSpec.fromImage(entry), ext: getExtFields("bpfmap_file_entry", entry) };
+  return { fileId: entry.id as number, entry, spec: specFromImage(entry), ext: getExtFields("bpfmap_file_entry", entry) };
 }
 
 export class MapRecords {

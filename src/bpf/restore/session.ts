@@ -16,7 +16,7 @@
  * the session until the restore's rollback closes them.
  */
 import { faultPoint } from "../../debug/hooks.js";
-import { BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, btfGetFdById, btfGetInfo, close, findKernelBtf, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
+import { BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, btfGetFdById, btfGetInfo, close, findKernelBtf, kernelValueSize, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
 import { totalmem } from "node:os";
 import type { ImageMessage } from "../../images/index.js";
 import type { RestoreContext } from "../../contract/restore-context.js";
@@ -40,7 +40,8 @@ import { MapRecords, recordOf, type MapRecord } from "./records.js";
  * to BPF_MAP_CREATE.
  */
 function checkPlausible(spec: MapSpec): void {
-  const perElement = spec.keySize + spec.valueStride;
+  // What the map takes here: per-CPU values once per CPU of this machine.
+  const perElement = spec.keySize + kernelValueSize(spec.mapType, spec.valueSize, possibleCpus());
   const bytes = spec.maxEntries * perElement;
   const preallocated = (spec.mapFlags & BPF_F_NO_PREALLOC) === 0;
   if (preallocated && bytes > totalmem()) {
