@@ -21,6 +21,8 @@ export interface PinnedRestoreRequest extends RestoreOptions {
   /** Pin at the paths a `dump --pinned` recorded. */
   recorded: boolean;
   verify: boolean;
+  /** Each difference --verify finds. */
+  onDifference?: (line: string) => void;
   log?: (m: string) => void;
 }
 

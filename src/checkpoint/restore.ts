@@ -25,6 +25,8 @@ export interface RestoreRequest extends RestoreOptions {
   restoreStdio: boolean;
   /** Read every restored map back and compare it with the images. */
   verify?: boolean;
+  /** Where each difference --verify finds is reported, one line each (the error names the first only). */
+  onDifference?: (line: string) => void;
   log?: (message: string) => void;
 }
 
@@ -186,7 +188,10 @@ export class Restore {
   /** Checks every restored map against the images (--verify); throws VerifyError listing what differs. */
   async verify(): Promise<void> {
     const diffs = await verifyRestoredMaps(this.ctx);
-    for (const d of diffs) this.ctx.log(`verify: ${d}`);
+    for (const d of diffs) {
+      this.ctx.log(`verify: ${d}`);
+      this.req.onDifference?.(d);
+    }
     if (diffs.length > 0) throw new VerifyError(diffs);
     this.ctx.log("verify: every restored map equals its image");
   }

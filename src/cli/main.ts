@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { CrtoolError } from "../images/errors.js";
+import { checkHooks } from "../debug/hooks.js";
 
 export const EXIT_FAILURE = 1;
 export const EXIT_INTERNAL = 70;
@@ -30,6 +31,7 @@ export async function runProgram(prog: string, program: Command, argv: string[])
     if (isBrokenPipe(e)) process.exit(0);
   });
   try {
+    checkHooks();
     await program.parseAsync(argv);
   } catch (e) {
     process.exitCode = reportError(prog, e);

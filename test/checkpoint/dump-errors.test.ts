@@ -56,6 +56,18 @@ function nothingLeft(dir: string): void {
 }
 
 describe.skipIf(!IS_ROOT)("crtool dump errors", () => {
+  it("a misspelt test hook (CRTOOL_FAULT/PAUSE/PLAIN) is refused before anything runs", () => {
+    const child = sleeper();
+    const s = scratch("dump-err");
+    cleanups.push(s.cleanup);
+    const dir = join(s.dir, "d");
+    const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(child.pid), "-D", dir], { encoding: "utf8", env: { ...process.env, CRTOOL_PAUSE: "after-freez:100" } });
+    expect(r.status).toBe(1);
+    oneLine(r.stderr);
+    expect(r.stderr).toBe('crtool: CRTOOL_PAUSE: unknown name "after-freez" (known: after-freeze, before-commit, before-exec)\n');
+    nothingLeft(dir);
+  });
+
   it("no such process", () => {
     const s = scratch("dump-err");
     cleanups.push(s.cleanup);

@@ -56,6 +56,8 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
     if (plan.mode === "command") for (const m of plan.maps) process.stdout.write(`  map ${m.oldId} "${m.name}" ${m.type}, max_entries ${m.maxEntries}\n`);
     return;
   }
+  // Each difference --verify finds, on stderr (with -v the log has them already).
+  const onDifference = log ? undefined : (d: string) => void process.stderr.write(`crtool: verify: ${d}\n`);
   // What both forms of restore take from the flags.
   const common = {
     dir: flags.imagesDir,
@@ -67,7 +69,7 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
   if (pinMode) {
     if (command.length > 0) throw new InvalidArgumentError("--pin and --pin-recorded restore the maps only: give no command after --");
     const { restorePinned } = await import("../../checkpoint/restore-pinned.js");
-    const summary = await restorePinned({ ...common, bpffsDir: flags.pin, recorded: !!flags.pinRecorded, log });
+    const summary = await restorePinned({ ...common, bpffsDir: flags.pin, recorded: !!flags.pinRecorded, log, onDifference });
     process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).join("\n") + "\n");
     return;
   }
@@ -76,7 +78,8 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
     ...common,
     pid: flags.pid,
     restoreStdio: !!flags.restoreStdio,
-    log: log ?? (flags.verify ? (m: string) => m.startsWith("verify: ") && m !== "verify: every restored map equals its image" && process.stderr.write(`crtool: ${m}\n`) : undefined),
+    log,
+    onDifference,
   });
   // stdout is the command's: the summary goes to stderr.
   const summary: RestoreSummary = {
