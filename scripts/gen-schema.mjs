@@ -74,6 +74,8 @@ const pascal = (n) => n.split(/[._]/).map((s) => s.charAt(0).toUpperCase() + s.s
 let types = header + `import type { InvalidUtf8, UNKNOWN_FIELDS, UnknownField } from "../wire/message.js";\n\n`;
 for (const [name, vals] of Object.entries(sortObj(enums))) {
   types += `/** Numbers of enum ${name}. */\nexport type ${pascal(name)} = ${vals.map(([, n]) => n).join(" | ") || "number"};\n\n`;
+  // The enum as an object, name → number, so code names values the way the .proto does.
+  types += `/** enum ${name} by name. */\nexport const ${pascal(name)}Values = {\n${vals.map(([k, n]) => `  ${k}: ${n},`).join("\n")}\n} as const;\n\n`;
 }
 for (const [name, fields] of Object.entries(sortObj(messages))) {
   types += `/** ${name} */\nexport interface ${pascal(name)} {\n`;

@@ -6,21 +6,16 @@
  * open file; `restore` (when present) recreates it.
  */
 import type { ImageMessage } from "../images/wire/message.js";
+import { FdTypesValues, type FileEntry } from "../images/schema/types.js";
 import type { Fdinfo, FdLink } from "../kernel/index.js";
 import type { DumpContext } from "./dump-context.js";
 import type { RestoreContext } from "./restore-context.js";
 
-/** fd_types names (fdinfo.proto). */
-export type FdTypeName =
-  | "UND" | "REG" | "PIPE" | "FIFO" | "INETSK" | "UNIXSK" | "EVENTFD" | "EVENTPOLL" | "INOTIFY"
-  | "SIGNALFD" | "PACKETSK" | "TTY" | "FANOTIFY" | "NETLINKSK" | "NS" | "TUNF" | "EXT" | "TIMERFD"
-  | "MEMFD" | "BPFMAP" | "PIDFD" | "CTL_TTY" | "AUTOFS_PIPE";
+/** fd_types (fdinfo.proto) by name, as the schema defines them. */
+export const FD_TYPE_NUMBERS = FdTypesValues;
 
-export const FD_TYPE_NUMBERS: Readonly<Record<FdTypeName, number>> = {
-  UND: 0, REG: 1, PIPE: 2, FIFO: 3, INETSK: 4, UNIXSK: 5, EVENTFD: 6, EVENTPOLL: 7, INOTIFY: 8,
-  SIGNALFD: 9, PACKETSK: 10, TTY: 11, FANOTIFY: 12, NETLINKSK: 13, NS: 14, TUNF: 15, EXT: 16,
-  TIMERFD: 17, MEMFD: 18, BPFMAP: 19, PIDFD: 20, CTL_TTY: 65534, AUTOFS_PIPE: 65535,
-};
+/** fd_types names. */
+export type FdTypeName = keyof typeof FdTypesValues;
 
 /** One fd of one process as /proc shows it, with stat of the open file. */
 export interface TaskFd {
@@ -51,7 +46,7 @@ export interface FdKind {
   /** The fd_types name this kind writes ("REG", "BPFMAP"...). */
   readonly type: FdTypeName;
   /** The file_entry field that holds this kind's message ("reg", "bpf", "pipe"...). */
-  readonly field: string;
+  readonly field: Exclude<Extract<keyof FileEntry, string>, "type" | "id">;
   /**
    * For kinds CRIU has no fd type for (BPF programs, links, BTF, perf
    * events), written as EXT files: the kind's name recorded in the

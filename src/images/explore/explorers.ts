@@ -11,6 +11,7 @@ import { InvalidUtf8, type ImageMessage } from "../wire/message.js";
 import { pythonBytesRepr } from "../text/python-values.js";
 import { quopriEncode } from "../text/quopri.js";
 import { getExtFields } from "../ext-fields.js";
+import { FdTypesValues } from "../schema/types.js";
 import { BPF_OBJECT_IMAGES, describeBpfObject, isBpfObjectKind } from "../bpf-objects.js";
 import { pyPercent } from "./printf.js";
 
@@ -162,11 +163,8 @@ async function explorePs(load: ImageLoader, out: LineSink): Promise<void> {
   for (const r of roots) show(r, 0);
 }
 
-const FD_TYPES: Record<number, string> = {
-  0: "UND", 1: "REG", 2: "PIPE", 3: "FIFO", 4: "INETSK", 5: "UNIXSK", 6: "EVENTFD", 7: "EVENTPOLL", 8: "INOTIFY",
-  9: "SIGNALFD", 10: "PACKETSK", 11: "TTY", 12: "FANOTIFY", 13: "NETLINKSK", 14: "NS", 15: "TUNF", 16: "EXT",
-  17: "TIMERFD", 18: "MEMFD", 19: "BPFMAP", 20: "PIDFD", 65534: "CTL_TTY", 65535: "AUTOFS_PIPE",
-};
+/** fd_types names by number, from the schema. */
+const FD_TYPES: Record<number, string> = Object.fromEntries(Object.entries(FdTypesValues).map(([name, n]) => [n, name]));
 
 async function pids(load: ImageLoader): Promise<number[]> {
   const pstree = await load("pstree.img");

@@ -4,47 +4,200 @@ import type { InvalidUtf8, UNKNOWN_FIELDS, UnknownField } from "../wire/message.
 /** Numbers of enum SysctlType. */
 export type SysctlType = 5 | 6;
 
+/** enum SysctlType by name. */
+export const SysctlTypeValues = {
+  CTL_STR: 5,
+  CTL_32: 6,
+} as const;
+
 /** Numbers of enum TtyType. */
 export type TtyType = 0 | 1 | 2 | 3 | 4 | 5 | 6;
+
+/** enum TtyType by name. */
+export const TtyTypeValues = {
+  UNKNOWN: 0,
+  PTY: 1,
+  CONSOLE: 2,
+  VT: 3,
+  CTTY: 4,
+  EXT_TTY: 5,
+  SERIAL: 6,
+} as const;
 
 /** Numbers of enum core_entry.march. */
 export type CoreEntryMarch = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
 
+/** enum core_entry.march by name. */
+export const CoreEntryMarchValues = {
+  UNKNOWN: 0,
+  X86_64: 1,
+  ARM: 2,
+  AARCH64: 3,
+  PPC64: 4,
+  S390: 5,
+  MIPS: 6,
+  LOONGARCH64: 7,
+  RISCV64: 8,
+} as const;
+
 /** Numbers of enum cpuinfo_ppc64_entry.endianness. */
 export type CpuinfoPpc64EntryEndianness = 0 | 1;
+
+/** enum cpuinfo_ppc64_entry.endianness by name. */
+export const CpuinfoPpc64EntryEndiannessValues = {
+  BIGENDIAN: 0,
+  LITTLEENDIAN: 1,
+} as const;
 
 /** Numbers of enum cpuinfo_x86_entry.vendor. */
 export type CpuinfoX86EntryVendor = 0 | 1 | 2;
 
+/** enum cpuinfo_x86_entry.vendor by name. */
+export const CpuinfoX86EntryVendorValues = {
+  UNKNOWN: 0,
+  INTEL: 1,
+  AMD: 2,
+} as const;
+
 /** Numbers of enum fd_types. */
 export type FdTypes = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 20 | 65534 | 65535;
+
+/** enum fd_types by name. */
+export const FdTypesValues = {
+  UND: 0,
+  REG: 1,
+  PIPE: 2,
+  FIFO: 3,
+  INETSK: 4,
+  UNIXSK: 5,
+  EVENTFD: 6,
+  EVENTPOLL: 7,
+  INOTIFY: 8,
+  SIGNALFD: 9,
+  PACKETSK: 10,
+  TTY: 11,
+  FANOTIFY: 12,
+  NETLINKSK: 13,
+  NS: 14,
+  TUNF: 15,
+  EXT: 16,
+  TIMERFD: 17,
+  MEMFD: 18,
+  BPFMAP: 19,
+  PIDFD: 20,
+  CTL_TTY: 65534,
+  AUTOFS_PIPE: 65535,
+} as const;
 
 /** Numbers of enum fh_entry_sizes. */
 export type FhEntrySizes = 16;
 
+/** enum fh_entry_sizes by name. */
+export const FhEntrySizesValues = {
+  min_entries: 16,
+} as const;
+
 /** Numbers of enum fstype. */
 export type Fstype = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 23;
+
+/** enum fstype by name. */
+export const FstypeValues = {
+  UNSUPPORTED: 0,
+  PROC: 1,
+  SYSFS: 2,
+  DEVTMPFS: 3,
+  BINFMT_MISC: 4,
+  TMPFS: 5,
+  DEVPTS: 6,
+  SIMFS: 7,
+  PSTORE: 8,
+  SECURITYFS: 9,
+  FUSECTL: 10,
+  DEBUGFS: 11,
+  CGROUP: 12,
+  AUFS: 13,
+  MQUEUE: 14,
+  FUSE: 15,
+  AUTO: 16,
+  OVERLAYFS: 17,
+  AUTOFS: 18,
+  TRACEFS: 19,
+  CGROUP2: 23,
+} as const;
 
 /** Numbers of enum lsmtype. */
 export type Lsmtype = 0 | 1 | 2;
 
+/** enum lsmtype by name. */
+export const LsmtypeValues = {
+  NO_LSM: 0,
+  SELINUX: 1,
+  APPARMOR: 2,
+} as const;
+
 /** Numbers of enum mark_type. */
 export type MarkType = 1 | 2;
+
+/** enum mark_type by name. */
+export const MarkTypeValues = {
+  INODE: 1,
+  MOUNT: 2,
+} as const;
 
 /** Numbers of enum nd_type. */
 export type NdType = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
 
+/** enum nd_type by name. */
+export const NdTypeValues = {
+  LOOPBACK: 1,
+  VETH: 2,
+  TUN: 3,
+  EXTLINK: 4,
+  VENET: 5,
+  BRIDGE: 6,
+  MACVLAN: 7,
+  SIT: 8,
+} as const;
+
 /** Numbers of enum remap_type. */
 export type RemapType = 0 | 1 | 2;
+
+/** enum remap_type by name. */
+export const RemapTypeValues = {
+  LINKED: 0,
+  GHOST: 1,
+  PROCFS: 2,
+} as const;
 
 /** Numbers of enum seccomp_mode. */
 export type SeccompMode = 0 | 1 | 2;
 
+/** enum seccomp_mode by name. */
+export const SeccompModeValues = {
+  disabled: 0,
+  strict: 1,
+  filter: 2,
+} as const;
+
 /** Numbers of enum sk_shutdown. */
 export type SkShutdown = 0 | 1 | 2 | 3;
 
+/** enum sk_shutdown by name. */
+export const SkShutdownValues = {
+  NONE: 0,
+  READ: 1,
+  WRITE: 2,
+  BOTH: 3,
+} as const;
+
 /** Numbers of enum user_x86_regs_mode. */
 export type UserX86RegsMode = 1 | 2;
+
+/** enum user_x86_regs_mode by name. */
+export const UserX86RegsModeValues = {
+  NATIVE: 1,
+  COMPAT: 2,
+} as const;
 
 /** CRIU_Opts */
 export interface CRIUOpts {
