@@ -128,8 +128,7 @@ function recordStream(map: LiveMap, stream: string, owner: MapOwner, ctx: DumpCo
 
 function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContext): void {
   if (!ctx.options.skipUnsupported) throw err;
-  ctx.stats.skipped.push({ ...owner, kind: "BPFMAP", why: `BPF map ${err.mapId} (${err.mapTypeName}): ${err.why}; attributes only` });
-  ctx.log(`${err.message}; recording its attributes only`);
+  ctx.skip({ ...owner, kind: "BPFMAP", why: `BPF map ${err.mapId} (${err.mapTypeName}): ${err.why}; attributes only` }, `${err.message}; recording its attributes only`);
 }
 
 /** Writes the map's bpfmap-data entry, then dumps the inner maps it names (map-in-map). */

@@ -7,7 +7,7 @@ import { NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../contract/fd-kind.js";
 import { describeUnknown, kindOf } from "../fds/index.js";
-import { emptyStats, type DumpContext, type DumpOptions, type DumpSlot, type DumpStats, type ProgressTicker } from "../contract/dump-context.js";
+import { createDumpContext, emptyStats, type DumpContext, type DumpOptions, type DumpSlot, type DumpStats, type ProgressTicker } from "../contract/dump-context.js";
 import { DumpDir } from "./dump-dir.js";
 import { faultRequested, pausePoint, plainPath } from "../debug/hooks.js";
 import { ImageSet } from "./image-set.js";
@@ -73,8 +73,6 @@ export class DumpSession {
   readonly images: ImageSet;
   readonly grabber = new FdGrabber();
   readonly fileIds = new FileIds();
-  private readonly onceResults = new Map<string, Promise<unknown>>();
-  private readonly seen = new Set<string>();
   private readonly pathIds = new Map<string, number>();
   private readonly prefetch = new ContentsPrefetch({
     helper: () => this.helperThread(),
@@ -89,34 +87,22 @@ export class DumpSession {
   constructor(readonly req: SessionOptions, dir: string) {
     this.images = new ImageSet(dir);
     const log = req.log ?? (() => {});
-    this.ctx = {
+    this.ctx = createDumpContext({
       options: { skipUnsupported: req.skipUnsupported, verbose: req.verbose },
       stats: this.stats,
       grab: (fd: TaskFd) => this.grabber.grab(fd.pid, fd.fd),
       image: (name, magic) => this.images.image(name, magic),
       pagesImage: () => this.images.pagesImage(),
       newFileId: () => this.fileIds.newId(),
-      addFile: (entry) => this.images.image("files.img", "FILES").append(entry),
       spoolDir: dir,
-      slot: <T>(slot: DumpSlot<T>) => this.slots.get(slot) as T | undefined,
+      slots: this.slots,
       progress: req.progress,
-      once: <T>(key: string, fn: () => Promise<T>) => {
-        let p = this.onceResults.get(key) as Promise<T> | undefined;
-        if (!p) this.onceResults.set(key, (p = fn()));
-        return p;
-      },
-      firstTime: (key: string) => {
-        if (this.seen.has(key)) return false;
-        this.seen.add(key);
-        return true;
-      },
-      log,
-    };
+      log: req.log,
+    });
   }
 
   private skip(fd: TaskFd, kind: string, why: string): void {
-    this.stats.skipped.push({ pid: fd.pid, fd: fd.fd, kind, why });
-    this.ctx.log(`skipped pid ${fd.pid} fd ${fd.fd} (${kind}): ${why}`);
+    this.ctx.skip({ pid: fd.pid, fd: fd.fd, kind, why });
   }
 
   /**

@@ -133,4 +133,60 @@ export interface DumpContext {
   progress?: (label: string, total: number) => ProgressTicker | undefined;
   /** A progress line for -v (stderr). */
   log(message: string): void;
+  /**
+   * Records what --skip-unsupported leaves out, in the dump's stats and the
+   * log (`message`, or "skipped WHERE (KIND): WHY").
+   */
+  skip(file: SkippedFile, message?: string): void;
+}
+
+/** What a DumpContext is made of: the parts only its maker (the dump session, a test) knows. */
+export interface DumpContextParts {
+  options: DumpOptions;
+  grab(fd: TaskFd): number;
+  image(fileName: string, magic: MagicName): ImageSink;
+  pagesImage(): RawImage;
+  newFileId(): number;
+  spoolDir: string | undefined;
+  progress?: (label: string, total: number) => ProgressTicker | undefined;
+  log?(message: string): void;
+  /** The services of lower layers this dump provides (see DumpSlot). */
+  slots?: ReadonlyMap<DumpSlot<unknown>, unknown>;
+  /** Stats to fill (default: new ones). */
+  stats?: DumpStats;
+}
+
+/** The one way a DumpContext is made: the per-dump memos, files.img, skips and slots are the same for every maker. */
+export function createDumpContext(parts: DumpContextParts): DumpContext {
+  const onceResults = new Map<string, Promise<unknown>>();
+  const seen = new Set<string>();
+  const stats = parts.stats ?? emptyStats();
+  const log = parts.log ?? (() => {});
+  return {
+    options: parts.options,
+    stats,
+    grab: parts.grab,
+    image: parts.image,
+    pagesImage: parts.pagesImage,
+    newFileId: parts.newFileId,
+    addFile: (entry) => parts.image("files.img", "FILES").append(entry),
+    spoolDir: parts.spoolDir,
+    progress: parts.progress,
+    slot: <T>(slot: DumpSlot<T>) => parts.slots?.get(slot) as T | undefined,
+    once: <T>(key: string, fn: () => Promise<T>) => {
+      let p = onceResults.get(key) as Promise<T> | undefined;
+      if (!p) onceResults.set(key, (p = fn()));
+      return p;
+    },
+    firstTime: (key: string) => {
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    },
+    log,
+    skip: (file, message) => {
+      stats.skipped.push(file);
+      log(message ?? `skipped ${whereSkipped(file)} (${file.kind}): ${file.why}`);
+    },
+  };
 }

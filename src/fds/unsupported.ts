@@ -17,6 +17,5 @@ export function unsupported(fd: TaskFd, kind: string, why: string): NotSupported
  */
 export function loseOrThrow(ctx: DumpContext, fd: TaskFd, kind: string, why: string): void {
   if (!ctx.options.skipUnsupported) throw unsupported(fd, kind, why);
-  ctx.stats.skipped.push({ pid: fd.pid, fd: fd.fd, kind, why });
-  ctx.log(`pid ${fd.pid} fd ${fd.fd} (${kind}): not saved: ${why}`);
+  ctx.skip({ pid: fd.pid, fd: fd.fd, kind, why }, `pid ${fd.pid} fd ${fd.fd} (${kind}): not saved: ${why}`);
 }

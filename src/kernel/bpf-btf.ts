@@ -3,9 +3,9 @@
  * info and raw bytes back (BPF_OBJ_GET_INFO_BY_FD), which is how a map's key
  * and value types are carried across a checkpoint.
  */
-import { BpfAttr, bpf, bpfLoadWithLog, type LogOptions } from "./bpf-attr.js";
+import { BpfAttr, bpfLoadWithLog, type LogOptions } from "./bpf-attr.js";
 import { BPF_CMD } from "./bpf-constants.js";
-import { INFO_ATTR } from "./bpf-info.js";
+import { objGetInfo } from "./bpf-info.js";
 import { getFdById, getNextId } from "./bpf-map.js";
 import { addressOf, close, stableBuffer } from "./libc.js";
 
@@ -18,7 +18,6 @@ const INFO_SIZE = 32;
 const NAME_SIZE = 128;
 
 const loadAttr = new BpfAttr();
-const infoAttr = new BpfAttr();
 
 export interface BtfLoadOptions extends LogOptions {
   /** BPF_F_TOKEN_FD with tokenFd. */
@@ -110,11 +109,7 @@ function readInfo(fd: number, data: Buffer | null): { info: BtfInfo } {
   buf.writeUInt32LE(data ? data.byteLength : 0, INFO.btfSize);
   buf.writeBigUInt64LE(BigInt(addressOf(name)), INFO.name);
   buf.writeUInt32LE(NAME_SIZE, INFO.nameLen);
-  const a = infoAttr.clear();
-  a.setU32(INFO_ATTR.bpfFd, fd);
-  a.setU32(INFO_ATTR.infoLen, INFO_SIZE);
-  a.setPtr(INFO_ATTR.info, buf);
-  bpf(BPF_CMD.OBJ_GET_INFO_BY_FD, a, `BTF fd ${fd}`);
+  objGetInfo(fd, buf, `BTF fd ${fd}`);
   const nameLen = buf.readUInt32LE(INFO.nameLen);
   const nul = name.indexOf(0);
   return {

@@ -63,14 +63,28 @@ const INFO = {
   hashSize: 96,
 } as const;
 
+/**
+ * BPF_OBJ_GET_INFO_BY_FD of any BPF object into `info` (its struct, zeroed
+ * or with the caller's pointers set); returns the length the kernel filled.
+ * `what` names the object for errors.
+ */
+export function objGetInfo(fd: number, info: Uint8Array, what: string): number {
+  const a = objInfoAttr.clear();
+  a.setU32(INFO_ATTR.bpfFd, fd);
+  a.setU32(INFO_ATTR.infoLen, info.byteLength);
+  a.setPtr(INFO_ATTR.info, info);
+  bpf(BPF_CMD.OBJ_GET_INFO_BY_FD, a, what);
+  return a.u32(INFO_ATTR.infoLen);
+}
+
 // The info struct of BPF_OBJ_GET_INFO_BY_FD inside union bpf_attr.
-export const INFO_ATTR = { bpfFd: 0, infoLen: 4, info: 8 } as const;
+const INFO_ATTR = { bpfFd: 0, infoLen: 4, info: 8 } as const;
+const objInfoAttr = new BpfAttr();
 
 /** Room for future bpf_map_info growth; the kernel only checks that the unknown tail is zero. */
 const INFO_BUF_SIZE = 256;
 const SHA256_SIZE = 32;
 
-const attr = new BpfAttr();
 const infoBuf = stableBuffer(INFO_BUF_SIZE);
 const hashBuf = stableBuffer(SHA256_SIZE);
 
@@ -93,13 +107,8 @@ export function mapGetInfo(fd: number, opts: MapInfoOptions = {}): MapInfo {
     infoBuf.writeBigUInt64LE(BigInt(addressOf(hashBuf)), INFO.hash);
     infoBuf.writeUInt32LE(SHA256_SIZE, INFO.hashSize);
   }
-  const a = attr.clear();
-  a.setU32(INFO_ATTR.bpfFd, fd);
-  a.setU32(INFO_ATTR.infoLen, INFO_BUF_SIZE);
-  a.setPtr(INFO_ATTR.info, infoBuf);
-  bpf(BPF_CMD.OBJ_GET_INFO_BY_FD, a, `map fd ${fd}`);
+  const len = objGetInfo(fd, infoBuf, `map fd ${fd}`);
   if (!opts.knownMap) assertMapFd(fd);
-  const len = a.u32(INFO_ATTR.infoLen);
 
   const b = infoBuf;
   const u32 = (off: number) => (off + 4 <= len ? b.readUInt32LE(off) : 0);

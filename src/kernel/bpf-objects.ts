@@ -7,7 +7,7 @@
  */
 import { BpfAttr, bpf } from "./bpf-attr.js";
 import { BPF_CMD } from "./bpf-constants.js";
-import { INFO_ATTR } from "./bpf-info.js";
+import { objGetInfo } from "./bpf-info.js";
 import { addressOf, stableBuffer } from "./libc.js";
 
 // struct bpf_prog_info (232 bytes in 6.18).
@@ -62,15 +62,6 @@ export interface ProgInfo {
   attachBtfId: number;
 }
 
-const objAttr = new BpfAttr();
-
-function getInfo(fd: number, buf: Buffer, what: string): void {
-  const a = objAttr.clear();
-  a.setU32(INFO_ATTR.bpfFd, fd);
-  a.setU32(INFO_ATTR.infoLen, buf.byteLength);
-  a.setPtr(INFO_ATTR.info, buf);
-  bpf(BPF_CMD.OBJ_GET_INFO_BY_FD, a, what);
-}
 
 /** BPF_OBJ_GET_INFO_BY_FD on a program fd, with the ids of the maps it uses. */
 export function progGetInfo(fd: number): ProgInfo {
@@ -80,7 +71,7 @@ export function progGetInfo(fd: number): ProgInfo {
     const ids = stableBuffer(room * 4);
     buf.writeUInt32LE(room, PROG.nrMapIds);
     buf.writeBigUInt64LE(BigInt(addressOf(ids)), PROG.mapIds);
-    getInfo(fd, buf, `program fd ${fd}`);
+    objGetInfo(fd, buf, `program fd ${fd}`);
     const n = buf.readUInt32LE(PROG.nrMapIds);
     // The kernel says how many there are; ask again with room for all of them.
     if (n > room) {
@@ -123,7 +114,7 @@ export interface LinkInfo {
 export function linkGetInfo(fd: number): LinkInfo {
   // Room for the largest union member: the kernel only fills what the type has.
   const buf = stableBuffer(256);
-  getInfo(fd, buf, `link fd ${fd}`);
+  objGetInfo(fd, buf, `link fd ${fd}`);
   return { type: buf.readUInt32LE(0), id: buf.readUInt32LE(4), progId: buf.readUInt32LE(8) };
 }
 

@@ -14,7 +14,7 @@ import { ImageSet } from "../../src/checkpoint/image-set.js";
 import { FdGrabber, readTaskFds } from "../../src/checkpoint/task-fds.js";
 import { FileIds } from "../../src/checkpoint/file-ids.js";
 import type { DumpContext } from "../../src/contract/dump-context.js";
-import { emptyStats } from "../../src/contract/dump-context.js";
+import { createDumpContext, emptyStats } from "../../src/contract/dump-context.js";
 import { FD_TYPE_NUMBERS, type TaskFd } from "../../src/contract/fd-kind.js";
 import { bpfMapKind } from "../../src/fds/bpfmap.js";
 import { decodeImage, type ImageMessage } from "../../src/images/index.js";
@@ -102,29 +102,19 @@ export class TestDump {
   readonly stats = emptyStats();
   readonly logs: string[] = [];
   readonly ctx: DumpContext;
-  private readonly onceResults = new Map<string, Promise<unknown>>();
-  private readonly seen = new Set<string>();
   private taskFds = new Map<number, TaskFd[]>();
 
   constructor(skipUnsupported = false) {
-    this.ctx = {
+    this.ctx = createDumpContext({
       options: { skipUnsupported, verbose: false },
       stats: this.stats,
       grab: (fd) => this.grabber.grab(fd.pid, fd.fd),
       image: (name, magic) => this.images.image(name, magic),
       pagesImage: () => this.images.pagesImage(),
-      slot: () => undefined,
       newFileId: () => this.fileIds.newId(),
-      addFile: (entry) => this.images.image("files.img", "FILES").append(entry),
-      once: <T>(key: string, fn: () => Promise<T>) => {
-        let p = this.onceResults.get(key) as Promise<T> | undefined;
-        if (!p) this.onceResults.set(key, (p = fn()));
-        return p;
-      },
       spoolDir: undefined,
-      firstTime: (key) => !this.seen.has(key) && !!this.seen.add(key),
       log: (m) => this.logs.push(m),
-    };
+    });
   }
 
   taskFd(pid: number, fd: number): TaskFd {

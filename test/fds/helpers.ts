@@ -8,7 +8,7 @@ import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageSet } from "../../src/checkpoint/image-set.js";
-import { emptyStats, type DumpStats, type ImageSink } from "../../src/contract/dump-context.js";
+import { createDumpContext, emptyStats, type DumpSlot, type DumpStats, type ImageSink, type SkippedFile } from "../../src/contract/dump-context.js";
 import type { MagicName } from "../../src/images/magic.js";
 import type { ImageMessage } from "../../src/images/wire/message.js";
 import { decodeImage, toCritJson } from "../../src/images/index.js";
@@ -152,7 +152,6 @@ export class TestDumpContext implements DumpContext {
   readonly logs: string[] = [];
   readonly spoolDir: string;
   private readonly grabbed = new Map<string, number>();
-  private readonly onceResults = new Map<string, Promise<unknown>>();
   private nextFileId = 1;
   private nextPagesId = 1;
   private readonly rawFds: number[] = [];
@@ -185,33 +184,40 @@ export class TestDumpContext implements DumpContext {
     return this.nextFileId++;
   }
 
+  // The per-dump memos, files.img, skips and slots, as every DumpContext has them.
+  private readonly base: DumpContext = createDumpContext({
+    options: this.options,
+    stats: this.stats,
+    grab: (fd) => this.grab(fd),
+    image: (name, magic) => this.image(name, magic),
+    pagesImage: () => this.pagesImage(),
+    newFileId: () => this.newFileId(),
+    spoolDir: undefined,
+    log: (m) => this.logs.push(m),
+  });
+
   addFile(entry: ImageMessage): void {
-    this.images.image("files.img", "FILES").append(entry);
+    this.base.addFile(entry);
   }
 
-  private readonly seen = new Set<string>();
-
-  slot(): undefined {
-    return undefined;
+  slot<T>(slot: DumpSlot<T>): T | undefined {
+    return this.base.slot(slot);
   }
 
   firstTime(key: string): boolean {
-    if (this.seen.has(key)) return false;
-    this.seen.add(key);
-    return true;
+    return this.base.firstTime(key);
   }
 
   once<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    let p = this.onceResults.get(key) as Promise<T> | undefined;
-    if (!p) {
-      p = fn();
-      this.onceResults.set(key, p);
-    }
-    return p;
+    return this.base.once(key, fn);
   }
 
   log(message: string): void {
-    this.logs.push(message);
+    this.base.log(message);
+  }
+
+  skip(file: SkippedFile, message?: string): void {
+    this.base.skip(file, message);
   }
 
   pagesImage(): RawImage {
