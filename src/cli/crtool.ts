@@ -6,6 +6,7 @@ import { registerDump } from "./commands/dump.js";
 import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerRestore } from "./commands/restore.js";
+import { registerMaps } from "./commands/maps.js";
 import { runProgram } from "./main.js";
 import { packageVersion } from "./version.js";
 
@@ -17,5 +18,6 @@ registerImageCommands(program, { namedExtensions: true });
 registerDump(program);
 registerCheck(program);
 registerRestore(program);
+registerMaps(program);
 registerDemo(program);
 await runProgram("crtool", program, process.argv);

@@ -140,6 +140,13 @@ describe.skipIf(!!reason)("a libbpf application: dump with no flags, restore --p
     expect(files.filter((f) => f.type === 16 && f.ext).map((f) => (f.ext as ImageMessage).id).sort()).toEqual(
       [...progs, ...links, perf, btf].map((x) => x.id).sort(),
     );
+    // crtool maps --json: each map's elements as bpftool printed the live map (BTF-formatted).
+    const shown = runCli("crtool", ["maps", dir, "--json"]);
+    expect(shown.status, shown.stderr).toBe(0);
+    const byName = new Map(shown.stdout.toString().trim().split("\n").map((l) => JSON.parse(l) as { name: string; entries: unknown[] }).map((m) => [m.name, m]));
+    for (const [name, was] of before) {
+      expect(byName.get(name.slice(0, 15))!.entries.map((e) => JSON.stringify(e)).sort(), name).toEqual(was.map((e) => JSON.stringify(e)).sort());
+    }
     // crit x fds names them.
     const fds = runCli("crit", ["x", dir, "fds"]).stdout.toString();
     expect(fds).toContain('BPF program "on_tick"');

@@ -19,7 +19,7 @@ export class BtfBuilder {
   private add(name: string, kind: number, vlen: number, sizeOrType: number, tail: number[] = [], kindFlag = false): number {
     const b = Buffer.alloc(12 + tail.length * 4);
     b.writeUInt32LE(this.name(name), 0);
-    b.writeUInt32LE(((kindFlag ? 1 : 0) << 31) | (kind << 24) | vlen, 4);
+    b.writeUInt32LE((((kindFlag ? 1 : 0) << 31) | (kind << 24) | vlen) >>> 0, 4);
     b.writeUInt32LE(sizeOrType, 8);
     tail.forEach((v, i) => b.writeUInt32LE(v >>> 0, 12 + i * 4));
     this.types.push(b);
@@ -42,6 +42,42 @@ export class BtfBuilder {
     const tail: number[] = [];
     for (const [n, type, bitOffset] of members) tail.push(this.name(n), type, bitOffset);
     return this.add(name, 4, members.length, size, tail);
+  }
+
+  /** A struct or union whose members may be bitfields: [name, type, bitOffset, bitSize (0: not a bitfield)]. */
+  bitfieldStruct(kind: "struct" | "union", name: string, size: number, members: [string, number, number, number][]): number {
+    const tail: number[] = [];
+    for (const [n, type, bitOffset, bitSize] of members) tail.push(this.name(n), type, (bitSize << 24) | bitOffset);
+    return this.add(name, kind === "struct" ? 4 : 5, members.length, size, tail, true);
+  }
+
+  union(name: string, size: number, members: [string, number][]): number {
+    const tail: number[] = [];
+    for (const [n, type] of members) tail.push(this.name(n), type, 0);
+    return this.add(name, 5, members.length, size, tail);
+  }
+
+  enum(name: string, size: number, values: [string, number][]): number {
+    const tail: number[] = [];
+    for (const [n, v] of values) tail.push(this.name(n), v);
+    return this.add(name, 6, values.length, size, tail);
+  }
+
+  typedef(name: string, type: number): number {
+    return this.add(name, 8, 0, type);
+  }
+
+  volatile(type: number): number {
+    return this.add("", 9, 0, type);
+  }
+
+  const(type: number): number {
+    return this.add("", 10, 0, type);
+  }
+
+  /** An INT with the CHAR (2) or BOOL (4) encoding. */
+  intEncoded(name: string, size: number, encoding: number): number {
+    return this.add(name, 1, 0, size, [(encoding << 24) | (size * 8)]);
   }
 
   variable(name: string, type: number): number {

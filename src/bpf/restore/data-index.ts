@@ -34,7 +34,7 @@ export class MapDataIndex {
   ) {}
 
   /** Indexes the dump's bpfmap-data.img; undefined when the dump has none. */
-  static async read(ctx: RestoreContext): Promise<MapDataIndex | undefined> {
+  static async read(ctx: Pick<RestoreContext, "openImage">): Promise<MapDataIndex | undefined> {
     const opened = await ctx.openImage(DATA_IMAGE);
     if (!opened) return undefined;
     const { reader, path } = opened;

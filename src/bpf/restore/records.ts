@@ -37,7 +37,7 @@ export class MapRecords {
    * files.img), and the BTF blobs of both the map records and the BTF
    * objects' records (bpf-btf.img).
    */
-  static async load(ctx: RestoreContext): Promise<MapRecords> {
+  static async load(ctx: Pick<RestoreContext, "loadImage">): Promise<MapRecords> {
     const files = (await ctx.loadImage("files.img")) ?? [];
     const bpf: ImageMessage[] = [];
     for (const f of files) {

@@ -1,0 +1,136 @@
+/**
+ * `crtool maps DIR [--json] [--pid P] [--map NAME|ID] [--limit N]`: what a
+ * checkpoint's BPF maps hold, offline. A table by default; with --json one
+ * JSON object per map per line whose "entries" are exactly what `bpftool
+ * map dump -j` prints for the live map (typed through the map's BTF), so
+ * scripts written for bpftool work on checkpoints. Elements are streamed.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { once } from "node:events";
+import { dumpedMaps, btfSummary, elementTexts, flagNames, type DumpedMap } from "../../checkpoint/maps-view.js";
+import { PayloadFile } from "../../bpf/restore/payload-file.js";
+import { mapTypeLabel } from "../../bpf/map-types.js";
+
+interface MapsFlags {
+  json?: boolean;
+  pid?: number;
+  map?: string;
+  limit?: number;
+}
+
+function positive(what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected ${what}`);
+    return n;
+  };
+}
+
+/** Writes to stdout, waiting when the pipe is full (a million elements must not pile up in memory). */
+class Out {
+  private buf = "";
+  async write(s: string): Promise<void> {
+    this.buf += s;
+    if (this.buf.length >= 1 << 16) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (!this.buf) return;
+    const ok = process.stdout.write(this.buf);
+    this.buf = "";
+    if (!ok) await once(process.stdout, "drain");
+  }
+}
+
+/** bpftool's spelling of a map type ("hash", "percpu_array"). */
+function typeText(mapType: number): string {
+  return mapTypeLabel(mapType).toLowerCase();
+}
+
+function header(m: DumpedMap): Record<string, unknown> {
+  const s = m.spec;
+  const h: Record<string, unknown> = {};
+  if (m.pid !== undefined) h.pid = m.pid;
+  if (m.fd !== undefined) h.fd = m.fd;
+  Object.assign(h, {
+    map_id: s.mapId,
+    type: typeText(s.mapType),
+    name: s.name,
+    key_size: s.keySize,
+    value_size: s.valueSize,
+    max_entries: s.maxEntries,
+    flags: flagNames(s.mapFlags),
+    frozen: s.frozen,
+    btf: btfSummary(m) ?? null,
+  });
+  if (s.pinPath !== undefined) h.pin_path = s.pinPath;
+  if (m.ext.inner_of_map_id !== undefined) h.inner_of_map_id = m.ext.inner_of_map_id;
+  if (m.ext.event_stream !== undefined) h.event_stream = m.ext.event_stream;
+  if (m.ext.unread_bytes !== undefined) h.unread_bytes = Number(m.ext.unread_bytes);
+  if (m.ext.contents_skipped !== undefined) h.contents_skipped = m.ext.contents_skipped;
+  return h;
+}
+
+export async function mapsCommand(dir: string, flags: MapsFlags): Promise<void> {
+  const { maps, dataPath } = await dumpedMaps(dir, { pid: flags.pid, map: flags.map });
+  const out = new Out();
+  if (!flags.json) {
+    await out.write(table(maps));
+    await out.flush();
+    return;
+  }
+  const file = dataPath ? new PayloadFile(dataPath) : undefined;
+  try {
+    for (const m of maps) {
+      const head = JSON.stringify(header(m));
+      await out.write(head.slice(0, -1) + ',"entries":[');
+      let first = true;
+      if (file) {
+        for (const e of elementTexts(m, file, flags.limit)) {
+          await out.write(first ? e : "," + e);
+          first = false;
+        }
+      }
+      await out.write("]}\n");
+    }
+    await out.flush();
+  } finally {
+    file?.close();
+  }
+}
+
+function table(maps: DumpedMap[]): string {
+  const rows: string[][] = [["PID", "FD", "TYPE", "NAME", "KEY", "VALUE", "MAX_ENTRIES", "ENTRIES", "BYTES", "FROZEN", "FLAGS", "BTF", "PIN"]];
+  for (const m of maps) {
+    const s = m.spec;
+    const b = btfSummary(m);
+    rows.push([
+      m.pid === undefined ? "-" : String(m.pid),
+      m.fd === undefined ? (m.ext.inner_of_map_id !== undefined ? `in ${m.ext.inner_of_map_id}` : "-") : String(m.fd),
+      typeText(s.mapType),
+      s.name || "-",
+      String(s.keySize),
+      String(s.valueSize),
+      String(s.maxEntries),
+      m.data ? String(m.data.count) : m.ext.event_stream !== undefined ? `stream${m.ext.unread_bytes ? ` (${m.ext.unread_bytes} B unread)` : ""}` : "-",
+      m.data ? String(m.data.keysBytes + m.data.valuesBytes) : "-",
+      s.frozen ? "yes" : "no",
+      flagNames(s.mapFlags).join("|") || "-",
+      b ? (b.key ? `${b.key} → ${b.value}` : b.value) : "-",
+      s.pinPath ?? "-",
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => [...r[c]].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+export function registerMaps(program: Command): void {
+  program
+    .command("maps")
+    .description("show a checkpoint's BPF maps: a table, or with --json their elements as bpftool map dump -j prints them")
+    .argument("<dir>", "a dump directory (crtool dump, --pinned or CRIU)")
+    .option("--json", "one JSON object per map per line, with its elements (bpftool's JSON, typed through BTF)")
+    .option("--pid <pid>", "only this process's maps", positive("a process id"))
+    .option("--map <name|id>", "only the map with this name or id at dump time")
+    .option("--limit <n>", "at most N elements per map", positive("a number of elements"))
+    .action((dir: string, flags: MapsFlags) => mapsCommand(dir, flags));
+}
