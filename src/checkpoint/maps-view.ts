@@ -8,7 +8,7 @@
 import { Btf, BtfDumper, bpftoolEntry, jsonText, type MapShape } from "../images/btf/index.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { getExtFields, type CrtoolBpfmapFileExt } from "../images/ext-fields.js";
-import { MAP_FLAG_NAMES, kernelValueSize } from "../kernel/index.js";
+import { MAP_FLAG_NAMES } from "../kernel/index.js";
 import { MapDataIndex, MapRecords, type MapData } from "../bpf/restore/index.js";
 import { PayloadFile } from "../bpf/restore/payload-file.js";
 import { specFromImage } from "../bpf/map-spec-image.js";
@@ -34,7 +34,7 @@ export interface MapsFilter {
 }
 
 /** The maps of the dump in DIR, process by process in fd order, then maps only other maps hold. */
-export async function dumpedMaps(dir: string, filter: MapsFilter = {}): Promise<{ maps: DumpedMap[]; dataPath?: string }> {
+export async function dumpedMaps(dir: string, filter: MapsFilter = {}): Promise<{ maps: DumpedMap[]; all: DumpedMap[]; dataPath?: string }> {
   const images = new DumpImages(dir);
   const records = await MapRecords.load({ loadImage: (n) => images.load(n) });
   const index = await MapDataIndex.read({ openImage: (n) => images.open(n) });
@@ -74,7 +74,7 @@ export async function dumpedMaps(dir: string, filter: MapsFilter = {}): Promise<
   if (filter.pid === undefined) for (const r of records.maps()) if (!out.some((m) => m.spec.mapId === r.spec.mapId)) add(r.entry);
   const wanted = filter.map;
   const maps = wanted === undefined ? out : out.filter((m) => m.spec.name === wanted || String(m.spec.mapId) === wanted);
-  return { maps, dataPath: index?.path };
+  return { maps, all: out, dataPath: index?.path };
 }
 
 /** The names of a map's flags ("BPF_F_NO_PREALLOC"...; bits crtool does not name as hex). */
@@ -115,26 +115,43 @@ export function shapeOf(m: DumpedMap): MapShape {
 /** About this many bytes of keys and values per read. */
 const CHUNK_BYTES = 1 << 20;
 
-/**
- * Each element of `m` (at most `limit`) as bpftool's JSON text, chunk by
- * chunk from `file` (bpfmap-data.img).
- */
-export function* elementTexts(m: DumpedMap, file: PayloadFile, limit = Infinity): Generator<string> {
+/** One element: its key and value bytes (valid until the next element of another chunk is read). */
+export interface RawElement {
+  keys: Uint8Array;
+  keyOff: number;
+  values: Uint8Array;
+  valueOff: number;
+}
+
+/** The elements of `m` (at most `limit`), chunk by chunk from `file` (bpfmap-data.img). */
+export function* elements(m: DumpedMap, file: PayloadFile, limit = Infinity): Generator<RawElement> {
   const d = m.data;
   if (!d || d.count === 0) return;
-  const shape = shapeOf(m);
   const keySize = m.spec.keySize;
-  const stride = d.count ? d.valuesBytes / d.count : kernelValueSize(m.spec.mapType, m.spec.valueSize, shape.cpus);
+  const stride = d.valuesBytes / d.count;
   const total = Math.min(d.count, limit);
   const per = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, keySize + stride)));
-  const keys = Buffer.alloc(per * keySize);
-  const values = Buffer.alloc(per * stride);
+  const keys = Buffer.alloc(Math.min(per, total) * keySize);
+  const values = Buffer.alloc(Math.min(per, total) * stride);
   for (let start = 0; start < total; start += per) {
     const n = Math.min(per, total - start);
-    const k = keys.subarray(0, n * keySize);
-    const v = values.subarray(0, n * stride);
-    file.readAt(k, d.payloadOffset + start * keySize);
-    file.readAt(v, d.payloadOffset + d.keysBytes + start * stride);
-    for (let i = 0; i < n; i++) yield jsonText(bpftoolEntry(shape, k, i * keySize, v, i * stride));
+    file.readAt(keys.subarray(0, n * keySize), d.payloadOffset + start * keySize);
+    file.readAt(values.subarray(0, n * stride), d.payloadOffset + d.keysBytes + start * stride);
+    for (let i = 0; i < n; i++) yield { keys, keyOff: i * keySize, values, valueOff: i * stride };
+  }
+}
+
+/** Each element of `m` (at most `limit`) as bpftool's JSON text. */
+export function* elementTexts(m: DumpedMap, file: PayloadFile, limit = Infinity): Generator<string> {
+  const shape = shapeOf(m);
+  for (const e of elements(m, file, limit)) yield jsonText(bpftoolEntry(shape, e.keys, e.keyOff, e.values, e.valueOff));
+}
+
+/** HASH_OF_MAPS / ARRAY_OF_MAPS: each element's key (hex) and the id at dump time of the inner map it holds. */
+export function* innerMapIds(m: DumpedMap, file: PayloadFile, limit = Infinity): Generator<{ key: string[]; mapId: number }> {
+  if (!m.spec.isMapInMap) return;
+  for (const e of elements(m, file, limit)) {
+    const key = Array.from(e.keys.subarray(e.keyOff, e.keyOff + m.spec.keySize), (b) => `0x${b.toString(16).padStart(2, "0")}`);
+    yield { key, mapId: new DataView(e.values.buffer, e.values.byteOffset).getUint32(e.valueOff, true) };
   }
 }

@@ -143,6 +143,14 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("crtool maps", () => {
         v.writeInt32LE(7, 16);
         mapUpdateElem(fd, u32b(0), v);
       });
+      // A map-in-map whose inner map only it holds.
+      const inner = mapCreate({ mapType: "ARRAY", keySize: 4, valueSize: 4, maxEntries: 2, name: "inner_arr" });
+      try {
+        mapUpdateElem(inner, u32b(1), u32b(0xabcd));
+        make("outer_hom", { mapType: "HASH_OF_MAPS", keySize: 4, valueSize: 4, maxEntries: 4, innerMapFd: inner }, (fd) => mapUpdateElem(fd, u32b(3), u32b(inner)));
+      } finally {
+        close(inner);
+      }
     } finally {
       close(btf);
     }
@@ -181,7 +189,8 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("crtool maps", () => {
   it("prints each map's elements as bpftool map dump -j prints the live map", (ctx) => {
     if (!fs) return ctx.skip();
     const maps = lines([]);
-    expect(maps.map((m) => m.name).sort()).toEqual(["app.data", "lru_typedef", "pcpu_hash", "routes", "typed_array", "typed_hash"]);
+    // The inner map no fd or pin refers to is shown inside its outer map, not on a line of its own.
+    expect(maps.map((m) => m.name).sort()).toEqual(["app.data", "lru_typedef", "outer_hom", "pcpu_hash", "routes", "typed_array", "typed_hash"]);
     if (!HAVE_BPFTOOL) return ctx.skip();
     for (const m of maps) {
       const r = spawnSync("bpftool", ["map", "dump", "pinned", m.pin_path, "-j"], { encoding: "utf8" });
@@ -207,6 +216,17 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("crtool maps", () => {
     const v = arr[1].formatted.value;
     expect(v).toMatchObject({ delta: -7001, comm: "curl-7", pairs: [{ a: 7, b: 8 }, { a: 65535, b: 0 }], color: 3, flags: "0x7", mode: "0x15", on: true, neg: -8, small: -2100, v: 77 });
     expect(v.n).toEqual({ i: 0x08101820, bytes: [0x20, 0x18, 0x10, 0x08] });
+  });
+
+  it("nests a map-in-map's inner maps under its outer keys", (ctx) => {
+    if (!fs) return ctx.skip();
+    const [outer] = lines(["--map", "outer_hom"]) as (Line & { inner_maps: (Line & { key: string[] })[] })[];
+    expect(outer.inner_maps).toHaveLength(1);
+    expect(outer.inner_maps[0]).toMatchObject({ key: ["0x03", "0x00", "0x00", "0x00"], name: "inner_arr", type: "array" });
+    expect(outer.inner_maps[0].entries).toEqual([
+      { key: ["0x00", "0x00", "0x00", "0x00"], value: ["0x00", "0x00", "0x00", "0x00"] },
+      { key: ["0x01", "0x00", "0x00", "0x00"], value: ["0xcd", "0xab", "0x00", "0x00"] },
+    ]);
   });
 
   it("--limit, --map and the table", (ctx) => {

@@ -7,7 +7,7 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { once } from "node:events";
-import { dumpedMaps, btfSummary, elementTexts, flagNames, type DumpedMap } from "../../checkpoint/maps-view.js";
+import { dumpedMaps, btfSummary, elementTexts, flagNames, innerMapIds, type DumpedMap } from "../../checkpoint/maps-view.js";
 import { PayloadFile } from "../../bpf/restore/payload-file.js";
 import { mapTypeLabel } from "../../bpf/map-types.js";
 
@@ -71,7 +71,7 @@ function header(m: DumpedMap): Record<string, unknown> {
 }
 
 export async function mapsCommand(dir: string, flags: MapsFlags): Promise<void> {
-  const { maps, dataPath } = await dumpedMaps(dir, { pid: flags.pid, map: flags.map });
+  const { maps, all, dataPath } = await dumpedMaps(dir, { pid: flags.pid, map: flags.map });
   const out = new Out();
   if (!flags.json) {
     await out.write(table(maps));
@@ -79,18 +79,38 @@ export async function mapsCommand(dir: string, flags: MapsFlags): Promise<void> 
     return;
   }
   const file = dataPath ? new PayloadFile(dataPath) : undefined;
-  try {
-    for (const m of maps) {
-      const head = JSON.stringify(header(m));
-      await out.write(head.slice(0, -1) + ',"entries":[');
-      let first = true;
-      if (file) {
-        for (const e of elementTexts(m, file, flags.limit)) {
-          await out.write(first ? e : "," + e);
-          first = false;
-        }
+  const byId = new Map(all.map((m) => [m.spec.mapId, m]));
+  /** The map's header and elements; a map-in-map's inner maps nested under "inner_maps" by outer key. */
+  const writeMap = async (m: DumpedMap, extra: Record<string, unknown> = {}, depth = 0): Promise<void> => {
+    const head = JSON.stringify({ ...extra, ...header(m) });
+    await out.write(head.slice(0, -1) + ',"entries":[');
+    let first = true;
+    if (file) {
+      for (const e of elementTexts(m, file, flags.limit)) {
+        await out.write(first ? e : "," + e);
+        first = false;
       }
-      await out.write("]}\n");
+    }
+    await out.write("]");
+    if (m.spec.isMapInMap && file && depth < 8) {
+      await out.write(',"inner_maps":[');
+      let firstInner = true;
+      for (const { key, mapId } of innerMapIds(m, file, flags.limit)) {
+        const inner = byId.get(mapId);
+        await out.write(firstInner ? "" : ",");
+        firstInner = false;
+        if (inner) await writeMap(inner, { key }, depth + 1);
+        else await out.write(JSON.stringify({ key, map_id: mapId, missing: "the dump has no record of this inner map" }));
+      }
+      await out.write("]");
+    }
+    await out.write("}");
+  };
+  try {
+    // Inner maps no fd refers to are shown inside their outer maps.
+    for (const m of maps.filter((x) => x.fd !== undefined || x.ext.inner_of_map_id === undefined || flags.map !== undefined)) {
+      await writeMap(m);
+      await out.write("\n");
     }
     await out.flush();
   } finally {
