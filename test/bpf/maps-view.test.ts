@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BPF_F_NO_PREALLOC, btfLoad, close, mapCreate, mapUpdateElem, objPin, possibleCpus } from "../../src/kernel/index.js";
+import { BPF_F_NO_PREALLOC, btfLoad, close, mapCreate, mapDeleteElem, mapUpdateElem, objGet, objPin, possibleCpus } from "../../src/kernel/index.js";
 import { IS_ROOT, bpffsDir, type Bpffs } from "../kernel/helpers.js";
 import { runCli } from "../helpers/run-cli.js";
 import { BtfBuilder } from "../helpers/btf-builder.js";
@@ -238,5 +238,72 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("crtool maps", () => {
     expect(table[0]).toMatch(/^PID +FD +TYPE +NAME +KEY +VALUE +MAX_ENTRIES +ENTRIES +BYTES +FROZEN +FLAGS +BTF +PIN$/);
     expect(table.find((l) => l.includes(" typed_hash "))).toMatch(/hash +typed_hash +8 +64 +16 +5 +360 +no +- +struct key_t → struct val_t +\//);
     expect(table.find((l) => l.includes(" routes "))).toMatch(/lpm_trie +routes .* BPF_F_NO_PREALLOC +struct lpm_v4 → unsigned int/);
+  });
+
+  it("maps diff: elements added, removed and changed (typed), attributes, maps on one side only; exit 0/1/2", (ctx) => {
+    if (!fs) return ctx.skip();
+    const a = dump();
+    // B: the same maps, changed.
+    const open = (name: string) => objGet(join(fs!.dir, name));
+    const fd = open("typed_hash");
+    try {
+      const k = (id: number, proto: number) => {
+        const b = Buffer.alloc(8);
+        b.writeUInt32LE(id);
+        b.writeUInt8(proto, 4);
+        return b;
+      };
+      mapUpdateElem(fd, k(200, 17), valBytes(9)); // added
+      mapDeleteElem(fd, k(101, 7)); // removed
+      mapUpdateElem(fd, k(102, 8), valBytes(5)); // changed
+    } finally {
+      close(fd);
+    }
+    // lru_typedef: replaced by a map of the same name with another max_entries.
+    unlinkSync(join(fs.dir, "lru_typedef"));
+    const other = mapCreate({ mapType: "LRU_HASH", keySize: 4, valueSize: 4, maxEntries: 64, name: "lru_typedef" });
+    objPin(other, join(fs.dir, "lru_typedef"));
+    close(other);
+    // pcpu_hash is gone; fresh is new.
+    unlinkSync(join(fs.dir, "pcpu_hash"));
+    pins.splice(pins.indexOf(join(fs.dir, "pcpu_hash")), 1);
+    const fresh = mapCreate({ mapType: "ARRAY", keySize: 4, valueSize: 4, maxEntries: 1, name: "fresh" });
+    objPin(fresh, join(fs.dir, "fresh"));
+    pins.push(join(fs.dir, "fresh"));
+    close(fresh);
+    const b = join(work, "dump-b");
+    expect(runCli("crtool", ["dump", "--pinned", fs.dir, "-D", b]).status).toBe(0);
+
+    const same = runCli("crtool", ["maps", "diff", a, a]);
+    expect(same.status, same.stderr).toBe(0);
+    expect(same.stdout.toString()).toBe("the maps are equal (8)\n");
+
+    const r = runCli("crtool", ["maps", "diff", a, b, "--json"]);
+    expect(r.status, r.stderr).toBe(1);
+    type Entry = { key: string[]; formatted?: { key: { id: number }; value: Record<string, unknown> } };
+    const d = JSON.parse(r.stdout.toString()) as { equal: boolean; maps: { name: string; status: string; attributes: { field: string; a: unknown; b: unknown }[]; added: Entry[]; removed: Entry[]; changed: { a: Entry; b: Entry }[] }[] };
+    expect(d.equal).toBe(false);
+    const by = new Map(d.maps.map((m) => [m.name, m]));
+    const hash = by.get("typed_hash")!;
+    expect(hash.status).toBe("changed");
+    expect(hash.added.map((e) => e.formatted!.key)).toEqual([{ id: 200, proto: 17, pad: [0, 0, 0] }]);
+    expect(hash.removed.map((e) => e.formatted!.key.id)).toEqual([101]);
+    expect(hash.changed).toHaveLength(1);
+    expect(hash.changed[0].a.formatted!.value).toMatchObject({ delta: -2001, comm: ["A", "\u0007", "B", "\u0000", "\u0000", "\u0000", "\u0000", "\u0000"] });
+    expect(hash.changed[0].b.formatted!.value).toMatchObject({ comm: "curl-5" });
+    expect(by.get("lru_typedef")).toMatchObject({ status: "changed", attributes: [{ field: "max_entries", a: 32, b: 64 }, { field: "btf", a: { key: "unsigned int", value: "u32_t" }, b: null }] });
+    expect(by.get("pcpu_hash")!.status).toBe("only in A");
+    expect(by.get("fresh")!.status).toBe("only in B");
+    for (const n of ["typed_array", "routes", "app.data", "outer_hom", "inner_arr"]) expect(by.get(n)!.status, n).toBe("equal");
+
+    const text = runCli("crtool", ["maps", "diff", a, b]).stdout.toString().split("\n");
+    expect(text[0]).toBe("the maps differ: 2 changed, 1 only in A, 1 only in B, 5 equal");
+    expect(text).toContain('map "pcpu_hash" only in A (' + join(fs.dir, "pcpu_hash") + ")");
+    expect(text.find((l) => l.startsWith("  + "))).toMatch(/^  \+ \{"key":\{"id":200,"proto":17,"pad":\[0,0,0\]\},"value":\{/);
+    expect(text).toContain("  max_entries: 32 → 64");
+
+    const bad = runCli("crtool", ["maps", "diff", a, join(work, "nothing")]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe(`crtool: ${join(work, "nothing")}: no such directory\n`);
   });
 });

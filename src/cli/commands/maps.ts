@@ -10,6 +10,9 @@ import { once } from "node:events";
 import { dumpedMaps, btfSummary, elementTexts, flagNames, innerMapIds, type DumpedMap } from "../../checkpoint/maps-view.js";
 import { PayloadFile } from "../../bpf/restore/payload-file.js";
 import { mapTypeLabel } from "../../bpf/map-types.js";
+import { diffDumps, type DumpDiff, type MapDiff } from "../../checkpoint/maps-diff.js";
+import { jsonText, type Json, type JsonObject } from "../../images/btf/index.js";
+import { reportError } from "../main.js";
 
 interface MapsFlags {
   json?: boolean;
@@ -143,8 +146,50 @@ function table(maps: DumpedMap[]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ").trimEnd()).join("\n") + "\n";
 }
 
+/** An element in one line: its BTF-formatted form, else key=HEX value=HEX. */
+function entryLine(e: JsonObject): string {
+  const members = new Map(e.members);
+  const f = members.get("formatted");
+  if (f !== undefined) return jsonText(f);
+  const hex = (v: unknown) => (Array.isArray(v) ? v.map((b) => String(b).slice(2)).join("") : jsonText(v as Json));
+  const value = members.has("value") ? hex(members.get("value")) : jsonText(members.get("values")!);
+  return `key=${hex(members.get("key"))} value=${value}`;
+}
+
+function diffText(d: DumpDiff): string {
+  const count = (s: MapDiff["status"]) => d.maps.filter((m) => m.status === s).length;
+  const lines = [d.equal ? `the maps are equal (${d.maps.length})` : `the maps differ: ${count("changed")} changed, ${count("only in A")} only in A, ${count("only in B")} only in B, ${count("equal")} equal`];
+  for (const m of d.maps) {
+    const name = m.name ? `"${m.name}"` : "(no name)";
+    if (m.status === "only in A") lines.push(`map ${name} only in A (${m.a})`);
+    else if (m.status === "only in B") lines.push(`map ${name} only in B (${m.b})`);
+    else if (m.status === "changed") {
+      lines.push(`map ${name} (A: ${m.a}, B: ${m.b}): ${m.added.length} added, ${m.removed.length} removed, ${m.changed.length} changed`);
+      for (const a of m.attributes) lines.push(`  ${a.field}: ${JSON.stringify(a.a)} → ${JSON.stringify(a.b)}`);
+      for (const e of m.added) lines.push(`  + ${entryLine(e)}`);
+      for (const e of m.removed) lines.push(`  - ${entryLine(e)}`);
+      for (const c of m.changed) lines.push(`  ~ ${entryLine(c.a)} → ${entryLine(c.b)}`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+export async function mapsDiffCommand(a: string, b: string, flags: { json?: boolean }): Promise<void> {
+  // Like diff(1): 0 equal, 1 different, 2 trouble.
+  try {
+    const d = await diffDumps(a, b);
+    const out = new Out();
+    await out.write(flags.json ? jsonText(d as unknown as Json) + "\n" : diffText(d));
+    await out.flush();
+    process.exitCode = d.equal ? 0 : 1;
+  } catch (e) {
+    reportError("crtool", e);
+    process.exitCode = 2;
+  }
+}
+
 export function registerMaps(program: Command): void {
-  program
+  const maps = program
     .command("maps")
     .description("show a checkpoint's BPF maps: a table, or with --json their elements as bpftool map dump -j prints them")
     .argument("<dir>", "a dump directory (crtool dump, --pinned or CRIU)")
@@ -153,4 +198,12 @@ export function registerMaps(program: Command): void {
     .option("--map <name|id>", "only the map with this name or id at dump time")
     .option("--limit <n>", "at most N elements per map", positive("a number of elements"))
     .action((dir: string, flags: MapsFlags) => mapsCommand(dir, flags));
+  maps
+    .command("diff")
+    .description("compare the BPF maps of two checkpoints: attributes, and elements added, removed and changed (exit 0 equal, 1 different, 2 error)")
+    .argument("<a>", "the first dump directory")
+    .argument("<b>", "the second dump directory")
+    .option("--json", "one JSON document")
+    // `maps diff A B --json`: commander gives --json to `maps` too, so both are looked at.
+    .action((a: string, b: string, _flags: { json?: boolean }, cmd: Command) => mapsDiffCommand(a, b, cmd.optsWithGlobals<{ json?: boolean }>()));
 }

@@ -33,6 +33,8 @@ export function jsonText(v: Json): string {
   let out = "{";
   let first = true;
   for (const [k, x] of Object.entries(v)) {
+    // As JSON.stringify does: a member whose value is undefined is left out.
+    if (x === undefined) continue;
     out += (first ? "" : ",") + JSON.stringify(k) + ":" + jsonText(x);
     first = false;
   }
