@@ -234,7 +234,10 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("crtool maps", () => {
     const two = lines(["--map", "typed_hash", "--limit", "2"]);
     expect(two).toHaveLength(1);
     expect(two[0].entries).toHaveLength(2);
-    const table = runCli("crtool", ["maps", dump()]).stdout.toString().split("\n");
+    const tableText = runCli("crtool", ["maps", dump()]).stdout.toString();
+    // crit x DIR bpf (crtool's addition to the explorers) is the same table.
+    expect(runCli("crit", ["x", dump(), "bpf"]).stdout.toString()).toBe(tableText);
+    const table = tableText.split("\n");
     expect(table[0]).toMatch(/^PID +FD +TYPE +NAME +KEY +VALUE +MAX_ENTRIES +ENTRIES +BYTES +FROZEN +FLAGS +BTF +PIN$/);
     expect(table.find((l) => l.includes(" typed_hash "))).toMatch(/hash +typed_hash +8 +64 +16 +5 +360 +no +- +struct key_t → struct val_t +\//);
     expect(table.find((l) => l.includes(" routes "))).toMatch(/lpm_trie +routes .* BPF_F_NO_PREALLOC +struct lpm_v4 → unsigned int/);

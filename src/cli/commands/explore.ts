@@ -37,6 +37,10 @@ export function registerExplore(program: Command): void {
     .command("x")
     .description("explore image dir")
     .argument("<dir>", "directory of images")
-    .addArgument(new Argument("<what>", "what to show").choices(EXPLORERS))
-    .action((dir: string, what: ExplorerName) => exploreCommand(dir, what));
+    .addArgument(new Argument("<what>", "what to show (bpf: crtool's addition, the BPF maps as `crtool maps DIR` lists them)").choices([...EXPLORERS, "bpf"]))
+    .action(async (dir: string, what: ExplorerName | "bpf") => {
+      if (what !== "bpf") return exploreCommand(dir, what);
+      const { mapsCommand } = await import("./maps.js");
+      return mapsCommand(dir, {});
+    });
 }
