@@ -147,6 +147,11 @@ describe.skipIf(!!reason)("a libbpf application: dump with no flags, restore --p
     for (const [name, was] of before) {
       expect(byName.get(name.slice(0, 15))!.entries.map((e) => JSON.stringify(e)).sort(), name).toEqual(was.map((e) => JSON.stringify(e)).sort());
     }
+    // --pid: this process's maps (the inner maps included: the agent holds fds of them too); another pid has none.
+    expect(byName.size).toBe(15);
+    const mine = runCli("crtool", ["maps", dir, "--pid", String(oldPid)]).stdout.toString().trim().split("\n");
+    expect(mine).toHaveLength(16);
+    expect(runCli("crtool", ["maps", dir, "--pid", "1"]).stdout.toString().trim().split("\n")).toHaveLength(1);
     // crit x fds names them.
     const fds = runCli("crit", ["x", dir, "fds"]).stdout.toString();
     expect(fds).toContain('BPF program "on_tick"');
