@@ -71,7 +71,7 @@ writeFileSync(
 // TypeScript interfaces for the decoded form (see wire/message.ts).
 const T = { 1: "number", 2: "number", 3: "bigint", 4: "bigint", 5: "number", 6: "bigint", 7: "number", 8: "boolean", 9: "string | InvalidUtf8", 12: "Uint8Array", 13: "number", 15: "number", 16: "bigint", 17: "number", 18: "bigint" };
 const pascal = (n) => n.split(/[._]/).map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join("");
-let types = header + `import type { InvalidUtf8, UNKNOWN_FIELDS, UnknownField } from "../wire/message.js";\n\n`;
+let types = header + `import type { InvalidUtf8, UNKNOWN_FIELDS, UnknownField } from "../wire/message.js";\nimport type { MessageHandle } from "./handle.js";\n\n`;
 for (const [name, vals] of Object.entries(sortObj(enums))) {
   types += `/** Numbers of enum ${name}. */\nexport type ${pascal(name)} = ${vals.map(([, n]) => n).join(" | ") || "number"};\n\n`;
   // The enum as an object, name → number, so code names values the way the .proto does.
@@ -85,6 +85,7 @@ for (const [name, fields] of Object.entries(sortObj(messages))) {
     types += `  /** field ${no} */\n  ${fname}${label === 2 ? "" : "?"}: ${ts};\n`;
   }
   types += `  [UNKNOWN_FIELDS]?: UnknownField[];\n}\n\n`;
+  types += `/** The ${name} message, with its interface. */\nexport const ${pascal(name)}Schema: MessageHandle<${pascal(name)}> = { typeName: ${JSON.stringify(name)} };\n\n`;
 }
 types += `/** Every message type by its proto name. */\nexport interface MessageTypes {\n${Object.keys(sortObj(messages)).map((n) => `  ${JSON.stringify(n)}: ${pascal(n)};`).join("\n")}\n}\n`;
 writeFileSync(join(outDir, "types.ts"), types);

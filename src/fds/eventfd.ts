@@ -9,7 +9,7 @@
  * than passed to eventfd(2), whose initial value is only 32 bits.
  */
 import type { DumpContext } from "../contract/dump-context.js";
-import type { EventfdFileEntry } from "../images/schema/types.js";
+import { type EventfdFileEntry, EventfdFileEntrySchema } from "../images/schema/types.js";
 import { O_CLOEXEC, stableBuffer, write } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
@@ -39,7 +39,7 @@ export const eventfdKind: RestorableFdKind = {
     return toMessage(entry);
   },
   restore(message, id, ctx) {
-    const e = fromMessage<EventfdFileEntry>(message);
+    const e = fromMessage(EventfdFileEntrySchema, message);
     if (e.counter > MAX_COUNTER) throw cannotRestore(id, "EVENTFD", `counter ${e.counter} is above an eventfd's maximum`);
     // EFD_CLOEXEC and EFD_NONBLOCK are O_CLOEXEC and O_NONBLOCK.
     const fd = eventfd2(0, O_CLOEXEC | O_NONBLOCK);

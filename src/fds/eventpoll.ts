@@ -12,7 +12,7 @@
  * Restore: eventpoll-restore.ts.
  */
 import type { DumpContext } from "../contract/dump-context.js";
-import type { EventpollFileEntry, EventpollTfdEntry } from "../images/schema/types.js";
+import { type EventpollFileEntry, type EventpollTfdEntry, EventpollFileEntrySchema } from "../images/schema/types.js";
 import { KCMP, addressOf, isErrno, kcmp, listFds, stableBuffer, type EpollTarget } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
@@ -79,6 +79,6 @@ export const eventpollKind: RestorableFdKind = {
     return toMessage(entry);
   },
   restore(message, id, ctx) {
-    return restoreEventpoll(fromMessage<EventpollFileEntry>(message), id, ctx);
+    return restoreEventpoll(fromMessage(EventpollFileEntrySchema, message), id, ctx);
   },
 };

@@ -7,7 +7,7 @@
 import type { DumpContext } from "../contract/dump-context.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { ImageFormatError } from "../images/errors.js";
-import type { FifoEntry, RegFileEntry } from "../images/schema/types.js";
+import { type FifoEntry, type RegFileEntry, FifoEntrySchema, RegFileEntrySchema } from "../images/schema/types.js";
 import { FD_TYPE_NUMBERS, type RestorableFdKind, type TaskFd } from "../contract/fd-kind.js";
 import { restoreFifo } from "./fifo-restore.js";
 import { isFifo } from "./file-mode.js";
@@ -31,9 +31,9 @@ export const fifoKind: RestorableFdKind = {
     return toMessage(entry);
   },
   restore(message, id, ctx) {
-    const fe = fromMessage<FifoEntry>(message);
+    const fe = fromMessage(FifoEntrySchema, message);
     const reg = fe.regf_id === undefined ? undefined : ctx.fileEntry(fe.regf_id)?.reg;
     if (!reg) throw new ImageFormatError(`file ${id} (FIFO): files.img has no REG entry ${fe.regf_id ?? "(no regf_id)"} for its path`);
-    return restoreFifo(fe, fromMessage<RegFileEntry>(reg as ImageMessage), id, ctx);
+    return restoreFifo(fe, fromMessage(RegFileEntrySchema, reg as ImageMessage), id, ctx);
   },
 };

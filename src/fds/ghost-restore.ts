@@ -19,7 +19,7 @@ import { join } from "node:path";
 import type { RestoreContext } from "../contract/restore-context.js";
 import { ImageReader } from "../images/image-reader.js";
 import { ImageFormatError } from "../images/errors.js";
-import type { GhostChunkEntry, GhostFileEntry } from "../images/schema/types.js";
+import { type GhostChunkEntry, type GhostFileEntry, GhostChunkEntrySchema, GhostFileEntrySchema } from "../images/schema/types.js";
 import { isErrno } from "../kernel/index.js";
 import { ghostImageName } from "./ghost-file.js";
 import { fileType, isReg } from "./file-mode.js";
@@ -64,7 +64,7 @@ async function makeGhost(path: Uint8Array, ghostId: number, id: number, ctx: Res
     const reader = await ImageReader.open(chunksOf(imageFd), { name: imagePath });
     const head = await reader.next();
     if (!head) throw new ImageFormatError(`${imagePath}: no ghost_file_entry`);
-    const gfe = fromMessage<GhostFileEntry>(head.message);
+    const gfe = fromMessage(GhostFileEntrySchema, head.message);
     if (!isReg(gfe.mode)) {
       throw cannotRestore(id, "REG", `its file was unlinked and is not a regular file (mode 0o${gfe.mode.toString(8)}, type 0o${fileType(gfe.mode).toString(8)}); crtool re-creates only regular ghost files`);
     }
@@ -128,7 +128,7 @@ async function writeChunks(reader: ImageReader, fd: number, gfe: GhostFileEntry,
   for (;;) {
     const head = await reader.next();
     if (!head) return;
-    const chunk = fromMessage<GhostChunkEntry>(head.message);
+    const chunk = fromMessage(GhostChunkEntrySchema, head.message);
     const n = await writeRun(reader, fd, Number(chunk.off));
     if (BigInt(n) !== chunk.len) throw new ImageFormatError(`${imagePath}: chunk at ${chunk.off} has ${n} bytes, ${chunk.len} announced`);
   }

@@ -7,7 +7,7 @@
  * Restore: inotify-restore.ts.
  */
 import type { DumpContext } from "../contract/dump-context.js";
-import type { InotifyFileEntry, InotifyWdEntry } from "../images/schema/types.js";
+import { type InotifyFileEntry, type InotifyWdEntry, InotifyFileEntrySchema } from "../images/schema/types.js";
 import { isAnonInode } from "./anon-inode.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { restoreInotify } from "./inotify-restore.js";
@@ -38,6 +38,6 @@ export const inotifyKind: RestorableFdKind = {
     return toMessage(entry);
   },
   restore(message, id, ctx) {
-    return restoreInotify(fromMessage<InotifyFileEntry>(message), id, ctx);
+    return restoreInotify(fromMessage(InotifyFileEntrySchema, message), id, ctx);
   },
 };

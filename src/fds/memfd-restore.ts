@@ -14,7 +14,7 @@ import { closeSync, fchmodSync, fchownSync, ftruncateSync, openSync, writeSync }
 import { join } from "node:path";
 import type { RestoreContext } from "../contract/restore-context.js";
 import { ImageFormatError } from "../images/errors.js";
-import type { MemfdFileEntry, MemfdInodeEntry, PagemapEntry, PagemapHead } from "../images/schema/types.js";
+import { type MemfdFileEntry, type MemfdInodeEntry, type PagemapEntry, type PagemapHead, MemfdInodeEntrySchema, PagemapEntrySchema, PagemapHeadSchema } from "../images/schema/types.js";
 import { F_ADD_SEALS, fcntl } from "../kernel/index.js";
 import { restoreFown } from "./fown.js";
 import { pathBytes } from "./link-path.js";
@@ -52,7 +52,7 @@ async function makeInode(inodeId: number, id: number, ctx: RestoreContext): Prom
   const entries = (await ctx.loadImage("memfd.img")) ?? [];
   const found = entries.find((e) => BigInt(e.message.inode_id as bigint) === BigInt(inodeId));
   if (!found) throw new ImageFormatError(`file ${id} (MEMFD): memfd.img has no inode ${inodeId}`);
-  const mie = fromMessage<MemfdInodeEntry>(found.message);
+  const mie = fromMessage(MemfdInodeEntrySchema, found.message);
   if (mie.hugetlb_flag) throw cannotRestore(id, "MEMFD", "hugetlb memfds are not supported");
 
   const sealable = mie.seals !== F_SEAL_SEAL;
@@ -82,7 +82,7 @@ async function fillFromPages(fd: number, mie: MemfdInodeEntry, ctx: RestoreConte
   const pagemap = await ctx.loadImage(pagemapName);
   // A memfd whose pages were all holes has no pagemap.
   if (!pagemap || pagemap.length === 0) return;
-  const head = fromMessage<PagemapHead>(pagemap[0].message);
+  const head = fromMessage(PagemapHeadSchema, pagemap[0].message);
   const pagesPath = join(ctx.dir, `pages-${head.pages_id}.img`);
   const ps = pageSize();
   const size = Number(mie.size);
@@ -90,7 +90,7 @@ async function fillFromPages(fd: number, mie: MemfdInodeEntry, ctx: RestoreConte
   try {
     let from = 0;
     for (const e of pagemap.slice(1)) {
-      const pe = fromMessage<PagemapEntry>(e.message);
+      const pe = fromMessage(PagemapEntrySchema, e.message);
       const flags = pe.flags ?? (pe.in_parent ? PE_PARENT : PE_PRESENT);
       if (flags & (PE_PARENT | PE_LAZY)) {
         throw new ImageFormatError(`${pagemapName}: pages kept in a parent image or for lazy restore are not supported (incremental dumps)`);

@@ -11,7 +11,7 @@
  */
 import { closeSync, fstatSync } from "node:fs";
 import type { DumpContext } from "../contract/dump-context.js";
-import type { MemfdFileEntry, MemfdInodeEntry } from "../images/schema/types.js";
+import { type MemfdFileEntry, type MemfdInodeEntry, MemfdFileEntrySchema } from "../images/schema/types.js";
 import { F_GET_SEALS, fcntl } from "../kernel/index.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { isReg } from "./file-mode.js";
@@ -80,7 +80,7 @@ export const memfdKind: RestorableFdKind = {
     return toMessage(entry);
   },
   restore(message, id, ctx) {
-    return restoreMemfd(fromMessage<MemfdFileEntry>(message), id, ctx);
+    return restoreMemfd(fromMessage(MemfdFileEntrySchema, message), id, ctx);
   },
 };
 

@@ -9,7 +9,5 @@ export function toMessage<T extends { [UNKNOWN_FIELDS]?: UnknownField[] }>(m: T)
   return m as unknown as ImageMessage;
 }
 
-/** The other way: an entry read from an image as its generated interface (the schema decoded it, so the fields match). */
-export function fromMessage<T>(m: ImageMessage): T {
-  return m as unknown as T;
-}
+/** The other way: an entry read from an image as its message's interface, by the message's handle (checked). */
+export { fromMessage } from "../images/schema/handle.js";

@@ -7,7 +7,7 @@
  */
 import type { RestoreContext } from "../contract/restore-context.js";
 import { IoError } from "../images/errors.js";
-import type { PipeDataEntry } from "../images/schema/types.js";
+import { type PipeDataEntry, PipeDataEntrySchema } from "../images/schema/types.js";
 import { F_SETPIPE_SZ, fcntl, isErrno, write } from "../kernel/index.js";
 import { fromMessage } from "./message.js";
 import type { PipeDataImage } from "./pipe-data.js";
@@ -23,7 +23,7 @@ export async function savedPipeData(ctx: RestoreContext, image: PipeDataImage, p
   const e = entries.find((x) => x.message.pipe_id === pipeId);
   if (!e) return undefined;
   const bytes = e.payload instanceof Uint8Array ? e.payload : new Uint8Array(0);
-  return { entry: fromMessage<PipeDataEntry>(e.message), bytes };
+  return { entry: fromMessage(PipeDataEntrySchema, e.message), bytes };
 }
 
 /** Sizes the pipe behind `writeFd` (non-blocking, crtool's) and writes the bytes into it. */

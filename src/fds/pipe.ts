@@ -5,7 +5,7 @@
  * the restore pairs them up by it (pipe-restore.ts).
  */
 import type { DumpContext } from "../contract/dump-context.js";
-import type { PipeEntry } from "../images/schema/types.js";
+import { type PipeEntry, PipeEntrySchema } from "../images/schema/types.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { isFifo } from "./file-mode.js";
 import { readFown } from "./fown.js";
@@ -36,6 +36,6 @@ export const pipeKind: RestorableFdKind = {
     return toMessage(entry);
   },
   restore(message, id, ctx) {
-    return restorePipe(fromMessage<PipeEntry>(message), id, ctx);
+    return restorePipe(fromMessage(PipeEntrySchema, message), id, ctx);
   },
 };

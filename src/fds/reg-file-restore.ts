@@ -16,7 +16,7 @@
  */
 import { fstatSync } from "node:fs";
 import type { RestoreContext } from "../contract/restore-context.js";
-import type { RegFileEntry, RemapFilePathEntry } from "../images/schema/types.js";
+import { type RegFileEntry, type RemapFilePathEntry, RemapFilePathEntrySchema } from "../images/schema/types.js";
 import { BUILD_ID_WINDOW, buildIdWords, findBuildId } from "./build-id.js";
 import { restoreFown } from "./fown.js";
 import { openGhost } from "./ghost-restore.js";
@@ -38,7 +38,7 @@ const O_ASYNC = 0o20000;
 export async function remapOf(ctx: RestoreContext, id: number): Promise<RemapFilePathEntry | undefined> {
   const entries = (await ctx.loadImage("remap-fpath.img")) ?? [];
   const e = entries.find((x) => x.message.orig_id === id);
-  return e && fromMessage<RemapFilePathEntry>(e.message);
+  return e && fromMessage(RemapFilePathEntrySchema, e.message);
 }
 
 /** The remap's type and ghost id, read the way CRIU reads images from before remap_type. */

@@ -14,7 +14,7 @@
  */
 import { existsSync, fstatSync, lstatSync, statSync, type BigIntStats } from "node:fs";
 import type { DumpContext } from "../contract/dump-context.js";
-import type { RegFileEntry } from "../images/schema/types.js";
+import { type RegFileEntry, RegFileEntrySchema } from "../images/schema/types.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { BUILD_ID_WINDOW, buildIdWords, findBuildId, isElf } from "./build-id.js";
 import { major, minor } from "./dev.js";
@@ -54,7 +54,7 @@ export const regFileKind: RestorableFdKind = {
     return toMessage(await dumpRegFile(fd, id, ctx, "REG"));
   },
   restore(message, id, ctx) {
-    return restoreRegFile(fromMessage<RegFileEntry>(message), id, ctx);
+    return restoreRegFile(fromMessage(RegFileEntrySchema, message), id, ctx);
   },
 };
 

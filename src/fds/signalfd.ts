@@ -7,7 +7,7 @@
  * itself.
  */
 import type { DumpContext } from "../contract/dump-context.js";
-import type { SignalfdEntry } from "../images/schema/types.js";
+import { type SignalfdEntry, SignalfdEntrySchema } from "../images/schema/types.js";
 import { O_CLOEXEC } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
@@ -30,7 +30,7 @@ export const signalfdKind: RestorableFdKind = {
     return toMessage(entry);
   },
   restore(message, id, ctx) {
-    const e = fromMessage<SignalfdEntry>(message);
+    const e = fromMessage(SignalfdEntrySchema, message);
     // SFD_CLOEXEC is O_CLOEXEC.
     const fd = signalfd4(e.sigmask, O_CLOEXEC);
     return finishFd(fd, () => {

@@ -30,7 +30,7 @@
  */
 import type { RestoreContext } from "../contract/restore-context.js";
 import type { ImageMessage } from "../images/wire/message.js";
-import type { SkOptsEntry, SkPacketEntry, UnixSkEntry } from "../images/schema/types.js";
+import { type SkOptsEntry, type SkPacketEntry, type UnixSkEntry, SkPacketEntrySchema, UnixSkEntrySchema } from "../images/schema/types.js";
 import { SyscallError, isErrno } from "../kernel/index.js";
 import { FD_TYPE_NUMBERS, type RestoredFile } from "../contract/fd-kind.js";
 import { restoreFown } from "./fown.js";
@@ -106,7 +106,7 @@ function unrestorableBecause(sk: UnixSkEntry): string | undefined {
 async function findPeer(me: Side, ctx: RestoreContext): Promise<Side> {
   const files = await filesOfType(ctx, FD_TYPE_NUMBERS.UNIXSK);
   const found = files
-    .map((f) => ({ id: f.id as number, sk: f.usk ? fromMessage<UnixSkEntry>(f.usk as ImageMessage) : undefined }))
+    .map((f) => ({ id: f.id as number, sk: f.usk ? fromMessage(UnixSkEntrySchema, f.usk as ImageMessage) : undefined }))
     .filter((f): f is Side => f.sk !== undefined && f.sk.ino === me.sk.peer);
   if (found.length === 0) {
     refuse(me, `its peer, socket ${me.sk.peer}, is not in the dump (connected to a socket outside the dumped files); crtool restores only socketpairs with both ends dumped`);
@@ -131,7 +131,7 @@ function queues(ctx: RestoreContext): Promise<Map<number, Packet[]>> {
   return ctx.once("unixsk:queues", async () => {
     const out = new Map<number, Packet[]>();
     for (const e of (await ctx.loadImage("sk-queues.img")) ?? []) {
-      const entry = fromMessage<SkPacketEntry>(e.message);
+      const entry = fromMessage(SkPacketEntrySchema, e.message);
       const bytes = e.payload instanceof Uint8Array ? e.payload : new Uint8Array(0);
       let list = out.get(entry.id_for);
       if (!list) out.set(entry.id_for, (list = []));

@@ -28,7 +28,7 @@
  */
 import { closeSync, fstatSync, readlinkSync } from "node:fs";
 import type { DumpContext } from "../contract/dump-context.js";
-import type { FilePermsEntry, UnixSkEntry } from "../images/schema/types.js";
+import { type FilePermsEntry, type UnixSkEntry, UnixSkEntrySchema } from "../images/schema/types.js";
 import { check } from "../kernel/index.js";
 import type { InvalidUtf8 } from "../images/wire/message.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
@@ -175,5 +175,5 @@ export const unixSocketKind: RestorableFdKind = {
     writeQueue(ctx, id, queue);
     return toMessage(entry);
   },
-  restore: (message, id, ctx) => restoreUnixSocket(fromMessage<UnixSkEntry>(message), id, ctx),
+  restore: (message, id, ctx) => restoreUnixSocket(fromMessage(UnixSkEntrySchema, message), id, ctx),
 };

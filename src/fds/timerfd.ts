@@ -14,7 +14,7 @@
  * which needs a kernel with CONFIG_CHECKPOINT_RESTORE.
  */
 import type { DumpContext } from "../contract/dump-context.js";
-import type { TimerfdEntry } from "../images/schema/types.js";
+import { type TimerfdEntry, TimerfdEntrySchema } from "../images/schema/types.js";
 import { O_CLOEXEC, isErrno, stableBuffer } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
@@ -64,7 +64,7 @@ export const timerfdKind: RestorableFdKind = {
     return toMessage(entry);
   },
   restore(message, id, ctx) {
-    const e = fromMessage<TimerfdEntry>(message);
+    const e = fromMessage(TimerfdEntrySchema, message);
     if (!supportedClock(e.clockid)) throw cannotRestore(id, "TIMERFD", `clock ${e.clockid} is not supported (CRIU restores realtime, monotonic and boottime timers)`);
     // TFD_CLOEXEC is O_CLOEXEC.
     const fd = timerfdCreate(e.clockid, O_CLOEXEC);

@@ -44,3 +44,4 @@ export async function toCritJson(bytes: Uint8Array, options: { pretty?: boolean;
 }
 export * from "./btf/index.js";
 export * from "./bpf-objects.js";
+export { fromMessage, type MessageHandle } from "./schema/handle.js";

@@ -9,6 +9,8 @@ import { MAGICS, type MagicName } from "../../src/images/magic.js";
 import { imageKind } from "../../src/images/kinds.js";
 import { MESSAGES } from "../../src/images/schema/tables.js";
 import { messageType } from "../../src/images/schema/message-type.js";
+import { fromMessage } from "../../src/images/index.js";
+import { FdTypesValues, FileEntrySchema, FownEntrySchema } from "../../src/images/schema/types.js";
 
 describe("schema", () => {
   it("src/images/schema/tables.ts and types.ts are what proto/ compiles to", () => {
@@ -37,5 +39,13 @@ describe("schema", () => {
       expect(kind.entryType(0, undefined).name).toBeTruthy();
       expect(kind.entryType(1, {}).name).toBeTruthy();
     }
+  });
+});
+
+describe("typed message handles", () => {
+  it("read an entry as its message's interface, and refuse one that lacks a required field", () => {
+    const entry = fromMessage(FileEntrySchema, { type: FdTypesValues.REG, id: 4 });
+    expect(entry.id).toBe(4);
+    expect(() => fromMessage(FownEntrySchema, { uid: 0 })).toThrow("a fown_entry needs field euid");
   });
 });
