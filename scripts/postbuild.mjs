@@ -2,7 +2,7 @@
 // time matters: crtool dump is measured against a C program, and loading ~100
 // modules one by one costs more than the dump of a small map) and makes them
 // executable. The library keeps tsc's per-module output.
-import { chmodSync } from "node:fs";
+import { chmodSync, copyFileSync } from "node:fs";
 import { build } from "esbuild";
 
 for (const name of ["crtool", "crit"]) {
@@ -21,3 +21,7 @@ for (const name of ["crtool", "crit"]) {
   });
   chmodSync(outfile, 0o755);
 }
+
+// The dump's helper thread is a plain CommonJS file a Worker loads by URL
+// relative to the module that starts it: the library's copy and the bundles'.
+for (const dir of ["dist/kernel", "dist/cli"]) copyFileSync("src/kernel/dump-helper-worker.cjs", `${dir}/dump-helper-worker.cjs`);

@@ -66,106 +66,6 @@ export interface BatchJobRequest {
   capacity: number;
 }
 
-// Runs in the thread (CommonJS, no imports but koffi): it may only use what workerData gives.
-const WORKER_SOURCE = `
-"use strict";
-const { workerData, receiveMessageOnPort } = require("node:worker_threads");
-const koffi = require(workerData.koffi);
-const lib = koffi.load("libc.so.6");
-const sys4 = lib.func("long syscall(long, long, long, long)");
-const sys5 = lib.func("long syscall(long, long, long, long, long)");
-const { ctrl, jobs, attr, attrAddress, tokenAddress, arenaAddress, nr, cmd, B, J, K, jobInts, jobCount, port } = workerData;
-const { slots, lens, tagGen, tagIdx, window, slot, openFlags } = workerData;
-const c = new Int32Array(ctrl), t = new Int32Array(jobs), a = new DataView(attr), attrBytes = new Uint8Array(attr);
-// 1 while it runs, 2 once gone: the main thread may be blocked in a wait and never see an "error" event.
-Atomics.store(c, K.alive, 1);
-if (workerData.fail) { Atomics.store(c, K.alive, 2); throw new Error("injected failure"); }
-const len = new Int32Array(lens), tg = new Int32Array(tagGen), ti = new Int32Array(tagIdx);
-const slotsAddress = Number(koffi.address(new Uint8Array(slots)));
-const name = Buffer.alloc(16);
-const nameAddress = Number(koffi.address(name));
-let next = 0, gen = 0, list = null, dir = -1, ri = 0;
-
-function batchJob(n) {
-  const j = (n % jobCount) * jobInts;
-  const fd = t[j + J.fd], cap = t[j + J.capacity], ks = t[j + J.keySize], vs = t[j + J.valueSize];
-  const keysAt = t[j + J.keysAt], valuesAt = t[j + J.valuesAt];
-  let total = 0, errno = 0, started = false;
-  for (;;) {
-    attrBytes.fill(0);
-    a.setBigUint64(B.inBatch, started ? BigInt(tokenAddress) : 0n, true);
-    a.setBigUint64(B.outBatch, BigInt(tokenAddress), true);
-    a.setBigUint64(B.keys, BigInt(arenaAddress + keysAt + total * ks), true);
-    a.setBigUint64(B.values, BigInt(arenaAddress + valuesAt + total * vs), true);
-    a.setUint32(B.count, cap - total, true);
-    a.setUint32(B.mapFd, fd, true);
-    const r = sys4(nr.bpf, cmd, attrAddress, ${ATTR_SIZE});
-    const e = r === -1 ? koffi.errno() : 0;
-    total += a.getUint32(B.count, true);
-    started = true;
-    if (e === 2) break;
-    if (e !== 0) { errno = e; break; }
-    if (total >= cap) { errno = 28; break; }
-  }
-  t[j + J.count] = total;
-  t[j + J.errno] = errno;
-  Atomics.store(t, j + J.state, 2);
-}
-
-function readFdinfo(i) {
-  const s = i % window;
-  const n = name.write(String(list[i]), 0, "latin1");
-  name[n] = 0;
-  let r = sys5(nr.openat, dir, nameAddress, openFlags, 0);
-  if (r === -1) r = -koffi.errno();
-  else {
-    const f = r;
-    r = sys4(nr.read, f, slotsAddress + s * slot, slot);
-    if (r === -1) r = -koffi.errno();
-    sys4(nr.close, f, 0, 0);
-  }
-  len[s] = r;
-  tg[s] = gen;
-  // Written last: the main thread trusts a slot whose index tag matches.
-  Atomics.store(ti, s, i);
-}
-
-try {
-for (;;) {
-  if (Atomics.load(c, K.stop)) break;
-  const bell = Atomics.load(c, K.bell);
-  const g = Atomics.load(c, K.gen);
-  if (g !== gen) {
-    for (let m; (m = receiveMessageOnPort(port)); ) {
-      if (m.message.gen === g) { list = new Int32Array(m.message.fds); dir = m.message.dir; ri = 0; }
-    }
-    gen = g;
-  }
-  if (Atomics.load(c, K.submitted) > next) {
-    batchJob(next);
-    next++;
-    Atomics.store(c, K.finished, next);
-    Atomics.notify(c, K.finished);
-    continue;
-  }
-  if (list && ri < list.length) {
-    const taken = Atomics.load(c, K.taken);
-    if (ri < taken) ri = taken; // behind the main thread: nothing to gain there
-    if (ri < list.length && ri < taken + window) {
-      readFdinfo(ri++);
-      continue;
-    }
-    Atomics.store(c, K.wakeAt, ri < list.length ? taken + (window >> 1) : 0x7fffffff);
-  }
-  Atomics.store(c, K.sleeping, 1);
-  Atomics.wait(c, K.bell, bell, 1000);
-  Atomics.store(c, K.sleeping, 0);
-}
-} finally {
-  Atomics.store(c, K.alive, 2);
-  Atomics.notify(c, K.finished);
-}
-`;
 
 /** The helper thread is gone (or never started) while the main thread waits for one of its jobs. */
 export class HelperThreadError extends CrtoolError {
@@ -219,9 +119,9 @@ export class DumpHelperThread {
     const channel = new MessageChannel();
     this.port = channel.port1;
     const nr = syscallNumbers();
-    this.worker = new Worker(WORKER_SOURCE, {
-      eval: true,
+    this.worker = new Worker(new URL("./dump-helper-worker.cjs", import.meta.url), {
       workerData: {
+        attrSize: ATTR_SIZE,
         koffi: createRequire(import.meta.url).resolve("koffi"),
         ctrl: this.ctrl.buffer,
         jobs,
