@@ -4,7 +4,6 @@
  * machine's possible-CPU count for per-CPU maps, the NUMA node when there is
  * only one, and for a map-in-map the template of the maps it holds.
  */
-import { readFileSync } from "node:fs";
 import {
   BPF_F_NUMA_NODE,
   btfGetData,
@@ -15,7 +14,7 @@ import {
   mapGetInfo,
   mapGetNextKey,
   mapLookupElem,
-  parseCpuList,
+  possibleNumaNodes,
   possibleCpus,
   readFdinfo,
   stableBuffer,
@@ -83,22 +82,14 @@ function readBtf(id: number): Uint8Array {
   }
 }
 
-let numaNode: number | undefined | null = null;
-
 /**
  * The kernel keeps a map's NUMA node to itself (neither bpf_map_info nor
  * fdinfo has it), so it is known only when there is a single node to choose
- * from. Without NUMA support at all, node 0 is the only valid one.
+ * from.
  */
 function onlyNumaNode(): number | undefined {
-  if (numaNode !== null) return numaNode;
-  let nodes: number[];
-  try {
-    nodes = parseCpuList(readFileSync("/sys/devices/system/node/possible", "utf8"));
-  } catch {
-    nodes = [0];
-  }
-  return (numaNode = nodes.length === 1 ? nodes[0] : undefined);
+  const nodes = possibleNumaNodes();
+  return nodes.length === 1 ? nodes[0] : undefined;
 }
 
 /**

@@ -93,8 +93,11 @@ export class LiveMap {
     return this.info.maxEntries;
   }
 
-  /** BPF_MAP_FREEZE was called: user space can no longer write (or pop) it. */
-  get frozen(): boolean {
+  /**
+   * BPF_MAP_FREEZE was called: user space can no longer write (or pop) it.
+   * Asked of the kernel (fdinfo) at each call: a map can be frozen at any time.
+   */
+  isFrozen(): boolean {
     return readFdinfo("self", this.fd).bpfMap?.frozen ?? false;
   }
 
@@ -111,7 +114,7 @@ export class LiveMap {
   whyUnreadable(): string | undefined {
     const plan = this.readPlan();
     if ("unsupported" in plan) return plan.unsupported;
-    if (plan.method === "pop" && this.frozen && this.valueSize > 0) {
+    if (plan.method === "pop" && this.valueSize > 0 && this.isFrozen()) {
       const head = stableBuffer(this.valueSize);
       if (mapLookupElem(this.fd, null, head)) return "it is frozen and not empty, and its elements can only be seen by popping them";
     }

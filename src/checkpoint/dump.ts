@@ -15,6 +15,7 @@ import { Freezer, type FreezerMode } from "./freezer.js";
 import { FdGrabber, listTaskFds, readTaskFd } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
 import { CONTENTS_PREFETCH, ContentsPrefetch } from "../bpf/read/prefetch.js";
+import { releaseBatchReaders } from "../bpf/read/batch.js";
 import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } from "./task-images.js";
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
@@ -280,6 +281,7 @@ export class DumpSession {
   async commit(dir: DumpDir, started: number): Promise<DumpSummary> {
     await this.prefetch.drain();
     this.prefetch.close();
+    releaseBatchReaders();
     if (this.prefetch.used > 0) this.ctx.log(`contents of ${this.prefetch.used} small BPF maps were read on a second thread`);
     const ahead = this.helper?.readAheadUsed ?? 0;
     this.closeHelper();
@@ -294,6 +296,7 @@ export class DumpSession {
 
   abort(dir: DumpDir): void {
     this.prefetch.close();
+    releaseBatchReaders();
     this.closeHelper();
     this.grabber.closeAll();
     this.images.closeAll(true);

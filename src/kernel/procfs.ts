@@ -279,6 +279,24 @@ export function possibleCpus(): number {
   return (possible ??= possibleCpuCount(readFileSync("/sys/devices/system/cpu/possible", "utf8")));
 }
 
+let numaNodes: number[] | undefined;
+
+/**
+ * The NUMA nodes of /sys/devices/system/node/possible, read once (like the
+ * possible CPUs, fixed while the machine runs); [0] on a kernel without
+ * NUMA support.
+ */
+export function possibleNumaNodes(): readonly number[] {
+  if (!numaNodes) {
+    try {
+      numaNodes = parseCpuList(readFileSync("/sys/devices/system/node/possible", "utf8"));
+    } catch {
+      numaNodes = [0];
+    }
+  }
+  return numaNodes;
+}
+
 function numericEntries(dir: string): number[] {
   return readdirSync(dir)
     .filter((n) => /^\d+$/.test(n))

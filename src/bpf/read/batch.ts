@@ -20,12 +20,17 @@ export function batchSizeFor(keySize: number, valueStride: number, maxEntries: n
 }
 
 /**
- * Every element, in the kernel's order (bucket order for hashes, index order
- * for arrays). Returns the element count, or undefined when the kernel has
- * no batch operations for this map (nothing has been read then).
+ * Readers by key size, value stride and batch size: a dump of many similar
+ * maps allocates once. Kept for the length of one dump: the dump session
+ * calls releaseBatchReaders() when it ends (a library user dumping in a
+ * long-lived process does not keep their buffers).
  */
-/** Readers by key size, value stride and batch size: a dump of many similar maps allocates once. */
 const readers = new Map<string, MapBatchReader>();
+
+/** Drops the cached readers and their buffers (at the end of a dump). */
+export function releaseBatchReaders(): void {
+  readers.clear();
+}
 
 function readerFor(map: LiveMap): MapBatchReader {
   const keySize = map.keySize;
@@ -43,6 +48,11 @@ function readerFor(map: LiveMap): MapBatchReader {
   return reader;
 }
 
+/**
+ * Every element, in the kernel's order (bucket order for hashes, index order
+ * for arrays). Returns the element count, or undefined when the kernel has
+ * no batch operations for this map (nothing has been read then).
+ */
 export function readByBatch(map: LiveMap, sink: ElementSink): number | undefined {
   const keySize = map.keySize;
   const stride = map.valueStride;

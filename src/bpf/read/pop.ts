@@ -23,7 +23,7 @@ const NO_KEYS = new Uint8Array(0);
 
 export function readByPopping(map: LiveMap, sink: ElementSink, popsOldestFirst: boolean, spoolDir?: string): number {
   // A frozen map refuses every pop (EPERM); LiveMap.whyUnreadable only lets an empty one through.
-  if (map.frozen) return 0;
+  if (map.isFrozen()) return 0;
   const per = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, map.valueSize)));
   const spool = new SpoolFile(spoolDir);
   try {
