@@ -15,7 +15,7 @@ import { FD_TYPE_NUMBERS, isRestorable, type FdTypeName, type RestorableFdKind }
 import { onTerminate } from "../io/terminate.js";
 import { DumpImages } from "./dump-images.js";
 import { MapRestoreSession, verifyRestoredMaps, type RestoredMap } from "../bpf/restore/index.js";
-import type { DeferredEpoll, RestoreContext, RestoreOptions } from "../contract/restore-context.js";
+import { createRestoreContext, type DeferredEpoll, type RestoreContext, type RestoreOptions } from "../contract/restore-context.js";
 import { launch, type DeferredEpollItem } from "./launch.js";
 
 export interface RestoreRequest extends RestoreOptions {
@@ -132,14 +132,13 @@ export function restorableKindOf(entry: ImageMessage): RestorableFdKind | undefi
 export class Restore {
   readonly undo: (() => void)[] = [];
   private readonly restored = new Map<number, Promise<number>>();
-  private readonly onceResults = new Map<string, Promise<unknown>>();
-  readonly ctx: RestoreContext;
+  readonly ctx: ReturnType<typeof createRestoreContext>;
   private fdToFile = new Map<number, number>();
   readonly deferredEpoll: DeferredEpoll[] = [];
 
   constructor(readonly req: RestoreRequest, readonly images: DumpImages, readonly pid: number, readonly files: Map<number, ImageMessage>) {
     const log = req.log ?? (() => {});
-    this.ctx = {
+    this.ctx = createRestoreContext({
       options: { skipUnsupported: req.skipUnsupported, verbose: req.verbose, cpuMismatch: req.cpuMismatch },
       dir: req.dir,
       pid,
@@ -149,14 +148,9 @@ export class Restore {
       restoreFile: (id) => this.restoreFile(id),
       fileIdOfFd: (fd) => this.fdToFile.get(fd),
       onRollback: (fn) => this.undo.push(fn),
-      once: <T>(key: string, fn: () => Promise<T>) => {
-        let p = this.onceResults.get(key) as Promise<T> | undefined;
-        if (!p) this.onceResults.set(key, (p = fn()));
-        return p;
-      },
       log,
       deferEpollItem: (item) => this.deferredEpoll.push(item),
-    };
+    });
   }
 
   setTable(table: ImageMessage[]): void {
@@ -198,12 +192,12 @@ export class Restore {
 
   /** The maps restored so far (none when nothing used the BPF map session). */
   async restoredMaps(): Promise<readonly RestoredMap[]> {
-    return this.onceResults.has("bpfmap:session") ? [...(await MapRestoreSession.of(this.ctx)).maps] : [];
+    return this.ctx.started("bpfmap:session") ? [...(await MapRestoreSession.of(this.ctx)).maps] : [];
   }
 
   /** Lets go of crtool's own references (maps stay alive through their fds and pins). */
   async releaseMaps(): Promise<void> {
-    if (this.onceResults.has("bpfmap:session")) (await MapRestoreSession.of(this.ctx)).release();
+    if (this.ctx.started("bpfmap:session")) (await MapRestoreSession.of(this.ctx)).release();
   }
 
   rollback(): void {

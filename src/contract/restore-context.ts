@@ -71,3 +71,23 @@ export interface DeferredEpoll {
   /** Adds it in crtool under crtool's own numbers instead. */
   addFromCrtool(): void;
 }
+
+/** A RestoreContext without its per-restore memo: what its maker (the restore, a test) knows. */
+export type RestoreContextParts = Omit<RestoreContext, "once">;
+
+/**
+ * The one way a RestoreContext is made: the per-restore memo (`once`) is the
+ * same for every maker, who may ask whether a key was used (`started`).
+ */
+export function createRestoreContext(parts: RestoreContextParts): RestoreContext & { started(key: string): boolean } {
+  const results = new Map<string, Promise<unknown>>();
+  return {
+    ...parts,
+    started: (key) => results.has(key),
+    once: <T>(key: string, fn: () => Promise<T>) => {
+      let p = results.get(key) as Promise<T> | undefined;
+      if (!p) results.set(key, (p = fn()));
+      return p;
+    },
+  };
+}

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LoadedEntry, RestoreContext, RestoreOptions } from "../../src/contract/restore-context.js";
+import { createRestoreContext, type LoadedEntry, type RestoreContext, type RestoreOptions } from "../../src/contract/restore-context.js";
 import { openImage } from "../../src/io/input.js";
 import { decodeImage, encodeImage, type ImageMessage, type MagicName } from "../../src/images/index.js";
 import { btfGetNextId, close, mapGetFdById, mapGetInfo, mapIds, type MapInfo } from "../../src/kernel/index.js";
@@ -27,11 +27,10 @@ export class TestRestore {
   /** fds restore() returned: the orchestrator's to close. */
   readonly fds: number[] = [];
   private readonly undo: (() => void)[] = [];
-  private readonly onceResults = new Map<string, Promise<unknown>>();
   private files: ImageMessage[] | undefined;
 
   constructor(readonly dir: string, options: Partial<RestoreOptions> & Record<string, unknown> = {}) {
-    this.ctx = {
+    this.ctx = createRestoreContext({
       options: { skipUnsupported: false, verbose: false, ...options },
       dir,
       pid: process.pid,
@@ -53,13 +52,8 @@ export class TestRestore {
       restoreFile: () => Promise.reject(new Error("not in this bench")),
       fileIdOfFd: () => undefined,
       onRollback: (fn) => this.undo.push(fn),
-      once: <T>(key: string, fn: () => Promise<T>) => {
-        let p = this.onceResults.get(key) as Promise<T> | undefined;
-        if (!p) this.onceResults.set(key, (p = fn()));
-        return p;
-      },
       log: (m) => this.logs.push(m),
-    };
+    });
   }
 
   /** files.img entries. */
