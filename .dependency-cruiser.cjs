@@ -31,6 +31,13 @@ module.exports = {
     layer("fds", ["bpf", "contract", "kernel", "images", "debug", "errors"]),
     layer("checkpoint", ["fds", "bpf", "contract", "kernel", "images", "debug", "io", "errors"]),
     {
+      name: "only-the-kernel-layer-calls-the-kernel",
+      comment: "koffi (native calls) is loaded by src/kernel only: every other layer uses its wrappers",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/kernel/" },
+      to: { path: "koffi" },
+    },
+    {
       name: "images-run-in-browsers",
       comment: "src/images must not import Node built-ins: it is bundled for browsers",
       severity: "error",
