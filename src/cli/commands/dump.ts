@@ -7,7 +7,8 @@ import { whereSkipped } from "../../contract/dump-context.js";
 
 interface DumpFlags {
   tree?: number;
-  imagesDir: string;
+  imagesDir?: string;
+  archive?: string;
   verbose?: boolean;
   leaveStopped?: boolean;
   skipUnsupported?: boolean;
@@ -55,6 +56,40 @@ export function humanSummary(s: DumpSummary, pinnedDir?: string, leftFrozen = fa
 }
 
 export async function dumpCommand(flags: DumpFlags): Promise<void> {
+  if (flags.archive === undefined && flags.imagesDir === undefined) throw new InvalidArgumentError("dump needs -D DIR (or --archive FILE|-)");
+  const { summary, text } = flags.archive !== undefined ? await dumpToArchive(flags, flags.archive) : await dumpToDir({ ...flags, imagesDir: flags.imagesDir! });
+  // With --archive - stdout is the archive: the summary goes to stderr.
+  const out = flags.archive === "-" ? process.stderr : process.stdout;
+  out.write(flags.json ? JSON.stringify(summary) + "\n" : text);
+}
+
+type Dumped = { summary: DumpSummary; text: string };
+
+/**
+ * --archive FILE|-: the dump is made in a private directory and written as
+ * one tar stream (compressed for .tar.gz / .tar.zst; "-" is stdout).
+ */
+async function dumpToArchive(flags: DumpFlags, archive: string): Promise<Dumped> {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { saveArchive } = await import("../../io/archive.js");
+  const { onTerminate } = await import("../../io/terminate.js");
+  const tmp = mkdtempSync(join(tmpdir(), "crtool-dump-"));
+  const unregister = onTerminate(() => rmSync(tmp, { recursive: true, force: true }));
+  try {
+    const dir = join(tmp, "dump");
+    const { summary } = await dumpToDir({ ...flags, imagesDir: dir });
+    await saveArchive(dir, archive);
+    const named = { ...summary, dir: archive === "-" ? "<stdout>" : archive };
+    return { summary: named, text: humanSummary(named, flags.pinned, !!flags.leaveStopped) };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    unregister();
+  }
+}
+
+async function dumpToDir(flags: DumpFlags & { imagesDir: string }): Promise<Dumped> {
   if (flags.pinned !== undefined) {
     const { dumpPinned } = await import("../../checkpoint/dump-pinned.js");
     const summary = await dumpPinned({
@@ -64,8 +99,7 @@ export async function dumpCommand(flags: DumpFlags): Promise<void> {
       skipUnsupported: !!flags.skipUnsupported,
       log: flags.verbose ? (m) => process.stderr.write(`${m}\n`) : undefined,
     });
-    process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : humanSummary(summary, flags.pinned));
-    return;
+    return { summary, text: humanSummary(summary, flags.pinned) };
   }
   if (flags.tree === undefined) throw new InvalidArgumentError("dump needs -t PID (or --pinned BPFFS_DIR)");
   const summary = await dump({
@@ -78,7 +112,7 @@ export async function dumpCommand(flags: DumpFlags): Promise<void> {
     log: flags.verbose ? (m) => process.stderr.write(`${m}\n`) : undefined,
     progress: terminalProgress,
   });
-  process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : humanSummary(summary, undefined, !!flags.leaveStopped));
+  return { summary, text: humanSummary(summary, undefined, !!flags.leaveStopped) };
 }
 
 export function registerDump(program: Command): void {
@@ -86,7 +120,8 @@ export function registerDump(program: Command): void {
     .command("dump")
     .description("checkpoint the file descriptors and BPF maps of a process tree into CRIU images")
     .option("-t, --tree <pid>", "root of the process tree to dump (the process, its threads and descendants)", pid)
-    .requiredOption("-D, --images-dir <dir>", "directory to write the images to (created; must not exist or be empty)")
+    .option("-D, --images-dir <dir>", "directory to write the images to (created; must not exist or be empty)")
+    .option("--archive <file|->", "write the checkpoint as one tar stream instead (.tar.gz, .tar.zst compress; - for stdout)")
     .option("--pinned <bpffs-dir>", "dump the BPF maps pinned under this bpffs directory instead of a process")
     .option("--leave-stopped", "leave the tree stopped after the dump (SIGSTOP; with the cgroup freezer, the cgroup stays frozen)")
     .addOption(new Option("--freezer <how>", "how to freeze the tree: the cgroup v2 freezer when the tree is exactly one cgroup's content, else ptrace (auto); only one of them").choices(["auto", "cgroup", "ptrace"]).default("auto"))

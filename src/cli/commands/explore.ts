@@ -7,9 +7,21 @@ import { readImageMessages } from "../../images/read-all.js";
 import { readFileIfExists } from "../../io/input.js";
 import { CrtoolError, IoError } from "../../images/errors.js";
 
-export async function exploreCommand(dir: string, what: ExplorerName): Promise<void> {
-  const st = await fsp.stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new IoError(`${dir}: not a directory of images`);
+export async function exploreCommand(path: string, what: ExplorerName): Promise<void> {
+  const st = await fsp.stat(path).catch(() => undefined);
+  if (!st) throw new IoError(`${path}: not a directory of images`);
+  if (st.isDirectory()) return exploreDir(path, path, what);
+  // crtool's addition: a checkpoint archive (crtool dump --archive) is read too.
+  const { openCheckpoint } = await import("../../io/archive.js");
+  const cp = await openCheckpoint(path);
+  try {
+    await exploreDir(cp.dir, path, what);
+  } finally {
+    cp.cleanup();
+  }
+}
+
+async function exploreDir(dir: string, shown: string, what: ExplorerName): Promise<void> {
   let out = "";
   await explore(
     what,
@@ -27,7 +39,7 @@ export async function exploreCommand(dir: string, what: ExplorerName): Promise<v
     },
   )
     .catch((e: unknown) => {
-      throw e instanceof CrtoolError && e.location.file === undefined ? e.withLocation({ file: dir }) : e;
+      throw e instanceof CrtoolError && e.location.file === undefined ? e.withLocation({ file: shown }) : e;
     })
     .finally(() => process.stdout.write(out));
 }

@@ -13,6 +13,7 @@ import { mapTypeLabel } from "../../bpf/map-types.js";
 import { diffDumps, type DumpDiff, type MapDiff } from "../../checkpoint/maps-diff.js";
 import { jsonText, type Json, type JsonObject } from "../../images/btf/index.js";
 import { reportError } from "../main.js";
+import { openCheckpoint } from "../../io/archive.js";
 
 interface MapsFlags {
   json?: boolean;
@@ -73,7 +74,16 @@ function header(m: DumpedMap): Record<string, unknown> {
   return h;
 }
 
-export async function mapsCommand(dir: string, flags: MapsFlags): Promise<void> {
+export async function mapsCommand(path: string, flags: MapsFlags): Promise<void> {
+  const cp = await openCheckpoint(path);
+  try {
+    await showMaps(cp.dir, flags);
+  } finally {
+    cp.cleanup();
+  }
+}
+
+async function showMaps(dir: string, flags: MapsFlags): Promise<void> {
   const { maps, all, dataPath } = await dumpedMaps(dir, { pid: flags.pid, map: flags.map });
   const out = new Out();
   if (!flags.json) {
@@ -177,7 +187,18 @@ function diffText(d: DumpDiff): string {
 export async function mapsDiffCommand(a: string, b: string, flags: { json?: boolean }): Promise<void> {
   // Like diff(1): 0 equal, 1 different, 2 trouble.
   try {
-    const d = await diffDumps(a, b);
+    const ca = await openCheckpoint(a);
+    let d: DumpDiff;
+    try {
+      const cb = await openCheckpoint(b);
+      try {
+        d = await diffDumps(ca.dir, cb.dir);
+      } finally {
+        cb.cleanup();
+      }
+    } finally {
+      ca.cleanup();
+    }
     const out = new Out();
     await out.write(flags.json ? jsonText(d as unknown as Json) + "\n" : diffText(d));
     await out.flush();
@@ -192,7 +213,7 @@ export function registerMaps(program: Command): void {
   const maps = program
     .command("maps")
     .description("show a checkpoint's BPF maps: a table, or with --json their elements as bpftool map dump -j prints them")
-    .argument("<dir>", "a dump directory (crtool dump, --pinned or CRIU)")
+    .argument("<dir>", "a dump directory (crtool dump, --pinned or CRIU) or a checkpoint archive")
     .option("--json", "one JSON object per map per line, with its elements (bpftool's JSON, typed through BTF)")
     .option("--pid <pid>", "only this process's maps", positive("a process id"))
     .option("--map <name|id>", "only the map with this name or id at dump time")

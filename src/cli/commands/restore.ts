@@ -9,7 +9,8 @@ import { mapSummaries, summaryLines, type RestoreSummary } from "../../checkpoin
 import { Option } from "commander";
 
 interface RestoreFlags {
-  imagesDir: string;
+  imagesDir?: string;
+  archive?: string;
   pid?: number;
   restoreStdio?: boolean;
   skipUnsupported?: boolean;
@@ -29,12 +30,28 @@ function pid(value: string): number {
 }
 
 export async function restoreCommand(command: string[], flags: RestoreFlags): Promise<void> {
+  if (flags.archive === undefined) {
+    if (flags.imagesDir === undefined) throw new InvalidArgumentError("restore needs -D DIR (or --archive FILE|-)");
+    return restoreFrom(command, flags, flags.imagesDir, flags.imagesDir);
+  }
+  // The archive is unpacked and checked whole before anything is restored: a stream cut short restores nothing.
+  const { openCheckpoint } = await import("../../io/archive.js");
+  const cp = await openCheckpoint(flags.archive);
+  try {
+    await restoreFrom(command, flags, cp.dir, flags.archive === "-" ? "<stdin>" : flags.archive);
+  } finally {
+    cp.cleanup();
+  }
+}
+
+/** Restore from the dump directory `dir`; `shown` is how messages and summaries name the checkpoint. */
+async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, shown: string): Promise<void> {
   const started = performance.now();
   const log = flags.verbose ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
   const pinMode = flags.pin !== undefined || !!flags.pinRecorded;
   if (flags.dryRun) {
     const { planRestore } = await import("../../checkpoint/restore-plan.js");
-    const plan = await planRestore(flags.imagesDir, {
+    const plan = await planRestore(dir, {
       pid: flags.pid,
       restoreStdio: !!flags.restoreStdio,
       pin: flags.pin,
@@ -60,7 +77,7 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
   const onDifference = log ? undefined : (d: string) => void process.stderr.write(`crtool: verify: ${d}\n`);
   // What both forms of restore take from the flags.
   const common = {
-    dir: flags.imagesDir,
+    dir,
     verify: !!flags.verify,
     skipUnsupported: !!flags.skipUnsupported,
     verbose: !!flags.verbose,
@@ -70,6 +87,7 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
     if (command.length > 0) throw new InvalidArgumentError("--pin and --pin-recorded restore the maps only: give no command after --");
     const { restorePinned } = await import("../../checkpoint/restore-pinned.js");
     const summary = await restorePinned({ ...common, bpffsDir: flags.pin, recorded: !!flags.pinRecorded, log, onDifference });
+    summary.dir = shown;
     process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).join("\n") + "\n");
     return;
   }
@@ -83,7 +101,7 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
   });
   // stdout is the command's: the summary goes to stderr.
   const summary: RestoreSummary = {
-    dir: flags.imagesDir,
+    dir: shown,
     mode: "command",
     pid: table.pid,
     fds: [...table.kinds].map(([fd, kind]) => ({ fd, kind })),
@@ -104,7 +122,8 @@ export function registerRestore(program: Command): void {
     .command("restore")
     .description("restore a dumped process's fds (BPF maps, files, pipes...) into a new command, or pin its BPF maps")
     .argument("[command...]", "the command to run with the restored fds (after --)")
-    .requiredOption("-D, --images-dir <dir>", "the dump directory")
+    .option("-D, --images-dir <dir>", "the dump directory")
+    .option("--archive <file|->", "restore from a checkpoint archive (crtool dump --archive; - for stdin), checked whole first")
     .option("--pid <pid>", "the process whose fds to restore (default: the dump's root task)", pid)
     .option("--restore-stdio", "restore fds 0-2 too (by default they stay crtool's)")
     .option("--skip-unsupported", "leave out fds crtool cannot restore, listing them")

@@ -1,0 +1,227 @@
+/**
+ * A checkpoint as one stream: a tar of the dump directory's images (gzip or
+ * zstd compressed when asked), so a checkpoint moves through a pipe (`crtool
+ * dump --archive - | ssh host crtool restore --archive - ...`) and is stored
+ * as one file. The last member is a manifest naming every image and its
+ * size: an archive cut short (an interrupted stream) has none, or one that
+ * does not match, and is refused before anything is restored.
+ *
+ * Compression is chosen by name when writing (.tar.gz/.tgz, .tar.zst) and
+ * by magic when reading. zstd runs as Debian's `zstd` program (Node 20's
+ * zlib has no zstd).
+ */
+import { spawn } from "node:child_process";
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, type WriteStream } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Readable, type Writable } from "node:stream";
+import { createGunzip, createGzip } from "node:zlib";
+import tar from "tar-stream";
+import { IoError, NotSupportedError } from "../images/errors.js";
+import { onTerminate } from "./terminate.js";
+
+/** The manifest's member name (last in the archive). */
+export const MANIFEST = "crtool-archive.json";
+
+export type Compression = "none" | "gzip" | "zstd";
+
+interface Manifest {
+  format: "crtool-checkpoint";
+  version: 1;
+  files: { name: string; size: number }[];
+}
+
+/** The compression a file name asks for. */
+export function compressionFor(name: string): Compression {
+  if (/\.(tar\.gz|tgz)$/.test(name)) return "gzip";
+  if (/\.(tar\.zst|tzst)$/.test(name)) return "zstd";
+  return "none";
+}
+
+/** The zstd program as a filter: write to `input`, read from `output`; `done` settles when it exits. */
+function zstd(args: string[]): { input: Writable; output: Readable; done: Promise<void> } {
+  const child = spawn("zstd", ["-q", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const done = new Promise<void>((resolve, reject) => {
+    child.once("error", (e: NodeJS.ErrnoException) =>
+      reject(e.code === "ENOENT" ? new NotSupportedError("zstd archives need the zstd program (Debian: apt-get install zstd)") : new IoError(`zstd: ${e.message}`)),
+    );
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new IoError(`zstd: ${err.trim() || `exit status ${code}`}`))));
+  });
+  return { input: child.stdin, output: child.stdout, done };
+}
+
+/** Writes the images of `dir` (a dump directory) as an archive to `out`. */
+export async function writeArchive(dir: string, out: Writable, compression: Compression): Promise<void> {
+  const names = readdirSync(dir).filter((n) => statSync(join(dir, n)).isFile()).sort();
+  const pack = tar.pack();
+  const manifest: Manifest = { format: "crtool-checkpoint", version: 1, files: [] };
+  const feed = (async () => {
+    for (const name of names) {
+      const size = statSync(join(dir, name)).size;
+      const entry = pack.entry({ name, size, mode: 0o600, mtime: new Date(0) });
+      await pipeline(createReadStream(join(dir, name)), entry);
+      manifest.files.push({ name, size });
+    }
+    pack.entry({ name: MANIFEST, mode: 0o600, mtime: new Date(0) }, JSON.stringify(manifest) + "\n");
+    pack.finalize();
+  })();
+  let compressed: Promise<void>;
+  if (compression === "gzip") compressed = pipeline(pack, createGzip(), out);
+  else if (compression === "zstd") {
+    const z = zstd(["-c"]);
+    compressed = Promise.all([pipeline(pack, z.input), pipeline(z.output, out), z.done]).then(() => undefined);
+  } else compressed = pipeline(pack, out);
+  await Promise.all([feed, compressed]);
+}
+
+/** The first bytes of a stream, put back in front of it. */
+async function sniff(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const chunks: Buffer[] = [];
+  let have = 0;
+  // Leaving the loop must not end the stream: the rest is read after the head.
+  for await (const chunk of input.iterator({ destroyOnReturn: false })) {
+    chunks.push(chunk as Buffer);
+    have += (chunk as Buffer).length;
+    if (have >= n) break;
+  }
+  const head = Buffer.concat(chunks);
+  const rest = Readable.from(
+    (async function* () {
+      yield head;
+      yield* input;
+    })(),
+  );
+  return { head: head.subarray(0, n), stream: rest };
+}
+
+/**
+ * Unpacks an archive from `input` into `dir` (created, empty): only plain
+ * files with plain names. Throws IoError, having checked everything, when
+ * the archive is not one of crtool's, is cut short, or does not match its
+ * manifest.
+ */
+export async function extractArchive(input: Readable, dir: string, what: string): Promise<void> {
+  const { head, stream } = await sniff(input, 4);
+  let tarStream: Readable = stream;
+  let zdone: Promise<void> | undefined;
+  if (head[0] === 0x1f && head[1] === 0x8b) tarStream = stream.pipe(createGunzip());
+  else if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {
+    const z = zstd(["-d", "-c"]);
+    stream.pipe(z.input);
+    tarStream = z.output;
+    zdone = z.done;
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const extract = tar.extract();
+  const seen = new Map<string, number>();
+  let manifest: Manifest | undefined;
+  extract.on("entry", (header, body, next) => {
+    // An archive cut short fails the member being read and the whole extraction: reported once, by the latter.
+    body.on("error", () => {});
+    const name = header.name;
+    const bad = header.type !== "file" || !/^[A-Za-z0-9._-]+$/.test(name) || name === "." || name === "..";
+    if (bad) {
+      body.resume();
+      extract.destroy(new IoError(`${what}: member ${JSON.stringify(name)} is not a checkpoint image (crtool archives hold plain files only)`));
+      return;
+    }
+    if (name === MANIFEST) {
+      const parts: Buffer[] = [];
+      body.on("data", (d: unknown) => parts.push(d as Buffer));
+      body.on("end", () => {
+        try {
+          manifest = JSON.parse(Buffer.concat(parts).toString("utf8")) as Manifest;
+        } catch {
+          extract.destroy(new IoError(`${what}: its manifest is not valid JSON`));
+          return;
+        }
+        next();
+      });
+      return;
+    }
+    const file: WriteStream = createWriteStream(join(dir, name), { mode: 0o600 });
+    let size = 0;
+    body.on("data", (d: unknown) => (size += (d as Buffer).length));
+    pipeline(body, file).then(
+      () => {
+        seen.set(name, size);
+        next();
+      },
+      (e: Error) => extract.destroy(new IoError(`${what}: ${e.message}`)),
+    );
+  });
+  try {
+    await pipeline(tarStream, extract);
+    if (zdone) await zdone;
+  } catch (e) {
+    if (e instanceof IoError || e instanceof NotSupportedError) throw e;
+    throw new IoError(`${what}: not a complete checkpoint archive (${(e as Error).message})`);
+  }
+  if (!manifest || manifest.format !== "crtool-checkpoint") {
+    throw new IoError(`${what}: the archive ends without its manifest (${MANIFEST}): cut short, or not made by crtool dump --archive`);
+  }
+  for (const f of manifest.files) {
+    if (seen.get(f.name) !== f.size) throw new IoError(`${what}: ${f.name} should hold ${f.size} bytes, the archive has ${seen.get(f.name) ?? "none"}`);
+  }
+}
+
+/** A dump directory to read: the directory itself, or an archive (a file, or "-" for stdin) unpacked into a private one. */
+export interface CheckpointDir {
+  dir: string;
+  /** Removes the unpacked copy (nothing for a directory). */
+  cleanup(): void;
+}
+
+/**
+ * `path` as a dump directory: a directory as it is; a file or "-" (stdin)
+ * taken as an archive and unpacked, checked whole, into a private directory
+ * that cleanup() (and SIGINT/SIGTERM) removes.
+ */
+export async function openCheckpoint(path: string): Promise<CheckpointDir> {
+  if (path !== "-") {
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      throw new IoError(`${path}: no such directory or archive`);
+    }
+    if (st.isDirectory()) return { dir: path, cleanup: () => {} };
+  }
+  const tmp = mkdtempSync(join(tmpdir(), "crtool-archive-"));
+  const remove = () => rmSync(tmp, { recursive: true, force: true });
+  const unregister = onTerminate(remove);
+  const cleanup = () => {
+    remove();
+    unregister();
+  };
+  try {
+    const input = path === "-" ? process.stdin : createReadStream(path);
+    await extractArchive(input, join(tmp, "dump"), path === "-" ? "<stdin>" : path);
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  return { dir: join(tmp, "dump"), cleanup };
+}
+
+/**
+ * Writes the dump directory `dir` as an archive to `path` ("-": stdout), the
+ * file all or nothing (a temporary name, renamed when complete).
+ */
+export async function saveArchive(dir: string, path: string): Promise<void> {
+  if (path === "-") return writeArchive(dir, process.stdout, "none");
+  const tmp = `${path}.crtool-tmp-${process.pid}`;
+  const unregister = onTerminate(() => rmSync(tmp, { force: true }));
+  try {
+    await writeArchive(dir, createWriteStream(tmp, { mode: 0o600 }), compressionFor(path));
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e instanceof IoError || e instanceof NotSupportedError ? e : new IoError(`${path}: ${(e as Error).message}`);
+  } finally {
+    unregister();
+  }
+}
