@@ -7,6 +7,7 @@ import { registerCheck } from "./commands/check.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerRestore } from "./commands/restore.js";
 import { registerMaps } from "./commands/maps.js";
+import { registerMemparse } from "./commands/memparse.js";
 import { runProgram } from "./main.js";
 import { packageVersion } from "./version.js";
 
@@ -19,5 +20,6 @@ registerDump(program);
 registerCheck(program);
 registerRestore(program);
 registerMaps(program);
+registerMemparse(program);
 registerDemo(program);
 await runProgram("crtool", program, process.argv);

@@ -3,7 +3,7 @@
  * can cause, exit code 1; a stack trace only for crtool's own bugs and only
  * when CRTOOL_DEBUG is set.
  */
-import type { Command } from "commander";
+import { CommanderError, type Command } from "commander";
 import { CrtoolError } from "../images/errors.js";
 import { checkHooks } from "../debug/hooks.js";
 
@@ -16,7 +16,8 @@ function isBrokenPipe(e: unknown): boolean {
 
 export function reportError(prog: string, e: unknown): number {
   if (isBrokenPipe(e)) return 0; // the reader went away (e.g. `| head`): not an error
-  if (e instanceof CrtoolError) {
+  // A usage mistake found inside a command (InvalidArgumentError) is the user's, like commander's own.
+  if (e instanceof CrtoolError || e instanceof CommanderError) {
     process.stderr.write(`${prog}: ${e.message}\n`);
     return EXIT_FAILURE;
   }

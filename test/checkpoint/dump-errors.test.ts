@@ -68,6 +68,12 @@ describe.skipIf(!IS_ROOT)("crtool dump errors", () => {
     nothingLeft(dir);
   });
 
+  it("a usage mistake found by the command itself is a one-line error with status 1, not an internal error", () => {
+    const r = spawnSync(process.execPath, [CRTOOL, "dump", "-D", "/nonexistent/d"], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("crtool: dump needs -t PID (or --pinned BPFFS_DIR)\n");
+  });
+
   it("no such process", () => {
     const s = scratch("dump-err");
     cleanups.push(s.cleanup);
