@@ -3,7 +3,7 @@
  * or why it cannot. A type missing from READ_PLANS is not dumpable; its
  * reason says what the kernel will not give back.
  */
-import { MAP_TYPE, mapTypeName } from "../kernel/index.js";
+import { MAP_TYPE } from "../kernel/index.js";
 
 export type ReadMethod =
   /** BPF_MAP_LOOKUP_BATCH in chunks; per element when the kernel has no batch ops for the map. */
@@ -98,7 +98,4 @@ export function readPlanFor(mapType: number): ReadPlan | { unsupported: string }
   return { unsupported: WHY_NOT.get(mapType) ?? "crtool does not know how to read this map type" };
 }
 
-/** "HASH", or "type 42" for a number newer than crtool's table. */
-export function mapTypeLabel(mapType: number): string {
-  return mapTypeName(mapType) ?? `type ${mapType}`;
-}
+export { mapTypeLabel } from "../abi/bpf.js";

@@ -8,7 +8,7 @@
 import { Btf, BtfDumper, bpftoolEntry, jsonText, type MapShape } from "../images/btf/index.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { getExtFields, type CrtoolBpfmapFileExt } from "../images/ext-fields.js";
-import { MAP_FLAG_NAMES } from "../kernel/index.js";
+import { flagNames } from "../abi/bpf.js";
 import { MapDataIndex, MapRecords, type MapData } from "../bpf/restore/index.js";
 import { PayloadFile } from "../bpf/restore/payload-file.js";
 import { specFromImage } from "../bpf/map-spec-image.js";
@@ -77,19 +77,7 @@ export async function dumpedMaps(dir: string, filter: MapsFilter = {}): Promise<
   return { maps, all: out, dataPath: index?.path };
 }
 
-/** The names of a map's flags ("BPF_F_NO_PREALLOC"...; bits crtool does not name as hex). */
-export function flagNames(flags: number): string[] {
-  const names: string[] = [];
-  let rest = flags;
-  for (const [bit, name] of MAP_FLAG_NAMES) {
-    if (flags & bit) {
-      names.push(name);
-      rest &= ~bit;
-    }
-  }
-  if (rest) names.push(`0x${rest.toString(16)}`);
-  return names;
-}
+export { flagNames };
 
 /** "struct flow_key → struct flow_stats", or undefined without BTF. */
 export function btfSummary(m: DumpedMap): { key: string; value: string } | undefined {
