@@ -307,6 +307,6 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("crtool maps", () => {
 
     const bad = runCli("crtool", ["maps", "diff", a, join(work, "nothing")]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toBe(`crtool: ${join(work, "nothing")}: no such directory\n`);
+    expect(bad.stderr).toBe(`crtool: ${join(work, "nothing")}: no such directory or archive\n`);
   });
 });
