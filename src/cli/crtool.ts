@@ -8,6 +8,7 @@ import { registerDemo } from "./commands/demo.js";
 import { registerRestore } from "./commands/restore.js";
 import { registerMaps } from "./commands/maps.js";
 import { registerMemparse } from "./commands/memparse.js";
+import { registerInspect } from "./commands/inspect.js";
 import { runProgram } from "./main.js";
 import { packageVersion } from "./version.js";
 
@@ -21,5 +22,6 @@ registerCheck(program);
 registerRestore(program);
 registerMaps(program);
 registerMemparse(program);
+registerInspect(program);
 registerDemo(program);
 await runProgram("crtool", program, process.argv);

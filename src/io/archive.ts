@@ -50,6 +50,8 @@ function zstd(args: string[]): { input: Writable; output: Readable; done: Promis
     );
     child.once("exit", (code) => (code === 0 ? resolve() : reject(new IoError(`zstd: ${err.trim() || `exit status ${code}`}`))));
   });
+  // Awaited later by whoever needs it; the stream errors it causes may be reported first.
+  done.catch(() => {});
   return { input: child.stdin, output: child.stdout, done };
 }
 
@@ -103,17 +105,48 @@ async function sniff(input: Readable, n: number): Promise<{ head: Buffer; stream
  * the archive is not one of crtool's, is cut short, or does not match its
  * manifest.
  */
-export async function extractArchive(input: Readable, dir: string, what: string): Promise<void> {
+/** The tar stream inside `input`: gunzipped or unzstd-ed when its first bytes say so. */
+/**
+ * The tar stream inside `input` (plain, gzip or zstd, told by its first
+ * bytes), as a stream of archive members; a damaged or cut archive fails
+ * the iteration with an IoError naming `what`.
+ */
+export async function* tarMembers(input: Readable, what: string): AsyncGenerator<{ name: string; size: number; body: Readable }> {
+  const { tar: stream, done } = await decompress(input, what);
+  const extract = tar.extract();
+  const piped = Promise.all([pipeline(stream, extract), done]);
+  piped.catch(() => {});
+  try {
+    for await (const entry of extract) {
+      const e = entry as unknown as Readable & { header: { name: string; size?: number; type: string } };
+      e.on("error", () => {});
+      if (e.header.type !== "file") {
+        e.resume();
+        continue;
+      }
+      yield { name: e.header.name, size: e.header.size ?? 0, body: e };
+    }
+    await piped;
+  } catch (e) {
+    if (e instanceof IoError || e instanceof NotSupportedError) throw e;
+    throw new IoError(`${what}: not a complete archive (${(e as Error).message})`);
+  }
+}
+
+async function decompress(input: Readable, what: string): Promise<{ tar: Readable; done?: Promise<void> }> {
   const { head, stream } = await sniff(input, 4);
-  let tarStream: Readable = stream;
-  let zdone: Promise<void> | undefined;
-  if (head[0] === 0x1f && head[1] === 0x8b) tarStream = stream.pipe(createGunzip());
-  else if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {
+  if (head.length === 0) throw new IoError(`${what}: empty`);
+  if (head[0] === 0x1f && head[1] === 0x8b) return { tar: stream.pipe(createGunzip()) };
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) {
     const z = zstd(["-d", "-c"]);
     stream.pipe(z.input);
-    tarStream = z.output;
-    zdone = z.done;
+    return { tar: z.output, done: z.done };
   }
+  return { tar: stream };
+}
+
+export async function extractArchive(input: Readable, dir: string, what: string): Promise<void> {
+  const { tar: tarStream, done: zdone } = await decompress(input, what);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const extract = tar.extract();
   const seen = new Map<string, number>();

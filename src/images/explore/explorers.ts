@@ -48,7 +48,7 @@ function firstEntry(entries: Msg[], name: string): Msg {
 }
 
 /** Resolves file ids to the names crit prints ("/path", "pipe[ino]", "unix[...]", "TYPE.id"). */
-class FileNames {
+export class FileNames {
   private files: Msg[] | undefined | null = null;
   private legacy = new Map<string, Msg[] | undefined>();
   private cache = new Map<string, string>();
