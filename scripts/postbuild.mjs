@@ -2,7 +2,7 @@
 // time matters: crtool dump is measured against a C program, and loading ~100
 // modules one by one costs more than the dump of a small map) and makes them
 // executable. The library keeps tsc's per-module output.
-import { chmodSync, copyFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync } from "node:fs";
 import { build } from "esbuild";
 
 for (const name of ["crtool", "crit"]) {
@@ -25,3 +25,18 @@ for (const name of ["crtool", "crit"]) {
 // The dump's helper thread is a plain CommonJS file a Worker loads by URL
 // relative to the module that starts it: the library's copy and the bundles'.
 for (const dir of ["dist/kernel", "dist/cli"]) copyFileSync("src/kernel/dump-helper-worker.cjs", `${dir}/dump-helper-worker.cjs`);
+
+// crtool view's page: the browser app (src/view over src/images) as one
+// script, with its HTML and CSS; the server serves this directory as is.
+mkdirSync("dist/view", { recursive: true });
+await build({
+  entryPoints: ["src/view/main.ts"],
+  outfile: "dist/view/app.js",
+  bundle: true,
+  platform: "browser",
+  format: "iife",
+  target: "es2022",
+  minify: true,
+  logLevel: "warning",
+});
+for (const f of ["index.html", "style.css"]) copyFileSync(`src/view/static/${f}`, `dist/view/${f}`);

@@ -22,7 +22,7 @@ import type { ImageMessage } from "../images/wire/message.js";
 import type { ImageLoader } from "../images/explore/explorers.js";
 import { FileNames } from "../images/explore/explorers.js";
 import { argEnvRanges, bpfMaps, commandLineAndEnv, flattenTree, memoryMap, openFiles, pageOffsets, processTree, socketsOf, workingDirs, type ProcessNode, type SocketInfo } from "../images/explore/model.js";
-import { tarMembers } from "../io/archive.js";
+import { containerImageName, tarMembers } from "../io/archive.js";
 
 export interface InspectOptions {
   psTree?: boolean;
@@ -64,13 +64,6 @@ class Collected {
 
 const ROOT_FILES = new Set(["config.dump", "spec.dump", "network.status", "stats-dump", "deleted.files", "bind.mounts"]);
 
-/** The image name of a member under checkpoint/ (or at the top of a crtool archive), else undefined. */
-function imageName(member: string): string | undefined {
-  const n = member.replace(/^\.\//, "");
-  if (n.startsWith("checkpoint/")) return n.slice("checkpoint/".length) || undefined;
-  return /^[^/]+\.img$/.test(n) ? n : undefined;
-}
-
 async function bytesOf(body: Readable): Promise<Uint8Array> {
   const parts: Buffer[] = [];
   for await (const c of body) parts.push(c as Buffer);
@@ -79,7 +72,7 @@ async function bytesOf(body: Readable): Promise<Uint8Array> {
 
 async function take(c: Collected, m: Member): Promise<void> {
   const top = m.name.replace(/^\.\//, "");
-  const img = imageName(top);
+  const img = ROOT_FILES.has(top) ? undefined : containerImageName(top);
   if (img === undefined) {
     if (ROOT_FILES.has(top)) c.root.set(top, await bytesOf(m.body));
     else {

@@ -9,6 +9,7 @@ import { registerRestore } from "./commands/restore.js";
 import { registerMaps } from "./commands/maps.js";
 import { registerMemparse } from "./commands/memparse.js";
 import { registerInspect } from "./commands/inspect.js";
+import { registerView } from "./commands/view.js";
 import { runProgram } from "./main.js";
 import { packageVersion } from "./version.js";
 
@@ -23,5 +24,6 @@ registerRestore(program);
 registerMaps(program);
 registerMemparse(program);
 registerInspect(program);
+registerView(program);
 registerDemo(program);
 await runProgram("crtool", program, process.argv);

@@ -145,7 +145,27 @@ async function decompress(input: Readable, what: string): Promise<{ tar: Readabl
   return { tar: stream };
 }
 
-export async function extractArchive(input: Readable, dir: string, what: string): Promise<void> {
+/**
+ * The image name a member of a container checkpoint archive (Podman,
+ * CRI-O: the images under checkpoint/, stats-dump at the top) stands for,
+ * or undefined for the engine's other files.
+ */
+export function containerImageName(member: string): string | undefined {
+  const n = member.replace(/^\.\//, "");
+  const name = n.startsWith("checkpoint/") ? n.slice("checkpoint/".length) : /^[^/]+\.img$/.test(n) || n === "stats-dump" ? n : undefined;
+  return name && /^[A-Za-z0-9._-]+$/.test(name) && name !== "." && name !== ".." ? name : undefined;
+}
+
+export interface ExtractOptions {
+  /**
+   * Also a container engine's checkpoint archive, with no crtool manifest:
+   * its images are taken, its other files skipped (for reading; restore
+   * wants a crtool archive, checked against its manifest).
+   */
+  containers?: boolean;
+}
+
+export async function extractArchive(input: Readable, dir: string, what: string, opts: ExtractOptions = {}): Promise<void> {
   const { tar: tarStream, done: zdone } = await decompress(input, what);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const extract = tar.extract();
@@ -154,7 +174,16 @@ export async function extractArchive(input: Readable, dir: string, what: string)
   extract.on("entry", (header, body, next) => {
     // An archive cut short fails the member being read and the whole extraction: reported once, by the latter.
     body.on("error", () => {});
-    const name = header.name;
+    let name = header.name;
+    if (opts.containers && name !== MANIFEST) {
+      const image = header.type === "file" ? containerImageName(name) : undefined;
+      if (image === undefined) {
+        body.resume();
+        next();
+        return;
+      }
+      name = image;
+    }
     const bad = header.type !== "file" || !/^[A-Za-z0-9._-]+$/.test(name) || name === "." || name === "..";
     if (bad) {
       body.resume();
@@ -193,6 +222,7 @@ export async function extractArchive(input: Readable, dir: string, what: string)
     if (e instanceof IoError || e instanceof NotSupportedError) throw e;
     throw new IoError(`${what}: not a complete checkpoint archive (${(e as Error).message})`);
   }
+  if (opts.containers && !manifest) return;
   if (!manifest || manifest.format !== "crtool-checkpoint") {
     throw new IoError(`${what}: the archive ends without its manifest (${MANIFEST}): cut short, or not made by crtool dump --archive`);
   }
@@ -213,7 +243,7 @@ export interface CheckpointDir {
  * taken as an archive and unpacked, checked whole, into a private directory
  * that cleanup() (and SIGINT/SIGTERM) removes.
  */
-export async function openCheckpoint(path: string): Promise<CheckpointDir> {
+export async function openCheckpoint(path: string, opts: ExtractOptions = {}): Promise<CheckpointDir> {
   if (path !== "-") {
     let st;
     try {
@@ -232,7 +262,7 @@ export async function openCheckpoint(path: string): Promise<CheckpointDir> {
   };
   try {
     const input = path === "-" ? process.stdin : createReadStream(path);
-    await extractArchive(input, join(tmp, "dump"), path === "-" ? "<stdin>" : path);
+    await extractArchive(input, join(tmp, "dump"), path === "-" ? "<stdin>" : path, opts);
   } catch (e) {
     cleanup();
     throw e;

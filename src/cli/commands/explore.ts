@@ -13,7 +13,7 @@ export async function exploreCommand(path: string, what: ExplorerName): Promise<
   if (st.isDirectory()) return exploreDir(path, path, what);
   // crtool's addition: a checkpoint archive (crtool dump --archive) is read too.
   const { openCheckpoint } = await import("../../io/archive.js");
-  const cp = await openCheckpoint(path);
+  const cp = await openCheckpoint(path, { containers: true });
   try {
     await exploreDir(cp.dir, path, what);
   } finally {

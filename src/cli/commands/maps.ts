@@ -75,7 +75,7 @@ function header(m: DumpedMap): Record<string, unknown> {
 }
 
 export async function mapsCommand(path: string, flags: MapsFlags): Promise<void> {
-  const cp = await openCheckpoint(path);
+  const cp = await openCheckpoint(path, { containers: true });
   try {
     await showMaps(cp.dir, flags);
   } finally {
@@ -187,10 +187,10 @@ function diffText(d: DumpDiff): string {
 export async function mapsDiffCommand(a: string, b: string, flags: { json?: boolean }): Promise<void> {
   // Like diff(1): 0 equal, 1 different, 2 trouble.
   try {
-    const ca = await openCheckpoint(a);
+    const ca = await openCheckpoint(a, { containers: true });
     let d: DumpDiff;
     try {
-      const cb = await openCheckpoint(b);
+      const cb = await openCheckpoint(b, { containers: true });
       try {
         d = await diffDumps(ca.dir, cb.dir);
       } finally {

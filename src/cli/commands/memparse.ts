@@ -107,7 +107,7 @@ export async function memparseCommand(path: string, flags: MemparseFlags): Promi
     }
   }
   if ((flags.search !== undefined || regex) && flags.pid === undefined) throw new InvalidArgumentError("--search needs --pid");
-  const cp = await openCheckpoint(path);
+  const cp = await openCheckpoint(path, { containers: true });
   let out: Output | undefined;
   try {
     out = await openOutput(flags.out);
