@@ -6,7 +6,7 @@
  * as a stream and then read in ranges, one page of elements at a time.
  */
 import { ImageReader, readImageMessages, type ImageLoader, type ImageMessage } from "../images/index.js";
-import { Btf, BtfDumper, bpftoolEntry, isPerCpuMapType, type MapShape } from "../images/btf/index.js";
+import { Btf, BtfDumper, bpftoolEntry, isPerCpuMapType, libbpfMapName, type MapShape } from "../images/btf/index.js";
 import { JsonObject, jsonText, type Json } from "../images/btf/json.js";
 import { getExtFields } from "../images/ext-fields.js";
 import { FileNames } from "../images/explore/explorers.js";
@@ -29,6 +29,8 @@ export interface ViewMap {
   data?: MapData;
   /** "struct flow_key → struct flow_stats" when the dump carries the map's BTF. */
   types?: string;
+  /** The name libbpf knows the map by, when the kernel kept only its first 15 bytes. */
+  fullName?: string;
 }
 
 /** An open file with what /proc/PID/fd would show for it (crit's explorers name many kinds only "TYPE.id"). */
@@ -152,28 +154,34 @@ export class ViewCheckpoint {
       const ext = getExtFields("bpfmap_file_entry", i.record);
       if (ext.btf_id && ext.btf_data && !blobs.has(ext.btf_id)) blobs.set(ext.btf_id, ext.btf_data);
     }
-    const dumpers = new Map<number, BtfDumper | undefined>();
+    const parsed = new Map<number, { btf: Btf; dumper: BtfDumper } | undefined>();
     return infos.map((info) => {
       const ext = getExtFields("bpfmap_file_entry", info.record);
       const mapType = info.record.map_type as number;
       const data = index.get(info.mapId);
       let btf: BtfDumper | undefined;
+      let fullName: string | undefined;
       if (ext.btf_id && blobs.has(ext.btf_id)) {
-        if (!dumpers.has(ext.btf_id)) {
+        if (!parsed.has(ext.btf_id)) {
           try {
-            dumpers.set(ext.btf_id, new BtfDumper(Btf.parse(blobs.get(ext.btf_id)!)));
+            const b = Btf.parse(blobs.get(ext.btf_id)!);
+            parsed.set(ext.btf_id, { btf: b, dumper: new BtfDumper(b) });
           } catch {
             // Unreadable BTF: the map is shown untyped.
-            dumpers.set(ext.btf_id, undefined);
+            parsed.set(ext.btf_id, undefined);
           }
         }
-        btf = dumpers.get(ext.btf_id);
+        const p = parsed.get(ext.btf_id);
+        btf = p?.dumper;
+        const full = p ? libbpfMapName(p.btf, { name: info.name, mapType, maxEntries: info.maxEntries, keyTypeId: ext.btf_key_type_id ?? 0, valueTypeId: ext.btf_value_type_id ?? 0 }) : undefined;
+        if (full && full !== info.name) fullName = full;
       }
       const slot = Math.ceil(info.valueSize / 8) * 8;
       const cpus = isPerCpuMapType(mapType) ? (data?.cpus ?? (data && data.count ? data.valuesBytes / data.count / slot : 1)) : 1;
       const shape: MapShape = { mapType, keySize: info.keySize, valueSize: info.valueSize, cpus, keyTypeId: ext.btf_key_type_id ?? 0, valueTypeId: ext.btf_value_type_id ?? 0, btf };
       const view: ViewMap = { info, shape };
       if (data) view.data = data;
+      if (fullName) view.fullName = fullName;
       if (btf && shape.valueTypeId) view.types = `${shape.keyTypeId ? btf.typeName(shape.keyTypeId) : "(no key type)"} → ${btf.typeName(shape.valueTypeId)}`;
       return view;
     });

@@ -23,7 +23,7 @@ export async function searchIndex(cp: ViewCheckpoint, go: SearchTargets): Promis
     const mem = await cp.memory(p.pid);
     for (const file of new Set((mem?.vmas ?? []).map((v) => v.file).filter((f): f is string => !!f))) hits.push({ what: `mapped by ${p.pid}`, text: file, go: () => go.process(p.pid) });
   }
-  for (const m of await cp.maps()) hits.push({ what: `BPF map ${m.info.mapId}`, text: `${m.info.name} ${m.info.type.toLowerCase()}${m.info.pinPath ? ` ${m.info.pinPath}` : ""}`, go: () => go.map(m.info.mapId) });
+  for (const m of await cp.maps()) hits.push({ what: `BPF map ${m.info.mapId}`, text: `${m.fullName ?? m.info.name} ${m.info.type.toLowerCase()}${m.info.pinPath ? ` ${m.info.pinPath}` : ""}`, go: () => go.map(m.info.mapId) });
   for (const f of cp.source.files) hits.push({ what: "image", text: f.name, go: () => go.image(f.name) });
   return hits;
 }

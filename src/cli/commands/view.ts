@@ -26,12 +26,13 @@ export async function viewCommand(path: string | undefined, flags: ViewFlags): P
   const assets = viewAssetsDir(import.meta.url);
   let cp: CheckpointDir | undefined;
   if (path !== undefined) cp = await openCheckpoint(path, { containers: true });
-  const { server, url } = await startViewServer(cp ? { title: path === "-" ? "<stdin>" : path!, dir: cp.dir } : undefined, assets, flags.port);
+  const title = path === "-" ? "<stdin>" : path;
+  const { server, url } = await startViewServer(cp ? { title: title!, dir: cp.dir } : undefined, assets, flags.port);
   onTerminate(() => {
     server.close();
     cp?.cleanup();
   });
-  process.stdout.write(`crtool view: ${path === undefined ? "drop a checkpoint onto the page" : `showing ${path}`} at ${url} (Ctrl-C stops)\n`);
+  process.stdout.write(`crtool view: ${path === undefined ? "drop a checkpoint onto the page" : `showing ${title}`} at ${url} (Ctrl-C stops)\n`);
   if (flags.open) {
     const opener = spawn("xdg-open", [url], { stdio: "ignore", detached: true });
     opener.on("error", () => process.stderr.write(`crtool view: could not start a browser (xdg-open): open ${url} yourself\n`));

@@ -9,9 +9,9 @@ export function mapsTableView(maps: ViewMap[], select: (mapId: number) => void):
   const rows = maps.map((m) => {
     const i = m.info;
     return [
-      h("button", { type: "button", class: "map", "data-map-id": i.mapId, onclick: () => select(i.mapId) }, i.name || `(map ${i.mapId})`),
+      h("button", { type: "button", class: "map", "data-map-id": i.mapId, title: m.fullName ? `the kernel's name: ${i.name}` : undefined, onclick: () => select(i.mapId) }, m.fullName ?? (i.name || `(map ${i.mapId})`)),
       i.type.toLowerCase(),
-      i.pid !== undefined ? `${i.pid} fd ${i.fd}` : (i.pinPath ?? ""),
+      i.pid !== undefined ? `${i.pid}\u00a0fd\u00a0${i.fd}` : (i.pinPath ?? ""),
       `${i.keySize} / ${i.valueSize}`,
       i.entries === undefined ? `— of ${i.maxEntries}` : `${i.entries} of ${i.maxEntries}`,
       [...i.flags, ...(i.frozen ? ["frozen"] : [])].join(" "),
@@ -24,7 +24,7 @@ export function mapsTableView(maps: ViewMap[], select: (mapId: number) => void):
 export async function mapContentsView(cp: ViewCheckpoint, map: ViewMap, target: HTMLElement, page = 0): Promise<void> {
   const i = map.info;
   const count = map.data?.count ?? 0;
-  const heading = h("h3", {}, `${i.name || `map ${i.mapId}`}: ${count} element${count === 1 ? "" : "s"}`);
+  const heading = h("h3", {}, `${map.fullName ?? (i.name || `map ${i.mapId}`)}: ${count} element${count === 1 ? "" : "s"}`);
   if (!map.data) {
     const why = i.type === "RINGBUF" || i.type === "PERF_EVENT_ARRAY" ? "an event stream: its contents are not recorded" : "the dump holds no contents for it";
     replace(target, heading, h("p", { class: "empty" }, why));
