@@ -12,6 +12,7 @@ import type { LiveMap } from "./map.js";
 import { ElementBuffer, type ElementSink } from "./spool.js";
 import { canReadInParallel, readByBatchParallel } from "./read/parallel-batch.js";
 import type { PrefetchedContents } from "./read/prefetch.js";
+import { mark, timingsEnabled } from "../debug/timings.js";
 
 /** bpfmap_data_entry's sizes are uint32. */
 const U32_MAX = 0xffff_ffff;
@@ -40,6 +41,7 @@ export function writeContents(map: LiveMap, image: ImageSink, opts: WriteContent
 }
 
 async function readAndWrite(map: LiveMap, image: ImageSink, opts: WriteContentsOptions): Promise<WrittenContents> {
+  if (timingsEnabled()) mark(`map ${map.id}: opened, record made`);
   const reader = map.forReading();
   let spool: ElementBuffer | undefined;
   try {
@@ -54,6 +56,7 @@ async function readAndWrite(map: LiveMap, image: ImageSink, opts: WriteContentsO
     const count = opts.prefetched ? fromPrefetched(opts.prefetched, into)
       : canReadInParallel(reader) ? await readByBatchParallel(reader, into)
       : reader.readContents(into, opts.spoolDir);
+    if (timingsEnabled()) mark(`map ${map.id}: read ${count} elements`);
     const keysBytes = spool.keysBytes;
     const valuesBytes = spool.valuesBytes;
     if (keysBytes > U32_MAX || valuesBytes > U32_MAX) {
@@ -65,6 +68,7 @@ async function readAndWrite(map: LiveMap, image: ImageSink, opts: WriteContentsO
     if (map.possibleCpus !== undefined) setExtFields("bpfmap_data_entry", entry, { possible_cpus: map.possibleCpus });
     progress?.done();
     await image.appendStreamed(entry, spool.pieces());
+    if (timingsEnabled()) mark(`map ${map.id}: written`);
     return { count, keysBytes, valuesBytes };
   } finally {
     spool?.close();

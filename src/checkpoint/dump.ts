@@ -10,6 +10,7 @@ import { describeUnknown, kindOf } from "../fds/index.js";
 import { createDumpContext, emptyStats, type DumpContext, type DumpOptions, type DumpSlot, type DumpStats, type ProgressTicker } from "../contract/dump-context.js";
 import { DumpDir } from "./dump-dir.js";
 import { faultRequested, pausePoint, plainPath } from "../debug/hooks.js";
+import { mark } from "../debug/timings.js";
 import { ImageSet } from "./image-set.js";
 import { Freezer, type FreezerMode } from "./freezer.js";
 import { FdGrabber, listTaskFds, readTaskFd } from "./task-fds.js";
@@ -306,15 +307,19 @@ export class DumpSession {
 
 export async function dump(req: DumpRequest): Promise<DumpSummary> {
   const started = performance.now();
+  mark("dump modules loaded");
   const dir = DumpDir.prepare(req.dir);
   const freezer = new Freezer(req.log, req.freezer);
   const session = new DumpSession(req, dir.temp);
   try {
     const tree = freezer.freeze(req.pid);
+    mark("freeze");
     await pausePoint("after-freeze");
     await session.run(tree);
+    mark("fd tables and contents");
     await pausePoint("before-commit");
     const summary = await session.commit(dir, started);
+    mark("images closed, directory committed");
     const how = freezer.method;
     return how.kind === "cgroup" ? { ...summary, freezer: "cgroup", cgroup: how.dir } : { ...summary, freezer: "ptrace" };
   } catch (e) {
@@ -322,5 +327,6 @@ export async function dump(req: DumpRequest): Promise<DumpSummary> {
     throw e;
   } finally {
     freezer.release(req.leaveStopped);
+    mark("thaw");
   }
 }

@@ -10,4 +10,4 @@ const program = new Command("crit")
   .version(packageVersion(), "--version")
   .showHelpAfterError("(use crit --help for usage)");
 registerImageCommands(program);
-await runProgram("crit", program, process.argv);
+void runProgram("crit", program, process.argv);

@@ -26,4 +26,4 @@ registerMemparse(program);
 registerInspect(program);
 registerView(program);
 registerDemo(program);
-await runProgram("crtool", program, process.argv);
+void runProgram("crtool", program, process.argv);

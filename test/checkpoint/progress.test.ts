@@ -1,7 +1,8 @@
 /**
  * The progress bar of `crtool dump`: on stderr for maps over 100,000
  * entries, only when stderr is a terminal (here a pseudo-terminal made by
- * util-linux's script), never in a pipe.
+ * util-linux's script), never in a pipe; and `--timings`, the phases of a
+ * dump on stderr.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
@@ -41,5 +42,18 @@ describe.skipIf(reason)("dump progress bar", () => {
     const r = runCli("crtool", ["dump", "-t", String(holder.pid), "-D", join(work.dir, "pipe")]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe("");
+  });
+
+  it("--timings prints each phase of the dump, in order, adding up to the time at exit", () => {
+    const r = runCli("crtool", ["dump", "-t", String(holder.pid), "-D", join(work.dir, "timed"), "--timings"]);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines[0]).toMatch(/^timings \(ms\)/);
+    const phases = lines.slice(1).map((l) => /^\s*([\d.]+)  (.*?)\s+([\d.]+)$/.exec(l)!);
+    const names = phases.map((m) => m[2]);
+    const id = holder.maps.big.id;
+    expect(names).toEqual(["start-up (node, modules, arguments)", "dump modules loaded", "freeze", `map ${id}: opened, record made`, `map ${id}: read 2000 elements`, `map ${id}: written`, "fd tables and contents", "images closed, directory committed", "thaw", "exit"]);
+    const sum = phases.reduce((n, m) => n + Number(m[1]), 0);
+    expect(Math.abs(sum - Number(phases.at(-1)![3]))).toBeLessThan(0.1 * phases.length);
   });
 });

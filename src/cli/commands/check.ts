@@ -1,8 +1,8 @@
 /** `crtool check`: what this kernel supports, like `criu check`. */
 import type { Command } from "commander";
-import { checkKernel } from "../../checkpoint/check.js";
 
 export async function checkCommand(opts: { json?: boolean }): Promise<void> {
+  const { checkKernel } = await import("../../checkpoint/check.js");
   const results = checkKernel();
   const bad = results.filter((r) => r.essential && !r.ok);
   if (opts.json) {

@@ -1,8 +1,5 @@
 /** `decode [--pretty] [-i IN] [-o OUT]` and `show IN [--nopl]`: binary image → crit JSON. */
 import type { Command } from "commander";
-import { imageToJson } from "../../images/crit/document.js";
-import { openImage } from "../../io/input.js";
-import { openOutput } from "../../io/output.js";
 
 export interface DecodeCommandOptions {
   in?: string;
@@ -13,6 +10,7 @@ export interface DecodeCommandOptions {
 }
 
 export async function decodeCommand(opts: DecodeCommandOptions): Promise<void> {
+  const [{ imageToJson }, { openImage }, { openOutput }] = await Promise.all([import("../../images/crit/document.js"), import("../../io/input.js"), import("../../io/output.js")]);
   const reader = await openImage(opts.in);
   const out = await openOutput(opts.out);
   try {

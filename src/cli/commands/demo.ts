@@ -1,6 +1,5 @@
 /** `crtool demo`: checkpoint an embedded workload with BPF maps and show what was saved. */
 import type { Command } from "commander";
-import { runDemo } from "../../demo/run-demo.js";
 
 export function registerDemo(program: Command): void {
   program
@@ -8,6 +7,7 @@ export function registerDemo(program: Command): void {
     .description("start a workload holding BPF maps of several types, checkpoint it, and show what was saved")
     .option("-D, --images-dir <dir>", "keep the checkpoint in this directory (default: a temporary one, removed)")
     .action(async (opts: { imagesDir?: string }) => {
+      const { runDemo } = await import("../../demo/run-demo.js");
       await runDemo({ dir: opts.imagesDir, keep: !!opts.imagesDir });
     });
 }

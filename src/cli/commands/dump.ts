@@ -1,8 +1,7 @@
 /** `crtool dump -t PID -D DIR`: checkpoint a process tree's fds and BPF maps. */
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { FreezerMode } from "../../checkpoint/freezer.js";
-import { dump, type DumpSummary } from "../../checkpoint/dump.js";
-import { terminalProgress } from "../progress.js";
+import type { DumpSummary } from "../../checkpoint/dump.js";
 import { whereSkipped } from "../../contract/dump-context.js";
 
 interface DumpFlags {
@@ -10,6 +9,7 @@ interface DumpFlags {
   imagesDir?: string;
   archive?: string;
   verbose?: boolean;
+  timings?: boolean;
   leaveStopped?: boolean;
   skipUnsupported?: boolean;
   json?: boolean;
@@ -56,6 +56,11 @@ export function humanSummary(s: DumpSummary, pinnedDir?: string, leftFrozen = fa
 }
 
 export async function dumpCommand(flags: DumpFlags): Promise<void> {
+  if (flags.timings) {
+    const t = await import("../../debug/timings.js");
+    t.enableTimings();
+    t.mark("start-up (node, modules, arguments)");
+  }
   if (flags.archive === undefined && flags.imagesDir === undefined) throw new InvalidArgumentError("dump needs -D DIR (or --archive FILE|-)");
   const { summary, text } = flags.archive !== undefined ? await dumpToArchive(flags, flags.archive) : await dumpToDir({ ...flags, imagesDir: flags.imagesDir! });
   // With --archive - stdout is the archive: the summary goes to stderr.
@@ -102,6 +107,9 @@ async function dumpToDir(flags: DumpFlags & { imagesDir: string }): Promise<Dump
     return { summary, text: humanSummary(summary, flags.pinned) };
   }
   if (flags.tree === undefined) throw new InvalidArgumentError("dump needs -t PID (or --pinned BPFFS_DIR)");
+  const { dump } = await import("../../checkpoint/dump.js");
+  // cli-progress is loaded only when there is a terminal to draw on.
+  const progress = process.stderr.isTTY ? (await import("../progress.js")).terminalProgress : undefined;
   const summary = await dump({
     pid: flags.tree,
     dir: flags.imagesDir,
@@ -110,7 +118,7 @@ async function dumpToDir(flags: DumpFlags & { imagesDir: string }): Promise<Dump
     skipUnsupported: !!flags.skipUnsupported,
     verbose: !!flags.verbose,
     log: flags.verbose ? (m) => process.stderr.write(`${m}\n`) : undefined,
-    progress: terminalProgress,
+    progress,
   });
   return { summary, text: humanSummary(summary, undefined, !!flags.leaveStopped) };
 }
@@ -128,5 +136,6 @@ export function registerDump(program: Command): void {
     .option("--skip-unsupported", "record what cannot be dumped (attributes only) instead of failing")
     .option("--json", "print a JSON summary on stdout")
     .option("-v, --verbose", "say what is being done on stderr")
+    .option("--timings", "print where the time went (phases, in milliseconds) on stderr at exit")
     .action((flags: DumpFlags) => dumpCommand(flags));
 }

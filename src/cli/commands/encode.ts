@@ -1,11 +1,9 @@
 /** `encode [-i IN] [-o OUT]`: crit JSON (plain or pretty) → binary image. */
 import type { Command } from "commander";
-import { jsonToImage } from "../../images/crit/document.js";
-import { inputName, openInputStream } from "../../io/input.js";
-import { openOutput } from "../../io/output.js";
 import { CrtoolError } from "../../images/errors.js";
 
 export async function encodeCommand(opts: { in?: string; out?: string }): Promise<void> {
+  const [{ jsonToImage }, { inputName, openInputStream }, { openOutput }] = await Promise.all([import("../../images/crit/document.js"), import("../../io/input.js"), import("../../io/output.js")]);
   const input = await openInputStream(opts.in);
   const out = await openOutput(opts.out, 0o600);
   try {

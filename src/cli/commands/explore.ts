@@ -2,9 +2,7 @@
 import { join } from "node:path";
 import { promises as fsp } from "node:fs";
 import { Argument, type Command } from "commander";
-import { EXPLORERS, explore, type ExplorerName } from "../../images/explore/explorers.js";
-import { readImageMessages } from "../../images/read-all.js";
-import { readFileIfExists } from "../../io/input.js";
+import { EXPLORERS, type ExplorerName } from "../../images/explore/names.js";
 import { CrtoolError, IoError } from "../../images/errors.js";
 
 export async function exploreCommand(path: string, what: ExplorerName): Promise<void> {
@@ -22,6 +20,7 @@ export async function exploreCommand(path: string, what: ExplorerName): Promise<
 }
 
 async function exploreDir(dir: string, shown: string, what: ExplorerName): Promise<void> {
+  const [{ explore }, { readImageMessages }, { readFileIfExists }] = await Promise.all([import("../../images/explore/explorers.js"), import("../../images/read-all.js"), import("../../io/input.js")]);
   let out = "";
   await explore(
     what,
@@ -52,7 +51,7 @@ export function registerExplore(program: Command): void {
     .addArgument(new Argument("<what>", "what to show (bpf: crtool's addition, the BPF maps as `crtool maps DIR` lists them)").choices([...EXPLORERS, "bpf"]))
     .action(async (dir: string, what: ExplorerName | "bpf") => {
       if (what !== "bpf") return exploreCommand(dir, what);
-      const { mapsCommand } = await import("./maps.js");
+      const { mapsCommand } = await import("./maps-run.js");
       return mapsCommand(dir, {});
     });
 }

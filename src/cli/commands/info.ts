@@ -1,9 +1,8 @@
 /** `info IN`: the image's magic and how many entries it has. */
 import type { Command } from "commander";
-import { countEntries } from "../../images/count.js";
-import { openImage } from "../../io/input.js";
 
 export async function infoCommand(input: string): Promise<void> {
+  const [{ countEntries }, { openImage }] = await Promise.all([import("../../images/count.js"), import("../../io/input.js")]);
   const reader = await openImage(input);
   const count = await countEntries(reader);
   process.stdout.write(`{\n    "magic": "${reader.magic}",\n    "count": ${count}\n}\n`);

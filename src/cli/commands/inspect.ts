@@ -7,7 +7,7 @@
  * per checkpoint), with crtool's `bpf_maps` besides.
  */
 import { Command, Option } from "commander";
-import { inspect, type InspectOptions } from "../../checkpoint/inspect.js";
+import type { InspectOptions } from "../../checkpoint/inspect.js";
 
 interface InspectFlags extends InspectOptions {
   format: "tree" | "json";
@@ -104,6 +104,7 @@ export async function inspectCommand(path: string, flags: InspectFlags): Promise
   const opts: InspectOptions = flags.all
     ? { psTree: true, files: true, sockets: true, mounts: true, stats: true, bpf: true }
     : { psTree: flags.psTree, files: flags.files, sockets: flags.sockets, mounts: flags.mounts, stats: flags.stats, bpf: flags.bpf };
+  const { inspect } = await import("../../checkpoint/inspect.js");
   const r = await inspect(path, opts);
   process.stdout.write(flags.format === "json" ? JSON.stringify([r]) + "\n" : treeOf(path === "-" ? "<stdin>" : path, r));
 }

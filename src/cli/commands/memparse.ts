@@ -8,9 +8,10 @@
  * chunks, never a whole pages image.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { openCheckpoint } from "../../io/archive.js";
-import { openOutput, type Output } from "../../io/output.js";
-import { dumpedMemory, memoryChunks, processMemory, type ProcessMemory } from "../../checkpoint/memory.js";
+import type { Output } from "../../io/output.js";
+import type { ProcessMemory, memoryChunks as MemoryChunks } from "../../checkpoint/memory.js";
+
+type Chunks = typeof MemoryChunks;
 
 interface MemparseFlags {
   pid?: number;
@@ -42,7 +43,7 @@ function size(bytes: number): string {
 const printable = (b: number) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".");
 
 /** hexdump -C's lines of `bytes` at `address` (16 bytes a line; a line equal to the one before is "*"). */
-function* hexdump(mem: ProcessMemory): Generator<string> {
+function* hexdump(mem: ProcessMemory, memoryChunks: Chunks): Generator<string> {
   let last = "";
   let starred = false;
   let next: bigint | undefined;
@@ -69,7 +70,7 @@ function* hexdump(mem: ProcessMemory): Generator<string> {
 }
 
 /** Where `pattern` occurs (a literal or a regular expression over the bytes as latin1), with `context` bytes around. */
-function* search(mem: ProcessMemory, pattern: string | RegExp, context: number): Generator<string> {
+function* search(mem: ProcessMemory, memoryChunks: Chunks, pattern: string | RegExp, context: number): Generator<string> {
   const literal = typeof pattern === "string" ? Buffer.from(pattern, "utf8") : undefined;
   // Enough of each chunk's predecessor that a match across the boundary is found whole, with its context.
   const overlap = (literal ? literal.length - 1 : 4096) + context;
@@ -107,6 +108,7 @@ export async function memparseCommand(path: string, flags: MemparseFlags): Promi
     }
   }
   if ((flags.search !== undefined || regex) && flags.pid === undefined) throw new InvalidArgumentError("--search needs --pid");
+  const [{ openCheckpoint }, { openOutput }, { dumpedMemory, memoryChunks, processMemory }] = await Promise.all([import("../../io/archive.js"), import("../../io/output.js"), import("../../checkpoint/memory.js")]);
   const cp = await openCheckpoint(path, { containers: true });
   let out: Output | undefined;
   try {
@@ -119,9 +121,9 @@ export async function memparseCommand(path: string, flags: MemparseFlags): Promi
       const mem = await processMemory(cp.dir, flags.pid);
       if (flags.search !== undefined || regex) {
         write(`${"ADDRESS".padEnd(20)}MATCH`);
-        for (const line of search(mem, regex ?? flags.search!, flags.context)) write(line);
+        for (const line of search(mem, memoryChunks, regex ?? flags.search!, flags.context)) write(line);
       } else {
-        for (const line of hexdump(mem)) write(line);
+        for (const line of hexdump(mem, memoryChunks)) write(line);
       }
     }
     await out.commit();

@@ -4,8 +4,7 @@
  * `crtool restore -D DIR --pin BPFFS_DIR`: re-create the maps and pin them.
  */
 import { Command, InvalidArgumentError } from "commander";
-import { execWithTable, restoreTable } from "../../checkpoint/restore.js";
-import { mapSummaries, summaryLines, type RestoreSummary } from "../../checkpoint/restore-summary.js";
+import type { RestoreSummary } from "../../checkpoint/restore-summary.js";
 import { Option } from "commander";
 
 interface RestoreFlags {
@@ -47,6 +46,7 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
 /** Restore from the dump directory `dir`; `shown` is how messages and summaries name the checkpoint. */
 async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, shown: string): Promise<void> {
   const started = performance.now();
+  const [{ execWithTable, restoreTable }, { mapSummaries, summaryLines }] = await Promise.all([import("../../checkpoint/restore.js"), import("../../checkpoint/restore-summary.js")]);
   const log = flags.verbose ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
   const pinMode = flags.pin !== undefined || !!flags.pinRecorded;
   if (flags.dryRun) {

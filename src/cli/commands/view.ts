@@ -5,11 +5,8 @@
  * image layer. Served on 127.0.0.1 only; with no checkpoint, the page takes
  * dropped files. Ctrl-C stops it.
  */
-import { spawn } from "node:child_process";
 import { Command, InvalidArgumentError } from "commander";
-import { openCheckpoint, type CheckpointDir } from "../../io/archive.js";
-import { onTerminate } from "../../io/terminate.js";
-import { startViewServer, viewAssetsDir } from "../../io/view-server.js";
+import type { CheckpointDir } from "../../io/archive.js";
 
 interface ViewFlags {
   port: number;
@@ -23,6 +20,7 @@ function port(v: string): number {
 }
 
 export async function viewCommand(path: string | undefined, flags: ViewFlags): Promise<void> {
+  const [{ openCheckpoint }, { onTerminate }, { startViewServer, viewAssetsDir }, { spawn }] = await Promise.all([import("../../io/archive.js"), import("../../io/terminate.js"), import("../../io/view-server.js"), import("node:child_process")]);
   const assets = viewAssetsDir(import.meta.url);
   let cp: CheckpointDir | undefined;
   if (path !== undefined) cp = await openCheckpoint(path, { containers: true });

@@ -19,8 +19,8 @@ import { pyPercent } from "./printf.js";
 export type ImageLoader = (fileName: string) => Promise<ImageMessage[] | undefined>;
 export type LineSink = (line: string) => void;
 
-export const EXPLORERS = ["ps", "fds", "mems", "rss"] as const;
-export type ExplorerName = (typeof EXPLORERS)[number];
+import type { ExplorerName } from "./names.js";
+export { EXPLORERS, type ExplorerName } from "./names.js";
 
 type Msg = ImageMessage;
 
