@@ -1,29 +1,61 @@
 // After tsc: bundles the two CLI entry points into single files (start-up
 // time matters: crtool dump is measured against a C program, and loading ~100
 // modules one by one costs more than the dump of a small map) and makes them
-// executable. The library keeps tsc's per-module output.
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+// executable; bundles crtool view's page. The library keeps tsc's per-module
+// output (the CLI is not part of it).
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { build } from "esbuild";
 
-// Commands load their code when they run (dynamic imports), so the bundles
-// are split: each bin starts with commander and the command table only.
-for (const f of readdirSync("dist/cli")) if (/^chunk-.*\.js$/.test(f)) rmSync(`dist/cli/${f}`);
-await build({
-  entryPoints: ["src/cli/crtool.ts", "src/cli/crit.ts"],
-  outdir: "dist/cli",
-  // Chunks sit beside the bins: code that finds files relative to its own module (the helper worker, the view's page) finds them there.
-  chunkNames: "chunk-[hash]",
-  bundle: true,
-  splitting: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  // koffi loads a native addon by path: it stays a package import.
-  external: ["koffi"],
-  banner: { js: "import { createRequire as __crtoolRequire } from 'node:module'; const require = __crtoolRequire(import.meta.url);" },
-  logLevel: "warning",
-});
-for (const name of ["crtool", "crit"]) chmodSync(`dist/cli/${name}.js`, 0o755);
+// The bins: each a CommonJS bundle (NAME-main.cjs) run by a small launcher
+// (launch.cjs) through a V8 code cache made here, since Node 20 has none of
+// its own. Commands still load their code when they run (dynamic imports
+// become lazily initialised modules), so the cache covers what every run
+// compiles: commander and the command table.
+mkdirSync("dist/cli", { recursive: true });
+for (const f of readdirSync("dist/cli")) if (/^chunk-.*\.js$|\.cache$/.test(f)) rmSync(`dist/cli/${f}`);
+// dist/cli holds only the bins and what they load: CommonJS.
+writeFileSync("dist/cli/package.json", JSON.stringify({ type: "commonjs" }) + "\n");
+copyFileSync("src/cli/launch.cjs", "dist/cli/launch.cjs");
+// commander requires node:child_process (with net, dgram, streams) for
+// executable subcommands, which crtool has none of: it gets a stand-in that
+// loads the real module on first use, so no command pays for it at start-up.
+const lazyChildProcess = {
+  name: "lazy-child-process-for-commander",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (/[\\/]commander[\\/]/.test(args.importer) ? { path: "child_process", namespace: "crtool-lazy" } : undefined));
+    b.onLoad({ filter: /.*/, namespace: "crtool-lazy" }, () => ({
+      contents: "let real; module.exports = new Proxy({}, { get: (_, key) => (real ??= require('node:child_process'))[key] });",
+      loader: "js",
+    }));
+  },
+};
+for (const name of ["crtool", "crit"]) {
+  await build({
+    plugins: [lazyChildProcess],
+    entryPoints: [`src/cli/${name}.ts`],
+    outfile: `dist/cli/${name}-main.cjs`,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    // ASCII output (esbuild's default) lets the launcher read it as latin1.
+    charset: "ascii",
+    minifyWhitespace: true,
+    minifySyntax: true,
+    // koffi loads a native addon by path: it stays a package import.
+    external: ["koffi"],
+    // Code that finds files beside its module (the helper worker, the view's page) asks import.meta.url.
+    define: { "import.meta.url": "__crtoolMetaUrl" },
+    banner: { js: "var __crtoolMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: "warning",
+  });
+  writeFileSync(`dist/cli/${name}.js`, `#!/usr/bin/env node\nrequire("./launch.cjs").run(${JSON.stringify(name)});\n`);
+  chmodSync(`dist/cli/${name}.js`, 0o755);
+  // The code cache: made by a run that compiles the bundle and its command table (--version).
+  const r = spawnSync(process.execPath, [`dist/cli/${name}.js`, "--version"], { env: { ...process.env, CRTOOL_WRITE_CODE_CACHE: "1" }, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${name} --version failed while making its code cache: ${r.stderr}`);
+}
 
 // The dump's helper thread is a plain CommonJS file a Worker loads by URL
 // relative to the module that starts it: the library's copy and the bundles'.

@@ -9,7 +9,7 @@ import type { ImageSink, ProgressTicker } from "../contract/dump-context.js";
 import { MapNotSupportedError } from "./errors.js";
 import { setExtFields } from "../images/ext-fields.js";
 import type { LiveMap } from "./map.js";
-import { ElementBuffer, type ElementSink } from "./spool.js";
+import { ElementBuffer, type ElementSink, type SpooledContents } from "./spool.js";
 import { canReadInParallel, readByBatchParallel } from "./read/parallel-batch.js";
 import type { PrefetchedContents } from "./read/prefetch.js";
 import { mark, timingsEnabled } from "../debug/timings.js";
@@ -43,19 +43,24 @@ export function writeContents(map: LiveMap, image: ImageSink, opts: WriteContent
 async function readAndWrite(map: LiveMap, image: ImageSink, opts: WriteContentsOptions): Promise<WrittenContents> {
   if (timingsEnabled()) mark(`map ${map.id}: opened, record made`);
   const reader = map.forReading();
-  let spool: ElementBuffer | undefined;
+  let spool: SpooledContents | undefined;
   try {
-    spool = new ElementBuffer(opts.spoolDir);
     const progress = opts.progress;
     const inspect = opts.inspect;
-    const watch = inspect || progress ? (values: Uint8Array, count: number) => {
-      inspect?.(values, count);
-      progress?.tick(count);
-    } : undefined;
-    const into: ElementSink = watch ? inspecting(spool, watch) : spool;
-    const count = opts.prefetched ? fromPrefetched(opts.prefetched, into)
-      : canReadInParallel(reader) ? await readByBatchParallel(reader, into)
-      : reader.readContents(into, opts.spoolDir);
+    let count: number;
+    if (!opts.prefetched && !inspect && canReadInParallel(reader)) {
+      spool = await readByBatchParallel(reader, opts.spoolDir, progress ? (n) => progress.tick(n) : undefined);
+      count = spool.count;
+    } else {
+      const buffer = new ElementBuffer(opts.spoolDir);
+      spool = buffer;
+      const watch = inspect || progress ? (values: Uint8Array, n: number) => {
+        inspect?.(values, n);
+        progress?.tick(n);
+      } : undefined;
+      const into: ElementSink = watch ? inspecting(buffer, watch) : buffer;
+      count = opts.prefetched ? fromPrefetched(opts.prefetched, into) : reader.readContents(into, opts.spoolDir);
+    }
     if (timingsEnabled()) mark(`map ${map.id}: read ${count} elements`);
     const keysBytes = spool.keysBytes;
     const valuesBytes = spool.valuesBytes;
@@ -67,7 +72,10 @@ async function readAndWrite(map: LiveMap, image: ImageSink, opts: WriteContentsO
     // The per-CPU layout of the values, so the payload can be read without the file entry.
     if (map.possibleCpus !== undefined) setExtFields("bpfmap_data_entry", entry, { possible_cpus: map.possibleCpus });
     progress?.done();
-    await image.appendStreamed(entry, spool.pieces());
+    // Scratch files go into the image file to file (copy_file_range), else piece by piece.
+    const ranges = image.appendRanges ? spool.ranges?.() : undefined;
+    if (ranges) image.appendRanges!(entry, ranges);
+    else await image.appendStreamed(entry, spool.pieces());
     if (timingsEnabled()) mark(`map ${map.id}: written`);
     return { count, keysBytes, valuesBytes };
   } finally {

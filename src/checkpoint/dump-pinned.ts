@@ -12,6 +12,7 @@ import { FD_TYPE_NUMBERS } from "../contract/fd-kind.js";
 import { DumpDir } from "./dump-dir.js";
 import { DumpSession, type DumpSummary } from "./dump.js";
 import { inventoryEntry } from "./task-images.js";
+import { monotonicMs } from "../kernel/random.js";
 
 export interface PinnedDumpRequest {
   bpffsDir: string;
@@ -22,7 +23,7 @@ export interface PinnedDumpRequest {
 }
 
 export async function dumpPinned(req: PinnedDumpRequest): Promise<DumpSummary> {
-  const started = performance.now();
+  const started = monotonicMs();
   const pins = findPinnedObjects(req.bpffsDir);
   const dir = DumpDir.prepare(req.dir);
   const session = new DumpSession(req, dir.temp);

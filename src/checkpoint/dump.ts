@@ -23,6 +23,7 @@ import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
 import { readFileSync } from "node:fs";
 import { DumpHelperThread, reserveFds } from "../kernel/index.js";
 import { availableParallelism } from "node:os";
+import { monotonicMs } from "../kernel/random.js";
 
 /** Processes with this many fds get their fdinfo read ahead on a second thread. */
 const READ_AHEAD_FROM = 1024;
@@ -292,7 +293,7 @@ export class DumpSession {
     const bytes = this.images.bytes;
     this.images.closeAll();
     dir.commit();
-    return { ...this.stats, dir: dir.final, images, bytes, seconds: (performance.now() - started) / 1000 };
+    return { ...this.stats, dir: dir.final, images, bytes, seconds: (monotonicMs() - started) / 1000 };
   }
 
   abort(dir: DumpDir): void {
@@ -306,7 +307,7 @@ export class DumpSession {
 }
 
 export async function dump(req: DumpRequest): Promise<DumpSummary> {
-  const started = performance.now();
+  const started = monotonicMs();
   mark("dump modules loaded");
   const dir = DumpDir.prepare(req.dir);
   const freezer = new Freezer(req.log, req.freezer);

@@ -2,7 +2,8 @@
  * The images of a dump directory being written: one file per image, opened
  * on first use (mode 0600), entries appended as they come, payloads streamed.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { copyFileRange } from "../kernel/index.js";
 import { join } from "node:path";
 import { ImageEncoder } from "../images/image-encoder.js";
 import { CrtoolError, EncodeError, IoError } from "../images/errors.js";
@@ -11,7 +12,7 @@ import type { ImageMessage } from "../images/wire/message.js";
 import { roundUp, type Payload, type PayloadLayout } from "../images/payloads/layout.js";
 import { encodePayload } from "../images/image-encoder.js";
 import { Writer } from "../images/wire/writer.js";
-import type { ImageSink, RawImage } from "../contract/dump-context.js";
+import type { FileRange, ImageSink, RawImage } from "../contract/dump-context.js";
 
 function writeAll(fd: number, bytes: Uint8Array, path: string): void {
   let off = 0;
@@ -113,6 +114,35 @@ class ImageFile implements ImageSink {
     if (n !== layout.size) throw new EncodeError(`${this.path}: entry ${index}: payload of ${n} bytes, ${layout.size} announced`);
     this.head(message);
     for (const p of pieces) if (p.length > 0) this.write(p);
+    const pad = roundUp(n, layout.align) - n;
+    if (pad) this.write(new Uint8Array(pad));
+  }
+
+  appendRanges(message: ImageMessage, ranges: FileRange[]): void {
+    const index = this.encoder.count;
+    const layout = this.bytesPayload(this.encoder.nextLayout(message), index);
+    const n = ranges.reduce((sum, r) => sum + r.length, 0);
+    if (n !== layout.size) throw new EncodeError(`${this.path}: entry ${index}: payload of ${n} bytes, ${layout.size} announced`);
+    this.head(message);
+    this.flush();
+    let buf: Buffer | undefined;
+    for (const r of ranges) {
+      if (r.length === 0) continue;
+      this.bytes += r.length;
+      try {
+        if (copyFileRange(r.fd, r.offset, this.fd, r.length)) continue;
+      } catch (e) {
+        throw new IoError(`${this.path}: ${(e as Error).message}`);
+      }
+      // Files the kernel cannot copy between: through one reused buffer.
+      buf ??= Buffer.allocUnsafeSlow(Math.min(1 << 20, n));
+      for (let done = 0; done < r.length; ) {
+        const got = readSync(r.fd, buf, 0, Math.min(buf.length, r.length - done), r.offset + done);
+        if (got === 0) throw new IoError(`${this.path}: a scratch file ended ${r.length - done} bytes early`);
+        writeAll(this.fd, buf.subarray(0, got), this.path);
+        done += got;
+      }
+    }
     const pad = roundUp(n, layout.align) - n;
     if (pad) this.write(new Uint8Array(pad));
   }

@@ -13,6 +13,7 @@ import type { RestoreOptions } from "../contract/restore-context.js";
 import { mapSummaries, type RestoreSummary } from "./restore-summary.js";
 import { BPF_OBJECT_IMAGES, describeBpfObject } from "../images/bpf-objects.js";
 import { FD_KINDS } from "../fds/index.js";
+import { monotonicMs } from "../kernel/random.js";
 
 export interface PinnedRestoreRequest extends RestoreOptions {
   dir: string;
@@ -31,7 +32,7 @@ class PinUsageError extends CrtoolError {
 }
 
 export async function restorePinned(req: PinnedRestoreRequest): Promise<RestoreSummary> {
-  const started = performance.now();
+  const started = monotonicMs();
   if (!req.recorded && req.bpffsDir === undefined) throw new PinUsageError("--pin needs a bpffs directory (or use --pin-recorded)");
   const images = new DumpImages(req.dir);
   const r = new Restore({ ...req, restoreStdio: false }, images, 0, await images.files());
@@ -52,7 +53,7 @@ export async function restorePinned(req: PinnedRestoreRequest): Promise<RestoreS
       maps: mapSummaries(maps, (m) => pinOf.get(m)),
       skipped: await pinnedObjectsLeftOut(r),
       verified: req.verify,
-      seconds: (performance.now() - started) / 1000,
+      seconds: (monotonicMs() - started) / 1000,
     };
     // The pins hold the maps now; crtool's own fds can go.
     session.release();

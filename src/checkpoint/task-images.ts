@@ -4,7 +4,7 @@
  * each task's name and state), fs-PID.img and inventory.img.
  */
 import { readFileSync, readlinkSync, statSync } from "node:fs";
-import { randomUUID } from "node:crypto";
+import { randomUuid } from "../kernel/random.js";
 import { readStat, readStatus } from "../kernel/index.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import type { TreeProcess } from "./process-tree.js";
@@ -116,7 +116,7 @@ export function inventoryEntry(rootNs: Record<string, number>): ImageMessage {
     ns_per_id: true,
     lsmtype: 0, // NO_LSM
     network_lock_method: 0,
-    dump_criu_run_id: randomUUID(),
+    dump_criu_run_id: randomUuid(),
   };
 }
 

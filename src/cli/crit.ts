@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** `crit`: a drop-in for CRIU's crit (same subcommands and flags, same output). */
 import { Command } from "commander";
 import { registerImageCommands } from "./image-commands.js";

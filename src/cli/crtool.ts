@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /** `crtool`: checkpoint/restore of file descriptors and BPF maps, plus the crit commands. */
 import { Command } from "commander";
 import { registerImageCommands } from "./image-commands.js";

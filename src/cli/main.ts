@@ -37,4 +37,9 @@ export async function runProgram(prog: string, program: Command, argv: string[])
   } catch (e) {
     process.exitCode = reportError(prog, e);
   }
+  // The command is done and its output written (stdout and stderr writes are
+  // synchronous on Linux for files, pipes and terminals): exit now rather
+  // than let Node tear down its heap and threads, which takes longer than a
+  // small dump. Commands that keep running (view) never get here.
+  process.exit();
 }

@@ -39,6 +39,18 @@ export interface ImageSink {
    * appendStreamed.
    */
   appendPieces?(message: ImageMessage, pieces: Uint8Array[]): void;
+  /**
+   * The same for a payload lying in files (scratch files of map contents):
+   * copied file to file by the kernel where it can. Optional.
+   */
+  appendRanges?(message: ImageMessage, ranges: FileRange[]): void;
+}
+
+/** Bytes [offset, offset + length) of the open file `fd`. */
+export interface FileRange {
+  fd: number;
+  offset: number;
+  length: number;
 }
 
 /** A raw image (no header, no entries): pages-N.img, which pagemap images refer to by N. */

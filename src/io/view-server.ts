@@ -4,6 +4,7 @@
  * page reads a large image in the pieces it shows; the decoding happens in
  * the page. Requests naming another host (DNS rebinding) are refused.
  */
+import { spawn } from "node:child_process";
 import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
@@ -117,4 +118,11 @@ export async function startViewServer(checkpoint: ServedCheckpoint | undefined, 
   const bound = typeof address === "object" && address ? address.port : port;
   origin = `127.0.0.1:${bound}`;
   return { server, url: `http://${origin}/` };
+}
+
+/** Opens `url` in the desktop's browser (xdg-open); `failed` is called when there is none. */
+export function openInBrowser(url: string, failed: () => void): void {
+  const opener = spawn("xdg-open", [url], { stdio: "ignore", detached: true });
+  opener.on("error", failed);
+  opener.unref();
 }

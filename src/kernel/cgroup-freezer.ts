@@ -10,7 +10,7 @@
  * "keep" (a crash, SIGKILL), the pipe reads EOF and the shell thaws the
  * cgroup.
  */
-import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { close, pipe2, write, O_CLOEXEC } from "./libc.js";
@@ -70,6 +70,8 @@ export class ThawWatchdog {
     const [readEnd, writeEnd] = pipe2(O_CLOEXEC);
     try {
       // A session of its own: a ^C meant for crtool must not take the watchdog with it.
+      // node:child_process is loaded only here: a dump that freezes with ptrace does not pay for it.
+      const { spawn } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
       const child = spawn("/bin/sh", ["-c", 'read -r word; [ "$word" = keep ] || echo 0 > "$1"', "crtool-thaw", join(dir, "cgroup.freeze")], {
         stdio: [readEnd, "ignore", "ignore"],
         detached: true,

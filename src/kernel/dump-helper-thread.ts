@@ -22,7 +22,7 @@
  * to signal), so handing over work is a few stores. The thread is woken
  * through one doorbell word, only when it sleeps and there is enough to do.
  */
-import { Worker, MessageChannel, type MessagePort } from "node:worker_threads";
+import type { Worker, MessagePort } from "node:worker_threads";
 import { createRequire } from "node:module";
 import { closeSync, constants, openSync } from "node:fs";
 import { BATCH, batchTokenSize } from "./bpf-batch.js";
@@ -116,6 +116,8 @@ export class DumpHelperThread {
     const arena = new SharedArrayBuffer(arenaBytes);
     this.jobs = new Int32Array(jobs);
     this.arena = new Uint8Array(arena);
+    // Loaded here: most dumps never start the thread, and worker_threads costs a start-up.
+    const { Worker, MessageChannel } = createRequire(import.meta.url)("node:worker_threads") as typeof import("node:worker_threads");
     const channel = new MessageChannel();
     this.port = channel.port1;
     const nr = syscallNumbers();

@@ -57,3 +57,4 @@ export * from "./bpf-objects.js";
 export * from "./fd-syscalls.js";
 export * from "./socket-syscalls.js";
 export * from "./open-flags.js";
+export { copyFileRange } from "./copy-range.js";

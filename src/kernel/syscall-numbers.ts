@@ -15,6 +15,7 @@ export interface SyscallNumbers {
   fcntl: number;
   pipe2: number;
   tee: number;
+  copy_file_range: number;
   kcmp: number;
   bpf: number;
   getpid: number;
@@ -72,6 +73,7 @@ const X86_64: SyscallNumbers = {
   fcntl: 72,
   pipe2: 293,
   tee: 276,
+  copy_file_range: 326,
   kcmp: 312,
   bpf: 321,
   getpid: 39,
@@ -126,6 +128,7 @@ const AARCH64: SyscallNumbers = {
   fcntl: 25,
   pipe2: 59,
   tee: 77,
+  copy_file_range: 285,
   kcmp: 272,
   bpf: 280,
   getpid: 172,

@@ -2,30 +2,23 @@
  * Reading a large hash map on two CPUs. A hash map's batch token is a bucket
  * index, so one reader can walk buckets [0, n/2) while another walks
  * [n/2, n) on a second koffi worker thread; the kernel work, which is nearly
- * all of a large dump, is then shared. The two halves are joined in bucket
- * order, so the output is exactly what one reader would produce.
+ * all of a large dump, is then shared. Each half goes to scratch files as it
+ * is read; they are joined in bucket order, so the output is exactly what
+ * one reader would produce.
  */
 import { availableParallelism } from "node:os";
 import { MAP_TYPE, MapBatchReader } from "../../kernel/index.js";
-import type { ElementSink } from "../spool.js";
+import { ElementSpool, type SpooledContents } from "../spool.js";
 import type { LiveMap } from "../map.js";
+import type { FileRange } from "../../contract/dump-context.js";
 import { batchSizeFor } from "./batch.js";
 
 const HASHES = new Set<number>([MAP_TYPE.HASH, MAP_TYPE.LRU_HASH, MAP_TYPE.PERCPU_HASH, MAP_TYPE.LRU_PERCPU_HASH]);
 /** Below this size a second thread costs more than it saves. */
 const MIN_ENTRIES = 1 << 16;
-/** Both halves are held in memory until they are joined. */
-const MAX_BYTES = 256 << 20;
-
-interface Chunk {
-  keys: Uint8Array;
-  values: Uint8Array;
-  count: number;
-}
 
 export function canReadInParallel(map: LiveMap): boolean {
-  return HASHES.has(map.type) && map.maxEntries >= MIN_ENTRIES &&
-    map.maxEntries * (map.keySize + map.valueStride) <= MAX_BYTES && availableParallelism() >= 2;
+  return HASHES.has(map.type) && map.maxEntries >= MIN_ENTRIES && availableParallelism() >= 2;
 }
 
 /** The kernel sizes a hash table to the next power of two of max_entries. */
@@ -33,7 +26,19 @@ function bucketCount(maxEntries: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, maxEntries)));
 }
 
-async function readRange(map: LiveMap, from: number, until: number): Promise<Chunk[]> {
+interface Half {
+  spool: ElementSpool;
+  /** Where the last batch starts in the spool (elements), and its size. */
+  lastAt: number;
+  lastCount: number;
+}
+
+/**
+ * Reads buckets [from, until) (and at most one batch past `until`) into a
+ * spool: each batch goes from the reader's buffer, reused call after call,
+ * to the page cache, never into fresh memory.
+ */
+async function readRange(map: LiveMap, from: number, until: number, spool: ElementSpool, tick?: (n: number) => void): Promise<Half> {
   const reader = new MapBatchReader(map.fd, {
     keySize: map.keySize,
     valueSize: map.valueStride,
@@ -41,47 +46,73 @@ async function readRange(map: LiveMap, from: number, until: number): Promise<Chu
     autoGrow: true,
   });
   if (from > 0) reader.startFrom(from);
-  const chunks: Chunk[] = [];
+  const half: Half = { spool, lastAt: 0, lastCount: 0 };
   while (!reader.done) {
     const n = await reader.nextAsync();
     if (n > 0) {
-      chunks.push({
-        keys: Buffer.from(reader.keys.subarray(0, n * map.keySize)),
-        values: Buffer.from(reader.values.subarray(0, n * map.valueStride)),
-        count: n,
-      });
+      half.lastAt = spool.count;
+      half.lastCount = n;
+      spool.add(reader.keys.subarray(0, n * map.keySize), reader.values.subarray(0, n * map.valueStride), n);
+      tick?.(n);
     }
     if (reader.position >= until) break;
   }
-  return chunks;
+  return half;
 }
 
-/** Drops the elements of the first half's last batch that the second half also read. */
-function trimOverlap(first: Chunk[], second: Chunk[], keySize: number, stride: number): void {
-  const last = first.at(-1);
-  const head = second[0];
-  if (!last || !head || keySize === 0) return;
-  const firstKey = head.keys.subarray(0, keySize);
-  for (let i = 0; i < last.count; i++) {
-    if (Buffer.compare(last.keys.subarray(i * keySize, (i + 1) * keySize), firstKey) === 0) {
-      last.keys = last.keys.subarray(0, i * keySize);
-      last.values = last.values.subarray(0, i * stride);
-      last.count = i;
+/** Drops the elements of the first half's last batch that the second half also read (it read past the split). */
+function trimOverlap(first: Half, second: Half, keySize: number, stride: number): void {
+  if (first.lastCount === 0 || second.spool.count === 0 || keySize === 0) return;
+  const head = Buffer.allocUnsafe(keySize);
+  second.spool.keys.readAt(head, 0);
+  const last = Buffer.allocUnsafe(first.lastCount * keySize);
+  first.spool.keys.readAt(last, first.lastAt * keySize);
+  // A native search for the key's bytes, kept only where a key starts (an element-by-element compare of 65,536 keys takes ~20 ms).
+  for (let at = last.indexOf(head); at >= 0; at = last.indexOf(head, at + 1)) {
+    if (at % keySize === 0) {
+      first.spool.truncate(first.lastAt + at / keySize, keySize, stride);
       return;
     }
   }
 }
 
-/** Every element, in bucket order, read by two threads; the count. */
-export async function readByBatchParallel(map: LiveMap, sink: ElementSink): Promise<number> {
-  const split = bucketCount(map.maxEntries) / 2;
-  const [first, second] = await Promise.all([readRange(map, 0, split), readRange(map, split, Infinity)]);
-  trimOverlap(first, second, map.keySize, map.valueStride);
-  let total = 0;
-  for (const c of [...first, ...second]) {
-    if (c.count === 0) continue;
-    sink.add(c.keys, c.values, c.count);
-    total += c.count;
+/** Two spools read back as one: all keys of both, then all values of both. */
+class JoinedSpools implements SpooledContents {
+  constructor(private readonly parts: ElementSpool[]) {}
+  get count(): number {
+    return this.parts.reduce((n, p) => n + p.count, 0);
   }
-  return total;
+  get keysBytes(): number {
+    return this.parts.reduce((n, p) => n + p.keysBytes, 0);
+  }
+  get valuesBytes(): number {
+    return this.parts.reduce((n, p) => n + p.valuesBytes, 0);
+  }
+  *pieces(): Generator<Uint8Array> {
+    for (const p of this.parts) yield* p.keys.pieces();
+    for (const p of this.parts) yield* p.values.pieces();
+  }
+  ranges(): FileRange[] {
+    return [...this.parts.map((p) => p.keys.range()), ...this.parts.map((p) => p.values.range())];
+  }
+  close(): void {
+    for (const p of this.parts) p.close();
+  }
+}
+
+/** Every element, in bucket order, read by two threads into scratch files; `tick` hears of every batch. */
+export async function readByBatchParallel(map: LiveMap, spoolDir?: string, tick?: (n: number) => void): Promise<SpooledContents> {
+  const split = bucketCount(map.maxEntries) / 2;
+  const a = new ElementSpool(spoolDir);
+  let b: ElementSpool | undefined;
+  try {
+    b = new ElementSpool(spoolDir);
+    const [first, second] = await Promise.all([readRange(map, 0, split, a, tick), readRange(map, split, Infinity, b, tick)]);
+    trimOverlap(first, second, map.keySize, map.valueStride);
+    return new JoinedSpools([a, b]);
+  } catch (e) {
+    a.close();
+    b?.close();
+    throw e;
+  }
 }

@@ -1,4 +1,7 @@
 /** `crtool dump -t PID -D DIR`: checkpoint a process tree's fds and BPF maps. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { FreezerMode } from "../../checkpoint/freezer.js";
 import type { DumpSummary } from "../../checkpoint/dump.js";
@@ -75,9 +78,6 @@ type Dumped = { summary: DumpSummary; text: string };
  * one tar stream (compressed for .tar.gz / .tar.zst; "-" is stdout).
  */
 async function dumpToArchive(flags: DumpFlags, archive: string): Promise<Dumped> {
-  const { mkdtempSync, rmSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
   const { saveArchive } = await import("../../io/archive.js");
   const { onTerminate } = await import("../../io/terminate.js");
   const tmp = mkdtempSync(join(tmpdir(), "crtool-dump-"));

@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import type { RestoreSummary } from "../../checkpoint/restore-summary.js";
 import { Option } from "commander";
+import { monotonicMs } from "../../kernel/random.js";
 
 interface RestoreFlags {
   imagesDir?: string;
@@ -45,7 +46,7 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
 
 /** Restore from the dump directory `dir`; `shown` is how messages and summaries name the checkpoint. */
 async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, shown: string): Promise<void> {
-  const started = performance.now();
+  const started = monotonicMs();
   const [{ execWithTable, restoreTable }, { mapSummaries, summaryLines }] = await Promise.all([import("../../checkpoint/restore.js"), import("../../checkpoint/restore-summary.js")]);
   const log = flags.verbose ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
   const pinMode = flags.pin !== undefined || !!flags.pinRecorded;
@@ -108,7 +109,7 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
     maps: mapSummaries(table.maps),
     skipped: table.skipped,
     verified: table.verified,
-    seconds: (performance.now() - started) / 1000,
+    seconds: (monotonicMs() - started) / 1000,
   };
   const report = () => process.stderr.write(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).map((l) => `crtool: ${l}\n`).join(""));
   process.exitCode = await execWithTable(table, command, !!flags.restoreStdio, log, report).catch((e: unknown) => {

@@ -20,7 +20,7 @@ function port(v: string): number {
 }
 
 export async function viewCommand(path: string | undefined, flags: ViewFlags): Promise<void> {
-  const [{ openCheckpoint }, { onTerminate }, { startViewServer, viewAssetsDir }, { spawn }] = await Promise.all([import("../../io/archive.js"), import("../../io/terminate.js"), import("../../io/view-server.js"), import("node:child_process")]);
+  const [{ openCheckpoint }, { onTerminate }, { startViewServer, viewAssetsDir, openInBrowser }] = await Promise.all([import("../../io/archive.js"), import("../../io/terminate.js"), import("../../io/view-server.js")]);
   const assets = viewAssetsDir(import.meta.url);
   let cp: CheckpointDir | undefined;
   if (path !== undefined) cp = await openCheckpoint(path, { containers: true });
@@ -32,9 +32,7 @@ export async function viewCommand(path: string | undefined, flags: ViewFlags): P
   });
   process.stdout.write(`crtool view: ${path === undefined ? "drop a checkpoint onto the page" : `showing ${title}`} at ${url} (Ctrl-C stops)\n`);
   if (flags.open) {
-    const opener = spawn("xdg-open", [url], { stdio: "ignore", detached: true });
-    opener.on("error", () => process.stderr.write(`crtool view: could not start a browser (xdg-open): open ${url} yourself\n`));
-    opener.unref();
+    openInBrowser(url, () => process.stderr.write(`crtool view: could not start a browser (xdg-open): open ${url} yourself\n`));
   }
   await new Promise(() => {});
 }
