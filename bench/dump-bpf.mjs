@@ -3,10 +3,10 @@
 // against `bpftool map dump -j`, in the same run; then peak memory with a map
 // holding 1 GiB of values, and 10,000 small maps against one large one.
 //
-//   npm run build && node bench/dump-bpf.mjs [--runs 5] [--skip-large]
+//   npm run build && node bench/dump-bpf.mjs [--runs 5] [--skip-large] [--busy]
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { benchSetup, crtool, firstMapPayload, have, measure, out, root, run, startHolder as holder } from "./lib.mjs";
+import { benchSetup, crtool, firstMapPayload, have, interleaved, measure, out, root, run, startHolder as holder } from "./lib.mjs";
 
 const { runs } = benchSetup("it creates BPF maps and freezes a process");
 
@@ -39,8 +39,12 @@ const rows = [];
   try {
     const id = h.maps[0].id;
     const cOut = join(out, "c-dump.bin");
-    const c = measure(cBin, [String(id), cOut], runs);
-    const ours = measureDump(h.pid);
+    const dir = join(out, "dump");
+    // C and crtool in turn, round after round: both see the same machine.
+    const [c, dumped] = interleaved([[cBin, [String(id), cOut]], ["node", dumpArgs(h.pid, dir)]], runs, (i) => {
+      if (i === 1) rmSync(dir, { recursive: true, force: true });
+    });
+    const ours = { ...dumped, dir };
     const same = (await firstMapPayload(ours.dir)).bytes.equals(readFileSync(cOut));
     if (!same) throw new Error("crtool's bpfmap-data payload differs from the C program's output");
     let tool;

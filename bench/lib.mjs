@@ -11,14 +11,53 @@ export const root = fileURLToPath(new URL("..", import.meta.url));
 export const out = join(root, "bench", "out");
 export const crtool = join(root, "dist", "cli", "crtool.js");
 
-/** --runs N (default 5); exits unless root, saying why root is needed; creates bench/out. */
+/**
+ * --runs N (default 5); --busy: a CPU-bound process competes for the whole
+ * run (our machines are shared: a goal must hold then too). Exits unless
+ * root (when `needsRootFor` says why it is needed); creates bench/out.
+ */
 export function benchSetup(needsRootFor) {
-  if (process.getuid() !== 0) {
+  if (needsRootFor && process.getuid() !== 0) {
     console.error(`this benchmark needs root (${needsRootFor})`);
     process.exit(1);
   }
   mkdirSync(out, { recursive: true });
-  return { runs: Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5 };
+  const busy = process.argv.includes("--busy");
+  if (busy) startBusy();
+  return { runs: Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5, busy };
+}
+
+/** A CPU-bound process (a shell spinning), ended by pid when the benchmark exits. */
+export function startBusy() {
+  const child = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
+  const stop = () => {
+    try {
+      process.kill(child.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  };
+  process.on("exit", stop);
+  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
+  console.log(`(beside a CPU-bound process, pid ${child.pid})`);
+  return stop;
+}
+
+/**
+ * Median wall times (and max RSS) of commands run in turn, `runs` rounds
+ * after a warm-up round: on a noisy machine each round's commands see the
+ * same conditions. `before` runs ahead of every command (untimed).
+ */
+export function interleaved(commands, runs = 5, before) {
+  const results = commands.map(() => []);
+  for (let round = 0; round <= runs; round++) {
+    commands.forEach(([cmd, args, options], i) => {
+      before?.(i);
+      const r = run(cmd, args, options);
+      if (round > 0) results[i].push(r);
+    });
+  }
+  return results.map((rs) => ({ seconds: median(rs.map((r) => r.seconds)), rssMb: Math.max(...rs.map((r) => r.rssMb ?? 0)) }));
 }
 
 /**

@@ -3,11 +3,11 @@
 // payload and loads it with one BPF_MAP_UPDATE_BATCH, in the same run; then
 // peak memory restoring a map holding 1 GiB of values.
 //
-//   npm run build && node bench/restore-bpf.mjs [--runs 5] [--skip-large]
+//   npm run build && node bench/restore-bpf.mjs [--runs 5] [--skip-large] [--busy]
 import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { benchSetup, crtool, firstMapPayload, median, out, root, run, startHolder } from "./lib.mjs";
+import { benchSetup, crtool, firstMapPayload, interleaved, median, out, root, run, startHolder } from "./lib.mjs";
 
 const { runs } = benchSetup("it creates BPF maps");
 const cBin = join(out, "batch-load");
@@ -47,13 +47,10 @@ function timeRestore(dir) {
 
 const dir = await dumpOf(["--entries", "1000000", "--key", "4", "--value", "8"]);
 const { file, count } = await payloadFile(dir);
-const cTimes = [];
-for (let i = 0; i <= runs; i++) {
-  const r = run(cBin, [file, String(count), "4", "8"]);
-  if (i > 0) cTimes.push(r.seconds);
-}
-const c = median(cTimes);
-const ours = timeRestore(dir);
+// C and crtool in turn, round after round: both see the same machine.
+const [cRun, ours] = interleaved([[cBin, [file, String(count), "4", "8"]], ["node", [crtool, "restore", "-D", dir, "--pin", bpffs]]], runs, () => rmSync(join(bpffs, "bench_0"), { force: true }));
+rmSync(join(bpffs, "bench_0"), { force: true });
+const c = cRun.seconds;
 console.log("| map | crtool restore --pin (s) | C read + UPDATE_BATCH (s) | crtool / C | crtool peak RSS (MB) |");
 console.log("|---|---:|---:|---:|---:|");
 console.log(`| 1M-entry HASH u32→u64 | ${ours.seconds.toFixed(3)} | ${c.toFixed(3)} | ${(ours.seconds / c).toFixed(2)} | ${ours.rssMb.toFixed(0)} |`);

@@ -1,0 +1,40 @@
+// Benchmark: start-up. `crtool dump` of a process holding 3 fds (stdin,
+// stdout, stderr on /dev/null) and `crit decode` of a small image (a
+// fixture's pstree.img, 30 bytes), against `node -e 0` in the same rounds.
+// Goals: dump ≤ 1.5× node, crit decode ≤ 1.3× node.
+//
+//   npm run build && node bench/startup.mjs [--runs 21] [--busy]
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { benchSetup, crtool, interleaved, out, root } from "./lib.mjs";
+
+const { runs: asked } = benchSetup(process.getuid() === 0 ? undefined : "it freezes a process to dump it");
+const runs = process.argv.includes("--runs") ? asked : 21;
+const crit = join(root, "dist", "cli", "crit.js");
+const image = join(root, "test", "fixtures", "criu-4.2", "bpf-basic", "images", "pstree.img");
+const target = spawn("sleep", ["1000000"], { stdio: ["ignore", "ignore", "ignore"], detached: true });
+target.unref();
+process.on("exit", () => process.kill(target.pid, "SIGKILL"));
+const dir = join(out, "startup-dump");
+
+const [node, dump, decode, version] = interleaved(
+  [
+    ["node", ["-e", "0"]],
+    ["node", [crtool, "dump", "-t", String(target.pid), "-D", dir]],
+    ["node", [crit, "decode", "-i", image]],
+    ["node", [crtool, "--version"]],
+  ],
+  runs,
+  (i) => {
+    if (i === 1) rmSync(dir, { recursive: true, force: true });
+  },
+);
+rmSync(dir, { recursive: true, force: true });
+const row = (name, r, goal) => `| ${name} | ${(r.seconds * 1000).toFixed(1)} | ${(r.seconds / node.seconds).toFixed(2)}× | ${goal} |`;
+console.log(`| command | median (ms) | / node -e 0 | goal |`);
+console.log(`|---|---:|---:|---:|`);
+console.log(`| node -e 0 | ${(node.seconds * 1000).toFixed(1)} | 1.00× | |`);
+console.log(row("crtool dump -t PID -D DIR (3 fds)", dump, "≤ 1.5×"));
+console.log(row("crit decode -i pstree.img (30 bytes)", decode, "≤ 1.3×"));
+console.log(row("crtool --version", version, ""));
