@@ -1,19 +1,20 @@
 // Benchmark: crit decode (plain and --pretty) of a 300k-entry pagemap and a
 // 100k-entry files.img, crtool's crit against Debian's Python crit (apt-get
-// install criu), in the same run, with identical outputs checked first.
+// install criu), in the same run, with identical outputs checked first; and
+// against go-criu's crit when GO_CRIT names its binary (go-criu prints
+// protojson, another JSON dialect: only the entry counts are compared).
+// Goals: >= 6x Python crit, >= 2.5x go-criu's crit.
 //
-//   npm run build && node bench/crit-decode.mjs [--runs N]
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+//   npm run build && [GO_CRIT=/path/to/go-criu/crit] node bench/crit-decode.mjs [--runs N] [--busy]
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { encodeImage } from "../dist/images/index.js";
-import { have, measure, run } from "./lib.mjs";
+import { benchSetup, have, interleaved, out, root, run } from "./lib.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const out = join(root, "bench", "out");
-mkdirSync(out, { recursive: true });
-const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
+const { runs } = benchSetup();
 const crtoolCrit = [join(root, "dist", "cli", "crit.js")];
+const goCrit = process.env.GO_CRIT;
+if (!goCrit) console.log("(GO_CRIT is not set: go-criu's crit is not measured)");
 
 if (!have("crit")) {
   console.error("Debian's crit is not installed (apt-get install criu): nothing to compare against");
@@ -71,15 +72,25 @@ for (const img of images) {
     const ours = run("node", [...crtoolCrit, ...flags]).stdout.toString();
     const theirs = run("crit", flags).stdout.toString();
     if (img.normalize(ours) !== theirs) throw new Error(`${img.name}${pretty ? " --pretty" : ""}: outputs differ`);
-    const a = measure("node", [...crtoolCrit, ...flags, "-o", join(out, "ours.json")], runs);
-    const b = measure("crit", [...flags, "-o", join(out, "theirs.json")], runs);
-    rows.push({ image: img.name, mode: pretty ? "--pretty" : "plain", crtool: a, python: b, speedup: b.seconds / a.seconds });
+    const commands = [
+      ["node", [...crtoolCrit, ...flags, "-o", join(out, "ours.json")]],
+      ["crit", [...flags, "-o", join(out, "theirs.json")]],
+    ];
+    if (goCrit) {
+      const go = JSON.parse(run(goCrit, flags).stdout.toString());
+      if (go.entries.length !== JSON.parse(ours).entries.length) throw new Error(`${img.name}: go-criu's crit decodes another number of entries`);
+      commands.push([goCrit, [...flags, "-o", join(out, "go.json")]]);
+    }
+    const [a, b, g] = interleaved(commands, runs);
+    rows.push({ image: img.name, mode: pretty ? "--pretty" : "plain", crtool: a, python: b, go: g });
   }
 }
 
-console.log(`| image | mode | crtool crit (s) | Debian crit 3.17.1 (s) | speed-up | crtool peak RSS (MB) | Python peak RSS (MB) |`);
-console.log(`|---|---|---:|---:|---:|---:|---:|`);
+const goCols = goCrit ? " go-criu crit (s) | vs go-criu |" : "";
+console.log(`| image | mode | crtool crit (s) | Debian crit 3.17.1 (s) | vs Python |${goCols} crtool peak RSS (MB) | Python peak RSS (MB) |`);
+console.log(`|---|---|---:|---:|---:|${goCrit ? "---:|---:|" : ""}---:|---:|`);
 for (const r of rows) {
-  console.log(`| ${r.image} | ${r.mode} | ${r.crtool.seconds.toFixed(3)} | ${r.python.seconds.toFixed(3)} | ${r.speedup.toFixed(1)}× | ${r.crtool.rssMb.toFixed(0)} | ${r.python.rssMb.toFixed(0)} |`);
+  const go = r.go ? ` ${r.go.seconds.toFixed(3)} | ${(r.go.seconds / r.crtool.seconds).toFixed(2)}× |` : "";
+  console.log(`| ${r.image} | ${r.mode} | ${r.crtool.seconds.toFixed(3)} | ${r.python.seconds.toFixed(3)} | ${(r.python.seconds / r.crtool.seconds).toFixed(1)}× |${go} ${r.crtool.rssMb.toFixed(0)} | ${r.python.rssMb.toFixed(0)} |`);
 }
-console.log(`\nmedian of ${runs} runs after a warm-up; outputs checked identical before timing`);
+console.log(`\nmedians of ${runs} interleaved rounds after a warm-up; outputs checked before timing`);

@@ -25,8 +25,22 @@ function ioError(e: unknown, what: string): IoError {
   return new IoError(`${what}: ${why}`);
 }
 
+/** Text up to this many UTF-16 units is encoded into one reused buffer (at most 3 bytes each). */
+const SCRATCH_UNITS = 1 << 18;
+let scratch: Buffer | undefined;
+
+/**
+ * A string's UTF-8 bytes, in a buffer reused by every write: writes are
+ * synchronous, and a fresh buffer per chunk costs its page faults again.
+ */
+function utf8Bytes(text: string): Uint8Array {
+  if (text.length > SCRATCH_UNITS) return Buffer.from(text, "utf8");
+  scratch ??= Buffer.allocUnsafeSlow(3 * SCRATCH_UNITS);
+  return scratch.subarray(0, scratch.write(text, 0, "utf8"));
+}
+
 function writeAll(fd: number, data: string | Uint8Array): void {
-  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  const bytes = typeof data === "string" ? utf8Bytes(data) : data;
   let off = 0;
   while (off < bytes.length) {
     try {

@@ -42,49 +42,51 @@ function readScalar(r: BinaryReader, t: number): ScalarValue {
   }
 }
 
-function readMessage(r: BinaryReader, type: MessageType, end: number, depth: number): ImageMessage {
-  if (depth > 64) throw new InvalidMessageError(`${type.name}: messages nested too deeply`);
-  const msg: ImageMessage = {};
-  let unknown: UnknownField[] | undefined;
-  const dense = type.byNumberArray;
-  while (r.pos < end) {
-    const tag = r.uint32();
-    const no = tag >>> 3;
-    const wt = tag & 7;
-    if (no === 0 || wt > 5) throw new RangeError(`illegal tag: field ${no}, wire type ${wt}`);
-    const f = no < dense.length ? dense[no] : type.byNumber.get(no);
-    const expected = f ? f.wireType : -1;
-    if (f && wt === expected) {
-      let value: ScalarValue | ImageMessage;
-      if (f.kind === "message") {
-        const len = r.uint32();
-        const subEnd = r.pos + len;
-        if (subEnd > end) throw new RangeError("premature EOF");
-        value = readMessage(r, f.message!, subEnd, depth + 1);
-        r.pos = subEnd;
-      } else {
-        value = readScalar(r, f.type);
-      }
-      if (f.repeated) {
-        const list = (msg[f.name] as unknown[] | undefined) ?? (msg[f.name] = []);
-        (list as unknown[]).push(value);
-      } else {
-        msg[f.name] = value;
-      }
-    } else if (f && f.repeated && f.kind !== "message" && wt === WireType.LengthDelimited && expected !== WireType.LengthDelimited) {
-      // Packed encoding of a repeated scalar: accepted whatever the schema says.
-      const len = r.uint32();
-      const subEnd = r.pos + len;
-      if (subEnd > end) throw new RangeError("premature EOF");
-      const list = (msg[f.name] as ScalarValue[] | undefined) ?? [];
-      while (r.pos < subEnd) list.push(readScalar(r, f.type));
-      msg[f.name] = list;
-    } else {
-      const data = copyBytes(r.skip(wt, no));
-      if (r.pos > end) throw new RangeError("premature EOF");
-      (unknown ??= []).push({ no, wireType: wt, data });
-    }
+/** One message's bytes [r.pos, end), field by field as the schema says; `read` decodes sub-messages. */
+type MessageReader = (r: BinaryReader, end: number, depth: number) => ImageMessage;
+
+function readField(r: BinaryReader, f: FieldType, end: number, depth: number): ScalarValue | ImageMessage {
+  if (f.kind !== "message") return readScalar(r, f.type);
+  const len = r.uint32();
+  const subEnd = r.pos + len;
+  if (subEnd > end) throw new RangeError("premature EOF");
+  const value = readMessage(r, f.message!, subEnd, depth + 1);
+  r.pos = subEnd;
+  return value;
+}
+
+/**
+ * A field whose tag the fast path did not take: a field of the schema sent
+ * with another wire type (packed repeated scalars), or one it does not know
+ * (kept, with its bytes, as unknown). Returns the unknown list.
+ */
+function readOther(r: BinaryReader, type: MessageType, msg: ImageMessage, tag: number, end: number, depth: number, unknown: UnknownField[] | undefined): UnknownField[] | undefined {
+  const no = tag >>> 3;
+  const wt = tag & 7;
+  if (no === 0 || wt > 5) throw new RangeError(`illegal tag: field ${no}, wire type ${wt}`);
+  const f = no < type.byNumberArray.length ? type.byNumberArray[no] : type.byNumber.get(no);
+  const expected = f ? f.wireType : -1;
+  if (f && wt === expected) {
+    const value = readField(r, f, end, depth);
+    if (f.repeated) ((msg[f.name] as unknown[] | undefined) ?? (msg[f.name] = [])).push(value);
+    else msg[f.name] = value;
+  } else if (f && f.repeated && f.kind !== "message" && wt === WireType.LengthDelimited && expected !== WireType.LengthDelimited) {
+    // Packed encoding of a repeated scalar: accepted whatever the schema says.
+    const len = r.uint32();
+    const subEnd = r.pos + len;
+    if (subEnd > end) throw new RangeError("premature EOF");
+    const list = (msg[f.name] as ScalarValue[] | undefined) ?? [];
+    while (r.pos < subEnd) list.push(readScalar(r, f.type));
+    msg[f.name] = list;
+  } else {
+    const data = copyBytes(r.skip(wt, no));
+    if (r.pos > end) throw new RangeError("premature EOF");
+    (unknown ??= []).push({ no, wireType: wt, data });
   }
+  return unknown;
+}
+
+function finish(type: MessageType, msg: ImageMessage, r: BinaryReader, end: number, unknown: UnknownField[] | undefined): ImageMessage {
   if (r.pos !== end) throw new RangeError("premature EOF");
   if (unknown) msg[UNKNOWN_FIELDS] = unknown;
   for (const f of type.requiredFields) {
@@ -93,6 +95,91 @@ function readMessage(r: BinaryReader, type: MessageType, end: number, depth: num
     }
   }
   return msg;
+}
+
+function genericReader(type: MessageType): MessageReader {
+  return (r, end, depth) => {
+    const msg: ImageMessage = {};
+    let unknown: UnknownField[] | undefined;
+    while (r.pos < end) unknown = readOther(r, type, msg, r.uint32(), end, depth, unknown);
+    return finish(type, msg, r, end, unknown);
+  };
+}
+
+/** The reader call of a scalar type, as source text. */
+const SCALAR_READS: Readonly<Record<number, string>> = {
+  [T.ENUM]: "r.int32()",
+  [T.UINT32]: "r.uint32()",
+  [T.INT32]: "r.int32()",
+  [T.SINT32]: "r.sint32()",
+  [T.FIXED32]: "r.fixed32()",
+  [T.SFIXED32]: "r.sfixed32()",
+  [T.UINT64]: "r.uint64()",
+  [T.INT64]: "r.int64()",
+  [T.SINT64]: "r.sint64()",
+  [T.FIXED64]: "r.fixed64()",
+  [T.SFIXED64]: "r.sfixed64()",
+  [T.BOOL]: "r.bool()",
+  [T.STRING]: "str(r.bytes())",
+  [T.BYTES]: "copy(r.bytes())",
+  [T.FLOAT]: "r.float()",
+  [T.DOUBLE]: "r.double()",
+};
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+let canCompile = true;
+
+/**
+ * The decode loop unrolled for one message type: a switch on the whole tag
+ * and each field stored by its name, so that V8 caches every store for the
+ * shape the type's messages share instead of a store by a different key each
+ * time. Anything else (other wire types, unknown fields) takes readOther.
+ * Where code cannot be made at run time (a page whose
+ * Content-Security-Policy forbids it), the generic loop.
+ */
+function compileReader(type: MessageType): MessageReader {
+  if (!canCompile || !hasPlainNames(type)) return genericReader(type);
+  let cases = "";
+  type.fields.forEach((f, i) => {
+    const tag = ((f.no << 3) | f.wireType) >>> 0;
+    const value = f.kind === "message" ? `field(r, F[${i}], end, depth)` : SCALAR_READS[f.type];
+    if (value === undefined) return;
+    cases += f.repeated
+      ? `case ${tag}: (m.${f.name} ??= []).push(${value}); break;\n`
+      : `case ${tag}: m.${f.name} = ${value}; break;\n`;
+  });
+  const body = `return function (r, end, depth) {
+const m = {};
+let unknown;
+while (r.pos < end) {
+const tag = r.uint32();
+switch (tag) {
+${cases}default: unknown = other(r, type, m, tag, end, depth, unknown);
+}
+}
+return finish(type, m, r, end, unknown);
+};`;
+  try {
+    const make = new Function("type", "F", "field", "other", "finish", "str", "copy", body) as (...a: unknown[]) => MessageReader;
+    return make(type, type.fields, readField, readOther, finish, decodeString, copyBytes);
+  } catch {
+    canCompile = false;
+    return genericReader(type);
+  }
+}
+
+/** Field names that cannot be written as `m.name` keep the generic loop. */
+function hasPlainNames(type: MessageType): boolean {
+  return type.fields.every((f) => IDENTIFIER.test(f.name) && f.name !== "__proto__");
+}
+
+const readers = new WeakMap<MessageType, MessageReader>();
+
+function readMessage(r: BinaryReader, type: MessageType, end: number, depth: number): ImageMessage {
+  if (depth > 64) throw new InvalidMessageError(`${type.name}: messages nested too deeply`);
+  let read = readers.get(type);
+  if (!read) readers.set(type, (read = compileReader(type)));
+  return read(r, end, depth);
 }
 
 /**
