@@ -6,7 +6,7 @@
  * Writes are synchronous: files and (on Linux) pipes are written that way by
  * Node anyway, and it spares a promise per chunk.
  */
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { IoError } from "../images/errors.js";
 import { onTerminate } from "./terminate.js";
@@ -127,9 +127,60 @@ export function temporaryNameFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.crtool-${process.pid}.tmp`);
 }
 
-/** A file written atomically (temporary name + rename). */
+/**
+ * A device, FIFO or socket named by -o (/dev/null, /dev/stdout, a named
+ * pipe): written in place, as crit does. Renaming a file over it would
+ * replace the device itself.
+ */
+class SpecialFileOutput implements Output {
+  private fd: number | undefined;
+
+  constructor(private readonly target: string) {
+    try {
+      this.fd = openSync(target, "w");
+    } catch (e) {
+      throw ioError(e, target);
+    }
+  }
+
+  write(data: string | Uint8Array): void {
+    try {
+      writeAll(this.fd!, data);
+    } catch (e) {
+      throw ioError(e, this.target);
+    }
+  }
+
+  async commit(): Promise<void> {
+    this.close();
+  }
+
+  async abort(): Promise<void> {
+    this.close();
+  }
+
+  private close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/**
+ * A file written atomically (temporary name + rename); through a symbolic
+ * link, the file it points to (the link stays). Anything but a regular file
+ * (a device such as /dev/null, a FIFO) is written in place.
+ */
 export async function fileOutput(path: string, mode = 0o644): Promise<Output> {
-  return new AtomicFileOutput(path, temporaryNameFor(path), mode);
+  let target = path;
+  try {
+    if (!statSync(path).isFile()) return new SpecialFileOutput(path);
+    target = realpathSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT" && code !== "ENOTDIR") throw ioError(e, path);
+  }
+  return new AtomicFileOutput(target, temporaryNameFor(target), mode);
 }
 
 /** `-o PATH` if given, else stdout. */
