@@ -30,6 +30,8 @@ export function benchSetup(needsRootFor) {
 /** A CPU-bound process (a shell spinning), ended by pid when the benchmark exits. */
 export function startBusy() {
   const child = spawn("sh", ["-c", "while :; do :; done"], { stdio: "ignore" });
+  // Not a reason to keep the benchmark running: it ends when its work does.
+  child.unref();
   const stop = () => {
     try {
       process.kill(child.pid, "SIGKILL");

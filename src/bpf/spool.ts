@@ -13,7 +13,7 @@
 import { closeSync, constants, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomBytesFromKernel } from "../kernel/random.js";
 import { IoError } from "../images/errors.js";
 import type { FileRange } from "../contract/dump-context.js";
 
@@ -28,7 +28,7 @@ function openTmpfile(dir: string): number {
   } catch {
     // Filesystems without O_TMPFILE support (and old kernels): a private name, unlinked at once.
   }
-  const path = join(dir, `.crtool-spool-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const path = join(dir, `.crtool-spool-${process.pid}-${randomBytesFromKernel(6).toString("hex")}`);
   let fd: number;
   try {
     fd = openSync(path, "wx+", 0o600);

@@ -6,6 +6,7 @@
 import { CommanderError, type Command } from "commander";
 import { CrtoolError } from "../images/errors.js";
 import { checkHooks } from "../debug/hooks.js";
+import { writeStderr } from "../io/output.js";
 
 export const EXIT_FAILURE = 1;
 export const EXIT_INTERNAL = 70;
@@ -18,19 +19,44 @@ export function reportError(prog: string, e: unknown): number {
   if (isBrokenPipe(e)) return 0; // the reader went away (e.g. `| head`): not an error
   // A usage mistake found inside a command (InvalidArgumentError) is the user's, like commander's own.
   if (e instanceof CrtoolError || e instanceof CommanderError) {
-    process.stderr.write(`${prog}: ${e.message}\n`);
+    writeStderr(`${prog}: ${e.message}\n`);
     return EXIT_FAILURE;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`${prog}: internal error: ${msg.split("\n")[0]} (run with CRTOOL_DEBUG=1 for details)\n`);
-  if (process.env.CRTOOL_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  writeStderr(`${prog}: internal error: ${msg.split("\n")[0]} (run with CRTOOL_DEBUG=1 for details)\n`);
+  if (process.env.CRTOOL_DEBUG && e instanceof Error) writeStderr(`${e.stack}\n`);
   return EXIT_INTERNAL;
 }
 
-export async function runProgram(prog: string, program: Command, argv: string[]): Promise<void> {
-  process.stdout.on("error", (e) => {
-    if (isBrokenPipe(e)) process.exit(0);
+/**
+ * Runs `use` on process.stdout when something first asks for it: creating
+ * the stream of a pipe loads Node's net and stream modules, which commands
+ * that write with writeStdout never need.
+ */
+function whenStdoutUsed(use: (stdout: NodeJS.WriteStream) => void): void {
+  const own = Object.getOwnPropertyDescriptor(process, "stdout");
+  if (!own?.get || !own.configurable) {
+    use(process.stdout);
+    return;
+  }
+  Object.defineProperty(process, "stdout", {
+    configurable: true,
+    enumerable: own.enumerable,
+    get() {
+      Object.defineProperty(process, "stdout", own);
+      const stdout = process.stdout;
+      use(stdout);
+      return stdout;
+    },
   });
+}
+
+export async function runProgram(prog: string, program: Command, argv: string[]): Promise<void> {
+  whenStdoutUsed((stdout) =>
+    stdout.on("error", (e) => {
+      if (isBrokenPipe(e)) process.exit(0);
+    }),
+  );
   try {
     checkHooks();
     await program.parseAsync(argv);

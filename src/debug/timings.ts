@@ -3,13 +3,20 @@
  * clock from the process's start, printed as phases on stderr at exit.
  * Off unless asked for: a mark is then one comparison.
  */
+import { writeSync } from "node:fs";
+
 let marks: [string, number][] | undefined;
 
 export function enableTimings(): void {
   marks = [];
   process.once("exit", () => {
     mark("exit");
-    process.stderr.write(timingsText());
+    // Not process.stderr: on a pipe its first use loads modules, which would be timed.
+    try {
+      writeSync(2, timingsText());
+    } catch {
+      // Nowhere to report to.
+    }
   });
 }
 

@@ -53,6 +53,29 @@ function writeAll(fd: number, data: string | Uint8Array): void {
   }
 }
 
+/**
+ * Text to standard output or error by a write(2) on fd 1 or 2. process.stdout
+ * and process.stderr on a pipe are net.Socket streams whose first use loads
+ * Node's net and stream modules (~6 ms of a command's start-up); a closed
+ * stdout (EPIPE: `| head`) ends the command quietly, as the stream's handler does.
+ */
+export function writeStdout(text: string): void {
+  try {
+    writeAll(1, text);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(0);
+    throw e;
+  }
+}
+
+export function writeStderr(text: string): void {
+  try {
+    writeAll(2, text);
+  } catch {
+    // Nowhere left to report to.
+  }
+}
+
 class StdoutOutput implements Output {
   write(data: string | Uint8Array): void {
     writeAll(1, data);

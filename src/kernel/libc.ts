@@ -8,7 +8,12 @@
  * libc itself is loaded on first use, and only this file imports koffi:
  * fdinfo.ts, procfs.ts and errors.ts import no native code.
  */
-import koffi, { type LibraryHandle } from "koffi";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type koffiApi from "koffi";
+import type { LibraryHandle } from "koffi";
 import { NotSupportedError, SyscallError } from "./errors.js";
 import { syscallNumbersFor, type SyscallNumbers } from "./syscall-numbers.js";
 
@@ -25,10 +30,41 @@ interface Bindings {
   nr: SyscallNumbers;
 }
 
+type Koffi = typeof koffiApi;
+
+let koffi: Koffi;
 let bound: Bindings | undefined;
+
+/**
+ * koffi's native module. Its package entry first finds the C library Node
+ * was built against by reading Node's ELF headers, and resolving the two
+ * packages by name walks node_modules: ~9 ms of every command's start-up.
+ * On glibc Linux the addon is loaded by its path in koffi's platform package
+ * beside koffi (crtool's own node_modules, or the one crtool is installed
+ * in), after the same version check koffi makes; when that fails (another
+ * libc, another layout, another version) koffi's own entry does it all.
+ */
+function loadKoffi(): Koffi {
+  const require = createRequire(import.meta.url);
+  if (process.platform === "linux" && (process.arch === "x64" || process.arch === "arm64")) {
+    // This file is <package>/dist/kernel/libc.js (or src/kernel/libc.ts).
+    const own = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+    for (const modules of [join(own, "node_modules"), dirname(own)]) {
+      try {
+        const native = require(join(modules, "@koromix", `koffi-linux-${process.arch}`, `linux_${process.arch}`, "koffi.node")) as Koffi & { version?: string };
+        const { version } = JSON.parse(readFileSync(join(modules, "koffi", "package.json"), "utf8")) as { version: string };
+        if (native.version === version) return native;
+      } catch {
+        // Not there, or not loadable here.
+      }
+    }
+  }
+  return require("koffi") as Koffi;
+}
 
 function bindings(): Bindings {
   if (bound) return bound;
+  koffi ??= loadKoffi();
   const nr = syscallNumbersFor(process.platform, process.arch);
   let lib: LibraryHandle;
   try {
@@ -111,7 +147,9 @@ export function stableBuffer(size: number): Buffer {
 
 /** The address of the first byte of `buf` (0 for an empty view, which the kernel reads as NULL). */
 export function addressOf(buf: Uint8Array): number {
-  return buf.byteLength === 0 ? 0 : Number(koffi.address(buf));
+  if (buf.byteLength === 0) return 0;
+  koffi ??= loadKoffi();
+  return Number(koffi.address(buf));
 }
 
 /** A NUL-terminated copy of a path or name for the kernel. */

@@ -125,7 +125,7 @@ describe.skipIf(!IS_ROOT)("crtool restore", () => {
     const fdinfo = readdirSync(dumpDir).find((f) => /^fdinfo-\d+\.img$/.test(f))!;
     const decoded = runCli("crit", ["decode", "-i", join(dumpDir, fdinfo)]);
     // fds 0-2 stay the caller's without --restore-stdio.
-    const dumpedFds = (JSON.parse(decoded.stdout) as { entries: { fd: number }[] }).entries.filter((e) => e.fd > 2).length;
+    const dumpedFds = (JSON.parse(decoded.stdout.toString()) as { entries: { fd: number }[] }).entries.filter((e) => e.fd > 2).length;
     expect(dumpedFds).toBeGreaterThan(maps.length);
     expect(lines[0]).toMatch(new RegExp(`^crtool: restored ${dumpedFds} fds of process \\d+ from .* in [\\d.]+ s \\(.*BPFMAP ${maps.length}.*\\); verified: every map equals its image$`));
     expect(lines.at(-1)).toMatch(/^crtool: {3}BPF maps: \d+ \(\d+ entries\)$/);

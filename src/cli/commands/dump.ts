@@ -67,8 +67,8 @@ export async function dumpCommand(flags: DumpFlags): Promise<void> {
   if (flags.archive === undefined && flags.imagesDir === undefined) throw new InvalidArgumentError("dump needs -D DIR (or --archive FILE|-)");
   const { summary, text } = flags.archive !== undefined ? await dumpToArchive(flags, flags.archive) : await dumpToDir({ ...flags, imagesDir: flags.imagesDir! });
   // With --archive - stdout is the archive: the summary goes to stderr.
-  const out = flags.archive === "-" ? process.stderr : process.stdout;
-  out.write(flags.json ? JSON.stringify(summary) + "\n" : text);
+  const { writeStderr, writeStdout } = await import("../../io/output.js");
+  (flags.archive === "-" ? writeStderr : writeStdout)(flags.json ? JSON.stringify(summary) + "\n" : text);
 }
 
 type Dumped = { summary: DumpSummary; text: string };
@@ -109,7 +109,9 @@ async function dumpToDir(flags: DumpFlags & { imagesDir: string }): Promise<Dump
   if (flags.tree === undefined) throw new InvalidArgumentError("dump needs -t PID (or --pinned BPFFS_DIR)");
   const { dump } = await import("../../checkpoint/dump.js");
   // cli-progress is loaded only when there is a terminal to draw on.
-  const progress = process.stderr.isTTY ? (await import("../progress.js")).terminalProgress : undefined;
+  // Not process.stderr.isTTY: creating that stream on a pipe loads Node's net module.
+  const { isTerminal } = await import("../../kernel/index.js");
+  const progress = isTerminal(2) ? (await import("../progress.js")).terminalProgress : undefined;
   const summary = await dump({
     pid: flags.tree,
     dir: flags.imagesDir,

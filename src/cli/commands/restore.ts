@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError } from "commander";
 import type { RestoreSummary } from "../../checkpoint/restore-summary.js";
 import { Option } from "commander";
 import { monotonicMs } from "../../kernel/random.js";
+import { writeStderr, writeStdout } from "../../io/output.js";
 
 interface RestoreFlags {
   imagesDir?: string;
@@ -48,7 +49,7 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
 async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, shown: string): Promise<void> {
   const started = monotonicMs();
   const [{ execWithTable, restoreTable }, { mapSummaries, summaryLines }] = await Promise.all([import("../../checkpoint/restore.js"), import("../../checkpoint/restore-summary.js")]);
-  const log = flags.verbose ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
+  const log = flags.verbose ? (m: string) => writeStderr(`${m}\n`) : undefined;
   const pinMode = flags.pin !== undefined || !!flags.pinRecorded;
   if (flags.dryRun) {
     const { planRestore } = await import("../../checkpoint/restore-plan.js");
@@ -62,20 +63,20 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
       cpuMismatch: flags.cpuMismatch,
     });
     if (flags.json) {
-      process.stdout.write(JSON.stringify({ dryRun: true, ...plan }) + "\n");
+      writeStdout(JSON.stringify({ dryRun: true, ...plan }) + "\n");
       return;
     }
     const maps = `${plan.maps.length} BPF map${plan.maps.length === 1 ? "" : "s"}`;
-    if (plan.mode === "pin") process.stdout.write(`${maps}; the images check out; restore would pin:\n`);
-    else process.stdout.write(`process ${plan.pid}: ${plan.fds.length} fds, ${maps}; the images check out\n`);
-    for (const f of plan.fds) process.stdout.write(`  fd ${f.fd}: ${f.kind}\n`);
-    for (const x of plan.refused) process.stdout.write(`  fd ${x.fd}: ${x.what}: left out (--skip-unsupported): ${x.why}\n`);
-    for (const p of plan.pins) process.stdout.write(`  ${p.path}: map ${p.name ? `"${p.name}" ` : ""}(id ${p.oldId} at dump time)\n`);
-    if (plan.mode === "command") for (const m of plan.maps) process.stdout.write(`  map ${m.oldId} "${m.name}" ${m.type}, max_entries ${m.maxEntries}\n`);
+    if (plan.mode === "pin") writeStdout(`${maps}; the images check out; restore would pin:\n`);
+    else writeStdout(`process ${plan.pid}: ${plan.fds.length} fds, ${maps}; the images check out\n`);
+    for (const f of plan.fds) writeStdout(`  fd ${f.fd}: ${f.kind}\n`);
+    for (const x of plan.refused) writeStdout(`  fd ${x.fd}: ${x.what}: left out (--skip-unsupported): ${x.why}\n`);
+    for (const p of plan.pins) writeStdout(`  ${p.path}: map ${p.name ? `"${p.name}" ` : ""}(id ${p.oldId} at dump time)\n`);
+    if (plan.mode === "command") for (const m of plan.maps) writeStdout(`  map ${m.oldId} "${m.name}" ${m.type}, max_entries ${m.maxEntries}\n`);
     return;
   }
   // Each difference --verify finds, on stderr (with -v the log has them already).
-  const onDifference = log ? undefined : (d: string) => void process.stderr.write(`crtool: verify: ${d}\n`);
+  const onDifference = log ? undefined : (d: string) => void writeStderr(`crtool: verify: ${d}\n`);
   // What both forms of restore take from the flags.
   const common = {
     dir,
@@ -89,7 +90,7 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
     const { restorePinned } = await import("../../checkpoint/restore-pinned.js");
     const summary = await restorePinned({ ...common, bpffsDir: flags.pin, recorded: !!flags.pinRecorded, log, onDifference });
     summary.dir = shown;
-    process.stdout.write(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).join("\n") + "\n");
+    writeStdout(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).join("\n") + "\n");
     return;
   }
   if (command.length === 0) throw new InvalidArgumentError("restore needs a command to run after --, or --pin BPFFS_DIR");
@@ -111,7 +112,7 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
     verified: table.verified,
     seconds: (monotonicMs() - started) / 1000,
   };
-  const report = () => process.stderr.write(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).map((l) => `crtool: ${l}\n`).join(""));
+  const report = () => writeStderr(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).map((l) => `crtool: ${l}\n`).join(""));
   process.exitCode = await execWithTable(table, command, !!flags.restoreStdio, log, report).catch((e: unknown) => {
     table.rollback();
     throw e;
