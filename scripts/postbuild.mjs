@@ -81,7 +81,7 @@ for (const name of ["crtool", "crit"]) {
     minifySyntax: true,
     // Short local names: a fifth less to read and hash at every start-up.
     // Classes keep their names (errors are named after them).
-    minifyIdentifiers: true,
+    minifyIdentifiers: process.env.CRTOOL_BUILD_READABLE !== "1",
     keepNames: true,
     // koffi loads a native addon by path: it stays a package import.
     external: ["koffi"],
