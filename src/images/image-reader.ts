@@ -255,8 +255,7 @@ export class ImageReader {
       }
       default: {
         const total = fixedLength(l)!;
-        let got = 0;
-        for await (const p of this.input.pieces(total)) got += p.length;
+        const got = await this.input.discard(total);
         if (got < total) throw this.truncatedPayload(head, `${total} bytes`, got);
         return l.kind === "bytes" ? l.size : l.kind === "sem" ? 2 * l.count : l.inq + l.outq;
       }

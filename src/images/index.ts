@@ -18,7 +18,7 @@ export { messageTypeByName } from "./schema/registry.js";
 export type { MessageType, FieldType } from "./schema/message-type.js";
 export type { Payload, PayloadLayout, TcpQueues, IpcMessage } from "./payloads/layout.js";
 export { explore, EXPLORERS, type ExplorerName, type ImageLoader } from "./explore/explorers.js";
-export type { ImageSource } from "./wire/input.js";
+export type { ImageSource, SkippableSource } from "./wire/input.js";
 
 import { ImageReader } from "./image-reader.js";
 import { imageToJson } from "./crit/document.js";

@@ -2,6 +2,7 @@
 import { closeSync, fstatSync, openSync, readSync, statSync, promises as fsp } from "node:fs";
 import { IoError } from "../images/errors.js";
 import { ImageReader } from "../images/image-reader.js";
+import type { SkippableSource } from "../images/wire/input.js";
 
 /** 256 KiB: larger chunks are fresh memory each time (page faults cost more than the extra reads). */
 const CHUNK = 1 << 18;
@@ -15,25 +16,37 @@ function openError(path: string, e: unknown): IoError {
 }
 
 /**
- * Chunks of a regular file, read synchronously: for local files this is
- * faster than a stream (no thread-pool round trip per chunk) and the reads
- * are what the caller waits for anyway.
+ * Chunks of a regular file, read synchronously by position: for local files
+ * this is faster than a stream (no thread-pool round trip per chunk) and the
+ * reads are what the caller waits for anyway. A skipped payload is not read
+ * (skipAhead).
  */
-async function* fileChunks(fd: number, path: string): AsyncGenerator<Uint8Array> {
-  try {
-    for (;;) {
-      const buf = new Uint8Array(CHUNK);
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, CHUNK, null);
-      } catch (e) {
-        throw openError(path, e);
+class FileChunks implements SkippableSource {
+  private position = 0;
+
+  constructor(private readonly fd: number, private readonly path: string) {}
+
+  skipAhead(n: number): void {
+    this.position += n;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    try {
+      for (;;) {
+        const buf = new Uint8Array(CHUNK);
+        let n: number;
+        try {
+          n = readSync(this.fd, buf, 0, CHUNK, this.position);
+        } catch (e) {
+          throw openError(this.path, e);
+        }
+        if (n === 0) return;
+        this.position += n;
+        yield n === CHUNK ? buf : buf.subarray(0, n);
       }
-      if (n === 0) return;
-      yield n === CHUNK ? buf : buf.subarray(0, n);
+    } finally {
+      closeSync(this.fd);
     }
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -50,7 +63,7 @@ export async function openInputStream(path: string | undefined): Promise<AsyncIt
   } catch (e) {
     throw openError(path, e);
   }
-  return fileChunks(fd, path);
+  return new FileChunks(fd, path);
 }
 
 export function inputName(path: string | undefined): string {

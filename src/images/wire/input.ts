@@ -7,6 +7,20 @@
 
 export type ImageSource = Uint8Array | AsyncIterable<Uint8Array> | ReadableStreamLike;
 
+/**
+ * Chunks that can also move ahead without being read (a file read by
+ * position): a payload that is skipped (another map's contents, `--nopl`)
+ * then costs no reading.
+ */
+export interface SkippableSource extends AsyncIterable<Uint8Array> {
+  /** The next chunk starts n bytes further on. */
+  skipAhead(n: number): void;
+}
+
+function isSkippable(s: unknown): s is SkippableSource {
+  return typeof (s as SkippableSource).skipAhead === "function";
+}
+
 export interface ReadableStreamLike {
   getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; releaseLock(): void };
 }
@@ -39,6 +53,7 @@ export class InputBuffer {
   /** Absolute offset of buf[0]. */
   private base = 0;
   private iter: AsyncIterator<Uint8Array> | undefined;
+  private skipper: SkippableSource | undefined;
   private ended: boolean;
 
   /** Bytes the whole input has, when known up front (a file): lengths are checked against it before reading. */
@@ -54,6 +69,7 @@ export class InputBuffer {
       this.ended = false;
       this.totalSize = totalSize;
       const iterable = isStreamLike(source) ? fromReadableStream(source) : source;
+      if (isSkippable(source)) this.skipper = source;
       this.iter = iterable[Symbol.asyncIterator]();
     }
   }
@@ -159,6 +175,34 @@ export class InputBuffer {
 
   skip(n: number): void {
     this.pos += n;
+  }
+
+  /**
+   * Consumes up to n bytes, without reading them where the source can move
+   * ahead (and the input's size is known); returns how many there were (less
+   * than n at the end of the input).
+   */
+  async discard(n: number): Promise<number> {
+    const buffered = Math.min(n, this.available);
+    this.pos += buffered;
+    const left = n - buffered;
+    if (left === 0) return n;
+    if (this.skipper && !this.ended && this.totalSize !== undefined) {
+      const next = this.base + this.buf.length;
+      const k = Math.min(left, this.totalSize - next);
+      this.skipper.skipAhead(k);
+      this.buf = new Uint8Array(0);
+      this.pos = 0;
+      this.base = next + k;
+      if (this.base >= this.totalSize) {
+        this.ended = true;
+        void this.iter?.return?.();
+      }
+      return buffered + k;
+    }
+    let got = buffered;
+    for await (const p of this.pieces(left)) got += p.length;
+    return got;
   }
 
   /**
