@@ -15,7 +15,7 @@ import { build } from "esbuild";
 // become lazily initialised modules), so the cache covers what every run
 // compiles: commander and the command table.
 mkdirSync("dist/cli", { recursive: true });
-for (const f of readdirSync("dist/cli")) if (/^chunk-.*\.js$|\.cache$/.test(f)) rmSync(`dist/cli/${f}`);
+for (const f of readdirSync("dist/cli")) if (/^chunk-.*\.js$|\.cache$|^(crtool|crit)-[a-z-]+\.cjs$/.test(f)) rmSync(`dist/cli/${f}`);
 // dist/cli holds only the bins and what they load: CommonJS.
 writeFileSync("dist/cli/package.json", JSON.stringify({ type: "commonjs" }) + "\n");
 copyFileSync("src/cli/launch.cjs", "dist/cli/launch.cjs");
@@ -32,6 +32,30 @@ const lazyChildProcess = {
     }));
   },
 };
+/**
+ * A bundle for one command: the whole program (commander, every command's
+ * registration, so help and errors are the same), but the code other
+ * commands load when they run (their import()s) left out. Less to read and a
+ * smaller code cache to deserialise at every start-up of that command.
+ */
+function onlyCommand(command) {
+  const own = new RegExp(`[\\\\/]src[\\\\/]cli[\\\\/]commands[\\\\/]${command}\\.ts$`);
+  const commandFile = /[\\/]src[\\/]cli[\\/]commands[\\/][^\\/]+\.ts$/;
+  return {
+    name: `only-${command}`,
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) =>
+        args.kind === "dynamic-import" && commandFile.test(args.importer) && !own.test(args.importer) ? { path: args.path, namespace: "crtool-other-command" } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: "crtool-other-command" }, () => ({
+        contents: `throw new Error("this is the ${command} command's bundle: another command's code is not in it (launch.cjs chose the wrong bundle)");`,
+        loader: "js",
+      }));
+    },
+  };
+}
+/** Commands measured for their start-up, each with a bundle and code cache of its own. */
+const OWN_BUNDLES = { crtool: ["dump", "restore"], crit: ["decode"] };
 const FIXTURE_IMAGES = "test/fixtures/criu-4.2/bpf-basic/images";
 /** A run of a bin that writes the code cache it used, with what it compiled, when it succeeds. */
 function cacheRun(name, args) {
@@ -66,11 +90,11 @@ async function warmUpCommands() {
   }
 }
 
-for (const name of ["crtool", "crit"]) {
+async function bundle(name, outfile, plugins) {
   await build({
-    plugins: [lazyChildProcess],
+    plugins: [lazyChildProcess, ...plugins],
     entryPoints: [`src/cli/${name}.ts`],
-    outfile: `dist/cli/${name}-main.cjs`,
+    outfile,
     bundle: true,
     platform: "node",
     format: "cjs",
@@ -90,18 +114,28 @@ for (const name of ["crtool", "crit"]) {
     banner: { js: "var __crtoolMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
     logLevel: "warning",
   });
-  writeFileSync(`dist/cli/${name}.js`, `#!/usr/bin/env node\nrequire("./launch.cjs").run(${JSON.stringify(name)});\n`);
-  chmodSync(`dist/cli/${name}.js`, 0o755);
-  // The shared code cache (NAME-main.cjs.cache): what every run compiles,
-  // the bundle and its command table (--version).
-  const r = cacheRun(name, ["--version"]);
-  if (r.status !== 0) throw new Error(`${name} --version failed while making its code cache: ${r.stderr}`);
 }
-await warmUpCommands();
 
 // The dump's helper thread is a plain CommonJS file a Worker loads by URL
 // relative to the module that starts it: the library's copy and the bundles'.
 for (const dir of ["dist/kernel", "dist/cli"]) copyFileSync("src/kernel/dump-helper-worker.cjs", `${dir}/dump-helper-worker.cjs`);
+
+for (const name of ["crtool", "crit"]) {
+  await bundle(name, `dist/cli/${name}-main.cjs`, []);
+  writeFileSync(`dist/cli/${name}.js`, `#!/usr/bin/env node\nrequire("./launch.cjs").run(${JSON.stringify(name)});\n`);
+  chmodSync(`dist/cli/${name}.js`, 0o755);
+  // The main bundle's code cache: what every run compiles, the bundle and
+  // its command table (--version).
+  const r = cacheRun(name, ["--version"]);
+  if (r.status !== 0) throw new Error(`${name} --version failed while making its code cache: ${r.stderr}`);
+  for (const command of OWN_BUNDLES[name]) {
+    await bundle(name, `dist/cli/${name}-${command}.cjs`, [onlyCommand(command)]);
+    // A first cache (commander and the table, as for the main bundle), grown below by running the command.
+    const h = cacheRun(name, [command, "--help"]);
+    if (h.status !== 0) throw new Error(`${name} ${command} --help failed while making its code cache: ${h.stderr}`);
+  }
+}
+await warmUpCommands();
 
 // crtool view's page: the browser app (src/view over src/images) as one
 // script, with its HTML and CSS; the server serves this directory as is.

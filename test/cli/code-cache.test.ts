@@ -1,13 +1,14 @@
 /**
- * The bins start through V8 code caches made at build time (src/cli/launch.cjs,
- * scripts/postbuild.mjs): a shared one per bin, and one per command whose
- * start-up is measured, warmed by running that command. A cache V8 rejects
- * costs the compile it was meant to save without any error, so check that
- * each one is there and is accepted for the bundle beside it.
+ * The bins start through bundles with V8 code caches made at build time
+ * (src/cli/launch.cjs, scripts/postbuild.mjs): a main bundle per bin, and a
+ * bundle per command whose start-up is measured, its cache warmed by running
+ * that command. A cache V8 rejects costs the compile it was meant to save
+ * without any error, so check that each one is there and is accepted for the
+ * bundle it sits beside.
  */
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HAVE_FIXTURES, REPO_ROOT } from "../helpers/fixtures.js";
 import { IS_ROOT } from "../fds/helpers.js";
@@ -26,24 +27,40 @@ function accepted(bundle: string, cache: string): boolean {
   return r.stdout === "true";
 }
 
-const caches: [bin: string, cache: string, needs: boolean][] = [
-  ["crtool", "crtool-main.cjs.cache", true],
-  ["crit", "crit-main.cjs.cache", true],
-  ["crit", "crit-main.cjs.decode.cache", HAVE_FIXTURES],
-  // Made by dumping the demo's workload and restoring it: root (ptrace, bpf(2)).
-  ["crtool", "crtool-main.cjs.dump.cache", IS_ROOT],
-  ["crtool", "crtool-main.cjs.restore.cache", IS_ROOT],
+const bundles: [bundle: string, warmedBy: string][] = [
+  ["crtool-main.cjs", "--version"],
+  ["crit-main.cjs", "--version"],
+  ["crit-decode.cjs", "crit decode of a fixture (or decode --help)"],
+  ["crtool-dump.cjs", "dumping the demo's workload as root (or dump --help)"],
+  ["crtool-restore.cjs", "restoring that checkpoint (or restore --help)"],
 ];
 
 describe("code caches of the bins", () => {
-  it.each(caches)("%s: %s is there and V8 accepts it", (bin, cache, needs) => {
-    if (!needs) {
-      console.warn(`skipping ${cache}: the build could not warm it here (not root, or no fixtures)`);
-      return;
-    }
-    const path = join(CLI, cache);
+  it.each(bundles)("%s has a cache V8 accepts (warmed by %s)", (bundle) => {
+    const path = join(CLI, `${bundle}.cache`);
     expect(existsSync(path), path).toBe(true);
-    expect(accepted(join(CLI, `${bin}-main.cjs`), path)).toBe(true);
+    expect(accepted(join(CLI, bundle), path)).toBe(true);
+  });
+
+  it.skipIf(!IS_ROOT || !HAVE_FIXTURES)("the warmed caches hold the code their command ran at build time, more than --help compiles", () => {
+    // --help alone compiles what the main bundle's --version does: about the same size.
+    const size = (f: string) => statSync(join(CLI, f)).size;
+    expect(size("crtool-dump.cjs.cache")).toBeGreaterThan(1.5 * size("crtool-main.cjs.cache"));
+    expect(size("crtool-restore.cjs.cache")).toBeGreaterThan(1.5 * size("crtool-main.cjs.cache"));
+    expect(size("crit-decode.cjs.cache")).toBeGreaterThan(1.5 * size("crit-main.cjs.cache"));
+  });
+
+  it("a command's bundle leaves other commands' code out, so the launcher must pick it by command", () => {
+    const runBundle = (bundle: string, args: string[]) =>
+      spawnSync(process.execPath, [join(CLI, bundle), ...args], { encoding: "utf8" });
+    // The bundle run directly (the launcher would take crtool-main.cjs for restore).
+    const wrong = runBundle("crtool-dump.cjs", ["restore", "-D", "/nonexistent", "--pin", "/nonexistent"]);
+    expect(wrong.status).toBe(70);
+    expect(wrong.stderr).toMatch(/this is the dump command's bundle: another command's code is not in it/);
+    // Through the bin, restore gets the code it needs and reports the user's mistake.
+    const right = spawnSync(process.execPath, [join(CLI, "crtool.js"), "restore", "-D", "/nonexistent", "--pin", "/nonexistent"], { encoding: "utf8" });
+    expect(right.status).toBe(1);
+    expect(right.stderr).not.toMatch(/bundle/);
   });
 
   it("a bundle with another cache beside it is refused by V8, so the check above can fail", () => {
