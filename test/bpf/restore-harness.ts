@@ -17,7 +17,7 @@ import type { FownEntry } from "../../src/images/schema/types.js";
 import { NO_FOWN } from "../../src/bpf/dump-map.js";
 import { setExtFields, type CrtoolBpfmapDataExt, type CrtoolBpfmapFileExt } from "../../src/images/ext-fields.js";
 import { bpftoolMapDump, bytesHex, type BpftoolElement, type Holder } from "./harness.js";
-import { afterEach, beforeEach, expect } from "vitest";
+import { afterAll, afterEach, beforeEach, expect } from "vitest";
 import { countBpfFds } from "../kernel/helpers.js";
 import { fileEntryOf } from "../../src/bpf/map-spec-image.js";
 
@@ -224,8 +224,17 @@ function u32buf(n: number): Buffer {
   return b;
 }
 
+const tempDirs: string[] = [];
+// Registered while the importing test file is collected: its directories go when it ends.
+afterAll(() => {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A private directory, removed when the test file ends. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
 }
 
 /** Every BTF id on the system. */

@@ -3,8 +3,8 @@
  * known) and what was expected, exit status 1, no stack trace, and no output
  * file left behind — temporary or final.
  */
-import { beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers/run-cli.js";
@@ -14,6 +14,7 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "crtool-bad-"));
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const u32 = (...words: number[]) => Buffer.concat(words.map((w) => {
   const b = Buffer.alloc(4);

@@ -1,6 +1,6 @@
 /** The typed library API: images from paths, buffers and streams; writing images. */
 import { describe, expect, it } from "vitest";
-import { createReadStream, mkdtempSync, readFileSync } from "node:fs";
+import { createReadStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,8 +47,13 @@ describe.skipIf(!HAVE_FIXTURES)("library", () => {
 
   it("writes an image file that reads back byte-identical", async () => {
     const entries = await collect(await openImage(path));
-    const out = join(mkdtempSync(join(tmpdir(), "crtool-lib-")), "bpfmap-data.img");
-    expect(await writeImageFile(out, "BPFMAP_DATA", entries)).toBe(3);
-    expect(readFileSync(out).equals(readFileSync(path))).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), "crtool-lib-"));
+    try {
+      const out = join(dir, "bpfmap-data.img");
+      expect(await writeImageFile(out, "BPFMAP_DATA", entries)).toBe(3);
+      expect(readFileSync(out).equals(readFileSync(path))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,7 @@
 /** The schema: committed tables match proto/, and every image type resolves. */
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/fixtures.js";
@@ -16,8 +16,12 @@ describe("schema", () => {
   it("src/images/schema/tables.ts and types.ts are what proto/ compiles to", () => {
     const out = mkdtempSync(join(tmpdir(), "crtool-schema-"));
     execFileSync(process.execPath, [join(REPO_ROOT, "scripts/gen-schema.mjs"), "proto", out], { cwd: REPO_ROOT, stdio: "pipe" });
-    for (const f of ["tables.ts", "types.ts"]) {
-      expect(readFileSync(join(out, f), "utf8"), `${f} is stale: run npm run gen:proto`).toBe(readFileSync(join(REPO_ROOT, "src/images/schema", f), "utf8"));
+    try {
+      for (const f of ["tables.ts", "types.ts"]) {
+        expect(readFileSync(join(out, f), "utf8"), `${f} is stale: run npm run gen:proto`).toBe(readFileSync(join(REPO_ROOT, "src/images/schema", f), "utf8"));
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   }, 60_000);
 
