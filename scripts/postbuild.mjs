@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
 
-// The bins: each a CommonJS bundle (NAME-main.cjs) run by a small launcher
-// (launch.cjs) through a V8 code cache made here, since Node 20 has none of
-// its own. Commands still load their code when they run (dynamic imports
-// become lazily initialised modules), so the cache covers what every run
-// compiles: commander and the command table.
+// The bins: CommonJS bundles run by a small launcher (launch.cjs) through V8
+// code caches made here, since Node 20 has none of its own: NAME-main.cjs for
+// every command, and NAME-COMMAND.cjs for the commands in OWN_BUNDLES.
+// Commands load their code when they run (dynamic imports become lazily
+// initialised modules), so each cache holds what its runs below compiled.
 mkdirSync("dist/cli", { recursive: true });
 for (const f of readdirSync("dist/cli")) if (/^chunk-.*\.js$|\.cache$|^(crtool|crit)-[a-z-]+\.cjs$/.test(f)) rmSync(`dist/cli/${f}`);
 // dist/cli holds only the bins and what they load: CommonJS.
@@ -67,8 +67,9 @@ function cacheRun(name, args) {
  * made by running the command the way users do: crit decode on a fixture,
  * crtool dump of the demo's workload (maps of several types) and restore of
  * that checkpoint. A warm-up this machine cannot run (dump needs ptrace and
- * bpf(2) rights; the fixtures may be absent) leaves that command on the
- * shared cache: it then compiles its code at run time, nothing else changes.
+ * bpf(2) rights; the fixtures may be absent) leaves that command's cache as
+ * `COMMAND --help` made it: it then compiles its code at run time, nothing
+ * else changes.
  */
 async function warmUpCommands() {
   if (existsSync(FIXTURE_IMAGES)) {

@@ -6,6 +6,7 @@
  */
 import { T, TYPE_NAMES } from "../schema/table-types.js";
 import type { FieldType, MessageType } from "../schema/message-type.js";
+import { hasPlainFieldNames, makeFunction } from "../schema/code-per-type.js";
 import { InvalidUtf8, UNKNOWN_FIELDS, type ImageMessage } from "../wire/message.js";
 import { encodeBase64Lines } from "../text/base64.js";
 import { INDENT, pyJsonString } from "../text/python-json.js";
@@ -134,9 +135,6 @@ function renderFieldsGeneric(type: MessageType): FieldsRenderer {
   };
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-let canCompile = true;
-
 /**
  * Source text of one present, non-repeated field's JSON value (`v` holds
  * it), written out for the cases that dominate large images; the others call
@@ -171,7 +169,7 @@ function valueSource(f: FieldType, i: number, humanize: boolean): string {
  * forbids it), the generic loop.
  */
 function compileFields(type: MessageType, humanize: boolean): FieldsRenderer {
-  if (!canCompile || !type.fields.every((f) => IDENTIFIER.test(f.name))) return renderFieldsGeneric(type);
+  if (!hasPlainFieldNames(type)) return renderFieldsGeneric(type);
   let body = "let out = \"\", v, t;\n";
   type.fields.forEach((f, i) => {
     const key = JSON.stringify(JSON.stringify(f.name) + ": ");
@@ -179,13 +177,8 @@ function compileFields(type: MessageType, humanize: boolean): FieldsRenderer {
       ? `v = m.${f.name};\nif (v !== undefined && (t = field(F[${i}], v, style, level, hex)) !== "") out += (out === "" ? inner : sep) + ${key} + t;\n`
       : `v = m.${f.name};\nif (v !== undefined) out += (out === "" ? inner : sep) + ${key} + ${valueSource(f, i, humanize)};\n`;
   });
-  try {
-    const make = new Function("F", "field", "scalar", "msg", "str", `return function (m, style, level, hex, inner, sep) {\n${body}return out;\n};`);
-    return make(type.fields, renderField, renderScalar, renderMessage, pyJsonString) as FieldsRenderer;
-  } catch {
-    canCompile = false;
-    return renderFieldsGeneric(type);
-  }
+  const make = makeFunction(["F", "field", "scalar", "msg", "str"], `return function (m, style, level, hex, inner, sep) {\n${body}return out;\n};`);
+  return make ? (make(type.fields, renderField, renderScalar, renderMessage, pyJsonString) as FieldsRenderer) : renderFieldsGeneric(type);
 }
 
 const fieldRenderers = [new WeakMap<MessageType, FieldsRenderer>(), new WeakMap<MessageType, FieldsRenderer>()];

@@ -4,6 +4,7 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { T, TYPE_NAMES } from "../schema/table-types.js";
 import { InvalidMessageError } from "../errors.js";
 import type { FieldType, MessageType } from "../schema/message-type.js";
+import { hasPlainFieldNames, makeFunction } from "../schema/code-per-type.js";
 import { InvalidUtf8, UNKNOWN_FIELDS, type ImageMessage, type ScalarValue, type UnknownField } from "./message.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -42,7 +43,7 @@ function readScalar(r: BinaryReader, t: number): ScalarValue {
   }
 }
 
-/** One message's bytes [r.pos, end), field by field as the schema says; `read` decodes sub-messages. */
+/** One message's bytes [r.pos, end), field by field as the schema says. */
 type MessageReader = (r: BinaryReader, end: number, depth: number) => ImageMessage;
 
 function readField(r: BinaryReader, f: FieldType, end: number, depth: number): ScalarValue | ImageMessage {
@@ -126,9 +127,6 @@ const SCALAR_READS: Readonly<Record<number, string>> = {
   [T.DOUBLE]: "r.double()",
 };
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-let canCompile = true;
-
 /**
  * The decode loop unrolled for one message type: a switch on the whole tag
  * and each field stored by its name, so that V8 caches every store for the
@@ -138,7 +136,7 @@ let canCompile = true;
  * Content-Security-Policy forbids it), the generic loop.
  */
 function compileReader(type: MessageType): MessageReader {
-  if (!canCompile || !hasPlainNames(type)) return genericReader(type);
+  if (!hasPlainFieldNames(type)) return genericReader(type);
   let cases = "";
   type.fields.forEach((f, i) => {
     const tag = ((f.no << 3) | f.wireType) >>> 0;
@@ -159,18 +157,8 @@ ${cases}default: unknown = other(r, type, m, tag, end, depth, unknown);
 }
 return finish(type, m, r, end, unknown);
 };`;
-  try {
-    const make = new Function("type", "F", "field", "other", "finish", "str", "copy", body) as (...a: unknown[]) => MessageReader;
-    return make(type, type.fields, readField, readOther, finish, decodeString, copyBytes);
-  } catch {
-    canCompile = false;
-    return genericReader(type);
-  }
-}
-
-/** Field names that cannot be written as `m.name` keep the generic loop. */
-function hasPlainNames(type: MessageType): boolean {
-  return type.fields.every((f) => IDENTIFIER.test(f.name) && f.name !== "__proto__");
+  const make = makeFunction(["type", "F", "field", "other", "finish", "str", "copy"], body);
+  return make ? (make(type, type.fields, readField, readOther, finish, decodeString, copyBytes) as MessageReader) : genericReader(type);
 }
 
 const readers = new WeakMap<MessageType, MessageReader>();
