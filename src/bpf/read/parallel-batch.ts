@@ -1,10 +1,10 @@
 /**
- * Reading a large hash map on two CPUs. A hash map's batch token is a bucket
- * index, so one reader can walk buckets [0, n/2) while another walks
- * [n/2, n) on a second koffi worker thread; the kernel work, which is nearly
- * all of a large dump, is then shared. Each half goes to scratch files as it
- * is read; they are joined in bucket order, so the output is exactly what
- * one reader would produce.
+ * Reading a large hash map on several CPUs. A hash map's batch token is a
+ * bucket index, so readers on koffi's worker threads can each walk a range of
+ * buckets ([0, n/k), [n/k, 2n/k), ...); the kernel work, which is nearly all
+ * of a large dump, is then shared. Each range goes to scratch files as it is
+ * read; they are joined in bucket order, so the output is exactly what one
+ * reader would produce.
  */
 import { availableParallelism } from "node:os";
 import { MAP_TYPE, MapBatchReader } from "../../kernel/index.js";
@@ -26,7 +26,7 @@ function bucketCount(maxEntries: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, maxEntries)));
 }
 
-interface Half {
+interface RangeRead {
   spool: ElementSpool;
   /** Where the last batch starts in the spool (elements), and its size. */
   lastAt: number;
@@ -38,7 +38,7 @@ interface Half {
  * spool: each batch goes from the reader's buffer, reused call after call,
  * to the page cache, never into fresh memory.
  */
-async function readRange(map: LiveMap, from: number, until: number, spool: ElementSpool, tick?: (n: number) => void): Promise<Half> {
+async function readRange(map: LiveMap, from: number, until: number, spool: ElementSpool, tick?: (n: number) => void): Promise<RangeRead> {
   const reader = new MapBatchReader(map.fd, {
     keySize: map.keySize,
     valueSize: map.valueStride,
@@ -46,7 +46,7 @@ async function readRange(map: LiveMap, from: number, until: number, spool: Eleme
     autoGrow: true,
   });
   if (from > 0) reader.startFrom(from);
-  const half: Half = { spool, lastAt: 0, lastCount: 0 };
+  const half: RangeRead = { spool, lastAt: 0, lastCount: 0 };
   while (!reader.done) {
     const n = await reader.nextAsync();
     if (n > 0) {
@@ -61,7 +61,7 @@ async function readRange(map: LiveMap, from: number, until: number, spool: Eleme
 }
 
 /** Drops the elements of the first half's last batch that the second half also read (it read past the split). */
-function trimOverlap(first: Half, second: Half, keySize: number, stride: number): void {
+function trimOverlap(first: RangeRead, second: RangeRead, keySize: number, stride: number): void {
   if (first.lastCount === 0 || second.spool.count === 0 || keySize === 0) return;
   const head = Buffer.allocUnsafe(keySize);
   second.spool.keys.readAt(head, 0);
@@ -76,7 +76,7 @@ function trimOverlap(first: Half, second: Half, keySize: number, stride: number)
   }
 }
 
-/** Two spools read back as one: all keys of both, then all values of both. */
+/** Spools read back as one: all keys of both, then all values of both. */
 class JoinedSpools implements SpooledContents {
   constructor(private readonly parts: ElementSpool[]) {}
   get count(): number {
@@ -100,19 +100,27 @@ class JoinedSpools implements SpooledContents {
   }
 }
 
-/** Every element, in bucket order, read by two threads into scratch files; `tick` hears of every batch. */
-export async function readByBatchParallel(map: LiveMap, spoolDir?: string, tick?: (n: number) => void): Promise<SpooledContents> {
-  const split = bucketCount(map.maxEntries) / 2;
-  const a = new ElementSpool(spoolDir);
-  let b: ElementSpool | undefined;
+/** How many ranges a large map is read in: one per CPU, at least two. */
+export function readerCount(): number {
+  const asked = Number(process.env.CRTOOL_READERS);
+  if (Number.isInteger(asked) && asked >= 1 && asked <= 16) return asked;
+  return Math.max(2, Math.min(4, availableParallelism()));
+}
+
+/** Every element, in bucket order, read in `parts` bucket ranges at once into scratch files; `tick` hears of every batch. */
+export async function readByBatchParallel(map: LiveMap, spoolDir?: string, tick?: (n: number) => void, parts = readerCount()): Promise<SpooledContents> {
+  const buckets = bucketCount(map.maxEntries);
+  const n = Math.max(1, Math.min(parts, buckets));
+  const spools: ElementSpool[] = [];
   try {
-    b = new ElementSpool(spoolDir);
-    const [first, second] = await Promise.all([readRange(map, 0, split, a, tick), readRange(map, split, Infinity, b, tick)]);
-    trimOverlap(first, second, map.keySize, map.valueStride);
-    return new JoinedSpools([a, b]);
+    for (let i = 0; i < n; i++) spools.push(new ElementSpool(spoolDir));
+    const bounds = spools.map((_, i) => Math.floor((buckets * i) / n));
+    const ranges = await Promise.all(spools.map((spool, i) => readRange(map, bounds[i]!, i + 1 < n ? bounds[i + 1]! : Infinity, spool, tick)));
+    // A batch does not stop at a range's end: each range's last batch is cut where the next range starts.
+    for (let i = 0; i + 1 < n; i++) trimOverlap(ranges[i]!, ranges[i + 1]!, map.keySize, map.valueStride);
+    return new JoinedSpools(spools);
   } catch (e) {
-    a.close();
-    b?.close();
+    for (const s of spools) s.close();
     throw e;
   }
 }
