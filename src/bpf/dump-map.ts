@@ -6,7 +6,7 @@
  *
  * Used by the BPFMAP fd kind (src/fds/bpfmap.ts) and by `crtool dump --pinned`.
  */
-import { O_CLOEXEC, readFdinfo, type BpfMapFdinfo } from "../kernel/index.js";
+import { O_CLOEXEC, readFdinfo, type BpfMapFdinfo, type MapInfo } from "../kernel/index.js";
 import type { ImageMessage } from "../images/index.js";
 import { FD_TYPE_NUMBERS } from "../contract/fd-kind.js";
 import type { DumpContext } from "../contract/dump-context.js";
@@ -33,6 +33,8 @@ export interface MapFile extends MapFileAttrs {
   owner: MapOwner;
   /** The owner's fdinfo of this file: CRIU's fields come from it. Default: crtool's own fd's. */
   fdinfo?: BpfMapFdinfo;
+  /** The map's bpf_map_info, when already asked (the dump's helper thread): not asked again. */
+  info?: MapInfo;
 }
 
 export interface MapDumpOptions {
@@ -56,7 +58,7 @@ const PROGRESS_ABOVE = 100_000;
  */
 export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: MapDumpOptions = {}): ImageMessage | Promise<ImageMessage> {
   // The open file's flags are known (fdinfo): its access mode needs no fcntl.
-  const map = LiveMap.fromFd(fd, { accessMode: file.flags & 3 });
+  const map = LiveMap.fromFd(fd, { accessMode: file.flags & 3, info: file.info });
   ctx.firstTime(`bpfmap-record:${map.id}`);
   const spec = specOf(map, ctx, file.fdinfo);
   const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};

@@ -49,8 +49,8 @@ export class LiveMap {
    * The map behind an fd the caller keeps owning. `known` spares system
    * calls when the caller has the fd's fdinfo: it is a map, with this access mode.
    */
-  static fromFd(fd: number, known?: { accessMode: number }): LiveMap {
-    const map = new LiveMap(fd, mapGetInfo(fd, { knownMap: known !== undefined }), false);
+  static fromFd(fd: number, known?: { accessMode: number; info?: MapInfo }): LiveMap {
+    const map = new LiveMap(fd, known?.info ?? mapGetInfo(fd, { knownMap: known !== undefined }), false);
     map.accessMode = known?.accessMode;
     return map;
   }

@@ -286,8 +286,9 @@ export class DumpSession {
     releaseBatchReaders();
     if (this.prefetch.used > 0) this.ctx.log(`contents of ${this.prefetch.used} small BPF maps were read on a second thread`);
     const ahead = this.helper?.readAheadUsed ?? 0;
+    const probed = this.helper?.probesUsed ?? 0;
     this.closeHelper();
-    if (ahead > 0) this.ctx.log(`fdinfo of ${ahead} fds was read ahead on a second thread`);
+    if (ahead > 0) this.ctx.log(`fdinfo of ${ahead} fds was read ahead on a second thread${probed > 0 ? ` (with ${probed} BPF map fds taken and asked about)` : ""}`);
     this.grabber.closeAll();
     const images = this.images.count;
     const bytes = this.images.bytes;

@@ -4,7 +4,7 @@
  * and to read through. Duplicates are closed when the dump ends.
  */
 import { fstatSync } from "node:fs";
-import { FdinfoReader, close, parseFdinfo, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type DumpHelperThread, type FdLink, type Fdinfo } from "../kernel/index.js";
+import { FdinfoReader, close, parseFdinfo, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type DumpHelperThread, type FdLink, type Fdinfo, type MapFdProbe } from "../kernel/index.js";
 import type { FileStat, TaskFd } from "../contract/fd-kind.js";
 import { NoSuchProcessError } from "./process-tree.js";
 import { PermissionError } from "./freezer.js";
@@ -17,6 +17,8 @@ export class FdGrabber {
   private readonly fdinfoReaders = new Map<number, FdinfoReader>();
   /** The dump's helper thread, when it reads fdinfo ahead (see readAhead). */
   private helper: DumpHelperThread | undefined;
+  /** What the helper thread learnt of the fd whose fdinfo was read last (see probe()). */
+  private lastProbe: { pid: number; fd: number; probe: MapFdProbe } | undefined;
 
   /** Has `helper` read the fdinfo of `fds` of `pid` ahead of fdinfo() (see DumpHelperThread). */
   readAhead(pid: number, fds: readonly number[], helper: DumpHelperThread): void {
@@ -26,8 +28,17 @@ export class FdGrabber {
 
   /** The fdinfo of fd `fd` of `pid` (read ahead, or through one open /proc/PID/fdinfo per process). */
   fdinfo(pid: number, fd: number): Fdinfo {
-    const text = this.helper?.take(pid, fd);
-    if (text !== undefined) return parseFdinfo(text);
+    const helper = this.helper;
+    const text = helper?.take(pid, fd);
+    this.lastProbe = undefined;
+    if (text !== undefined) {
+      // A BPF map's duplicate, taken by the thread with its fdinfo: grab() will return it.
+      if (helper!.takenFd >= 0) {
+        this.keep(pid, fd, helper!.takenFd);
+        if (helper!.takenProbe) this.lastProbe = { pid, fd, probe: helper!.takenProbe };
+      }
+      return parseFdinfo(text);
+    }
     let r = this.fdinfoReaders.get(pid);
     if (!r) {
       try {
@@ -54,6 +65,22 @@ export class FdGrabber {
       this.pidfds.set(pid, p);
     }
     return p;
+  }
+
+  /** What the helper thread asked the kernel about fd `fd` of `pid` with its fdinfo, if it did (BPF maps). */
+  probe(pid: number, fd: number): MapFdProbe | undefined {
+    const p = this.lastProbe;
+    return p && p.pid === pid && p.fd === fd ? p.probe : undefined;
+  }
+
+  private keep(pid: number, fd: number, ours: number): void {
+    const key = `${pid}:${fd}`;
+    if (this.grabbed.has(key)) {
+      close(ours);
+      return;
+    }
+    this.grabbed.set(key, ours);
+    this.keyOf.set(ours, key);
   }
 
   /** crtool's duplicate of fd `fd` of `pid` (the same open file), cached. */
@@ -128,6 +155,7 @@ export function listTaskFds(pid: number): number[] {
  */
 export function readTaskFd(pid: number, fd: number, grabber: FdGrabber): TaskFd {
   const fdinfo = grabber.fdinfo(pid, fd);
+  const probe = grabber.probe(pid, fd);
   // The link and stat are read on first use: for most BPF maps fdinfo says
   // enough, and a tree may hold tens of thousands of them.
   let linkBytes: Buffer | undefined;
@@ -137,6 +165,7 @@ export function readTaskFd(pid: number, fd: number, grabber: FdGrabber): TaskFd 
     pid,
     fd,
     fdinfo,
+    probe,
     cloexec: (fdinfo.flags & O_CLOEXEC) !== 0,
     get linkBytes() {
       return (linkBytes ??= readFdLinkBytes(pid, fd));

@@ -7,7 +7,7 @@
  */
 import type { ImageMessage } from "../images/wire/message.js";
 import { FdTypesValues, type FileEntry } from "../images/schema/types.js";
-import type { Fdinfo, FdLink } from "../kernel/index.js";
+import type { Fdinfo, FdLink, MapFdProbe } from "../kernel/index.js";
 import type { DumpContext } from "./dump-context.js";
 import type { RestoreContext } from "./restore-context.js";
 
@@ -27,6 +27,8 @@ export interface TaskFd {
   /** The raw link bytes (paths may be any bytes). */
   readonly linkBytes: Uint8Array;
   readonly fdinfo: Fdinfo;
+  /** For a BPF map, what the dump's helper thread already asked the kernel about it, when it did. */
+  readonly probe?: MapFdProbe;
   /** FD_CLOEXEC, from the O_CLOEXEC bit of fdinfo `flags`. */
   readonly cloexec: boolean;
   /** fstat() of the open file (taken on crtool's duplicate of it). */

@@ -109,11 +109,20 @@ export function mapGetInfo(fd: number, opts: MapInfoOptions = {}): MapInfo {
   }
   const len = objGetInfo(fd, infoBuf, `map fd ${fd}`);
   if (!opts.knownMap) assertMapFd(fd);
+  const info = parseMapInfo(infoBuf, 0, len);
+  if (opts.hash && len >= INFO.hashSize + 4) info.hash = Uint8Array.from(hashBuf);
+  return info;
+}
 
-  const b = infoBuf;
-  const u32 = (off: number) => (off + 4 <= len ? b.readUInt32LE(off) : 0);
-  const u64 = (off: number) => (off + 8 <= len ? b.readBigUInt64LE(off) : 0n);
-  const nameEnd = b.indexOf(0, INFO.name);
+/** Bytes of struct bpf_map_info asked for when the hash is not (the kernel fills what it has, up to this). */
+export const MAP_INFO_SIZE = 128;
+
+/** A struct bpf_map_info the kernel filled `len` bytes of, at `base` in `b` (fields past `len` are 0). */
+export function parseMapInfo(b: Buffer, base: number, len: number): MapInfo {
+  const u32 = (off: number) => (off + 4 <= len ? b.readUInt32LE(base + off) : 0);
+  const u64 = (off: number) => (off + 8 <= len ? b.readBigUInt64LE(base + off) : 0n);
+  const nameEnd = b.indexOf(0, base + INFO.name);
+  const nameLimit = base + INFO.ifindex;
   const type = u32(INFO.type);
   return {
     type,
@@ -123,7 +132,7 @@ export function mapGetInfo(fd: number, opts: MapInfoOptions = {}): MapInfo {
     valueSize: u32(INFO.valueSize),
     maxEntries: u32(INFO.maxEntries),
     mapFlags: u32(INFO.mapFlags),
-    name: b.toString("utf8", INFO.name, Math.min(nameEnd < 0 ? INFO.ifindex : nameEnd, INFO.ifindex)),
+    name: b.toString("utf8", base + INFO.name, nameEnd < 0 ? nameLimit : Math.min(nameEnd, nameLimit)),
     ifindex: u32(INFO.ifindex),
     btfVmlinuxValueTypeId: u32(INFO.btfVmlinuxValueTypeId),
     netnsDev: u64(INFO.netnsDev),
@@ -134,7 +143,7 @@ export function mapGetInfo(fd: number, opts: MapInfoOptions = {}): MapInfo {
     btfVmlinuxId: u32(INFO.btfVmlinuxId),
     mapExtra: u64(INFO.mapExtra),
     infoLen: len,
-    hash: opts.hash && len >= INFO.hashSize + 4 ? Uint8Array.from(hashBuf) : undefined,
+    hash: undefined,
   };
 }
 

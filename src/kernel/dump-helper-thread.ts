@@ -6,7 +6,9 @@
  *   costs the kernel ~20 µs per call whoever calls it; with thousands of
  *   maps that is a third of a dump.
  * - Reading /proc/PID/fdinfo/N ahead of the main thread (readAhead/take),
- *   ~10 µs each, in fd order. The main thread never waits for these: take()
+ *   ~10 µs each, in fd order, and for a BPF map taking crtool's duplicate
+ *   of the fd as well and asking what the main thread would ask of it next
+ *   (pidfd_getfd, F_GETSIG, F_GETOWN_EX, BPF_OBJ_GET_INFO_BY_FD: ~25 µs). The main thread never waits for these: take()
  *   gives the text when it is there, undefined otherwise (the caller reads
  *   it itself), and the thread skips ahead when it falls behind. The tree
  *   is frozen, so a file read a little early says what it would say now (a
@@ -28,6 +30,8 @@ import { closeSync, constants, openSync } from "node:fs";
 import { BATCH, batchTokenSize } from "./bpf-batch.js";
 import { BPF_CMD } from "./bpf-constants.js";
 import { O_CLOEXEC, addressOf, syscallNumbers } from "./libc.js";
+import { pidfdOpen } from "./pidfd.js";
+import { MAP_INFO_SIZE, parseMapInfo, type MapInfo } from "./bpf-info.js";
 import { CrtoolError } from "../errors/base.js";
 
 /** Int32 fields of one batch job in the job table. */
@@ -67,6 +71,15 @@ export interface BatchJobRequest {
 }
 
 
+/** What the helper thread asked the kernel about a BPF map's fd as it took crtool's duplicate of it. */
+export interface MapFdProbe {
+  /** F_GETSIG. */
+  signum: number;
+  /** F_GETOWN_EX's pid (0: nobody gets signals). */
+  ownerPid: number;
+  info: MapInfo;
+}
+
 /** The helper thread is gone (or never started) while the main thread waits for one of its jobs. */
 export class HelperThreadError extends CrtoolError {
   readonly code = "HELPER_THREAD";
@@ -101,12 +114,23 @@ export class DumpHelperThread {
   private readonly lens = new Int32Array(new SharedArrayBuffer(WINDOW * 4));
   private readonly tagGen = new Int32Array(new SharedArrayBuffer(WINDOW * 4));
   private readonly tagIdx = new Int32Array(new SharedArrayBuffer(WINDOW * 4)).fill(-1);
+  /** Per slot: crtool's duplicate of a map's fd, or -1; whoever swaps it out for -1 owns it. */
+  private readonly grabs = new Int32Array(new SharedArrayBuffer(WINDOW * 4)).fill(-1);
+  /** Per slot, with a duplicate: its signal, its owner's pid, and the length of its bpf_map_info in `infos` (-1: not asked). */
+  private readonly probes = new Int32Array(new SharedArrayBuffer(WINDOW * 4 * 4));
+  private readonly infos = Buffer.from(new SharedArrayBuffer(WINDOW * MAP_INFO_SIZE));
   private list: ReadAheadList | undefined;
   private gen = 0;
-  /** Directories opened for the thread; closed once it is gone. */
+  /** Directories and pidfds opened for the thread; closed once it is gone. */
   private readonly dirs: number[] = [];
   /** fdinfo files whose text came from the thread. */
   readAheadUsed = 0;
+  /** BPF map fds the thread took and asked about (takenProbe) that the main thread used. */
+  probesUsed = 0;
+  /** After a take() that returned text: crtool's duplicate of that fd, now the caller's to close, or -1. */
+  takenFd = -1;
+  /** With takenFd: what the thread asked the kernel about it, if it could. */
+  takenProbe: MapFdProbe | undefined;
 
   /** failAtStart: the thread dies at once (tests of what the main thread does then). */
   constructor(opts: { failAtStart?: boolean } = {}, readonly jobCount = 4096, arenaBytes = 16 << 20) {
@@ -135,10 +159,15 @@ export class DumpHelperThread {
         lens: this.lens.buffer,
         tagGen: this.tagGen.buffer,
         tagIdx: this.tagIdx.buffer,
+        grabs: this.grabs.buffer,
+        probes: this.probes.buffer,
+        infos: this.infos.buffer,
+        infoSize: MAP_INFO_SIZE,
+        infoCmd: BPF_CMD.OBJ_GET_INFO_BY_FD,
         attrAddress: addressOf(new Uint8Array(attr)),
         tokenAddress: addressOf(new Uint8Array(token)),
         arenaAddress: addressOf(this.arena),
-        nr: { bpf: nr.bpf, openat: nr.openat, read: nr.read, close: nr.close },
+        nr: { bpf: nr.bpf, openat: nr.openat, read: nr.read, close: nr.close, pidfd_getfd: nr.pidfd_getfd, fcntl: nr.fcntl },
         cmd: BPF_CMD.MAP_LOOKUP_BATCH,
         B: BATCH,
         J: JOB,
@@ -254,11 +283,18 @@ export class DumpHelperThread {
       return; // gone or unreadable: the caller's own read says why
     }
     this.dirs.push(dir);
+    let pidfd = -1;
+    try {
+      pidfd = pidfdOpen(pid);
+      this.dirs.push(pidfd);
+    } catch {
+      // Only fdinfo then: the main thread takes every fd itself, and its errors say why.
+    }
     const list = new Int32Array(new SharedArrayBuffer(fds.length * 4));
     list.set(fds);
     const gen = ++this.gen;
     this.list = { pid, gen, fds: list, next: 0 };
-    this.port.postMessage({ gen, fds: list.buffer, dir });
+    this.port.postMessage({ gen, fds: list.buffer, dir, pidfd });
     Atomics.store(this.ctrl, C.taken, 0);
     Atomics.store(this.ctrl, C.gen, gen);
     this.ring();
@@ -275,11 +311,19 @@ export class DumpHelperThread {
     const i = l.next++;
     const s = i % WINDOW;
     let text: string | undefined;
+    this.takenFd = -1;
+    this.takenProbe = undefined;
     if (Atomics.load(this.tagIdx, s) === i && this.tagGen[s] === l.gen) {
       const n = this.lens[s];
       if (n >= 0 && n < SLOT) {
         text = this.slots.toString("utf8", s * SLOT, s * SLOT + n);
         this.readAheadUsed++;
+        this.takenFd = Atomics.exchange(this.grabs, s, -1);
+        const len = this.takenFd >= 0 ? this.probes[s * 4 + 2] : -1;
+        if (len > 0) {
+          this.takenProbe = { signum: this.probes[s * 4], ownerPid: this.probes[s * 4 + 1], info: parseMapInfo(this.infos, s * MAP_INFO_SIZE, len) };
+          this.probesUsed++;
+        }
       }
     }
     // The slot is free again once taken: let the thread go on when it waits for that.
@@ -299,6 +343,11 @@ export class DumpHelperThread {
     const dirs = this.dirs.splice(0);
     void this.worker.terminate().finally(() => {
       for (const d of dirs) closeSync(d);
+      // Duplicates the thread took and nobody took from it (a thread stopped before its own clean-up).
+      for (let s = 0; s < WINDOW; s++) {
+        const fd = Atomics.exchange(this.grabs, s, -1);
+        if (fd >= 0) closeSync(fd);
+      }
     });
   }
 }

@@ -1,6 +1,7 @@
 // The dump's helper thread (see dump-helper-thread.ts, which starts it):
-// batch lookups of small maps and fdinfo reads ahead of the main thread,
-// into shared memory. CommonJS with no imports but koffi, as a plain file so
+// batch lookups of small maps, and fdinfo reads ahead of the main thread
+// into shared memory (with, for a BPF map, crtool's duplicate of its fd, its
+// signal and owner, and its bpf_map_info). CommonJS with no imports but koffi, as a plain file so
 // that it runs the same from src/ (tests), dist/kernel/ (the library) and
 // dist/cli/ (the bundled commands, beside which the build copies it). It
 // may only use what workerData gives.
@@ -11,16 +12,23 @@ const lib = koffi.load("libc.so.6");
 const sys4 = lib.func("long syscall(long, long, long, long)");
 const sys5 = lib.func("long syscall(long, long, long, long, long)");
 const { ctrl, jobs, attr, attrAddress, attrSize, tokenAddress, arenaAddress, nr, cmd, B, J, K, jobInts, jobCount, port } = workerData;
-const { slots, lens, tagGen, tagIdx, window, slot, openFlags } = workerData;
+const { slots, lens, tagGen, tagIdx, grabs, probes, infos, infoSize, infoCmd, window, slot, openFlags } = workerData;
 const c = new Int32Array(ctrl), t = new Int32Array(jobs), a = new DataView(attr), attrBytes = new Uint8Array(attr);
 // 1 while it runs, 2 once gone: the main thread may be blocked in a wait and never see an "error" event.
 Atomics.store(c, K.alive, 1);
 if (workerData.fail) { Atomics.store(c, K.alive, 2); throw new Error("injected failure"); }
-const len = new Int32Array(lens), tg = new Int32Array(tagGen), ti = new Int32Array(tagIdx);
+const len = new Int32Array(lens), tg = new Int32Array(tagGen), ti = new Int32Array(tagIdx), gr = new Int32Array(grabs);
+const slotBytes = Buffer.from(slots);
+const pr = new Int32Array(probes), infoBytes = Buffer.from(infos);
+const infosAddress = Number(koffi.address(new Uint8Array(infos)));
+const owner = Buffer.alloc(8);
+const ownerAddress = Number(koffi.address(owner));
+const F_GETSIG = 11, F_GETOWN_EX = 16;
+const MAP_LINE = Buffer.from("\nmap_id:");
 const slotsAddress = Number(koffi.address(new Uint8Array(slots)));
 const name = Buffer.alloc(16);
 const nameAddress = Number(koffi.address(name));
-let next = 0, gen = 0, list = null, dir = -1, ri = 0;
+let next = 0, gen = 0, list = null, dir = -1, pidfd = -1, ri = 0;
 
 function batchJob(n) {
   const j = (n % jobCount) * jobInts;
@@ -48,8 +56,39 @@ function batchJob(n) {
   Atomics.store(t, j + J.state, 2);
 }
 
+/**
+ * What the main thread asks of a map's fd before dumping it: F_GETSIG,
+ * F_GETOWN_EX and BPF_OBJ_GET_INFO_BY_FD. probes[s*4+2] is the info length,
+ * or -1 when any call failed (the main thread then asks itself).
+ */
+function probe(s, fd) {
+  const p = s * 4;
+  pr[p + 2] = -1;
+  const sig = sys4(nr.fcntl, fd, F_GETSIG, 0);
+  if (sig < 0) return;
+  owner.fill(0);
+  if (sys4(nr.fcntl, fd, F_GETOWN_EX, ownerAddress) < 0) return;
+  // Zeroed: the kernel refuses a longer struct whose tail it does not know unless it is zero.
+  infoBytes.fill(0, s * infoSize, (s + 1) * infoSize);
+  attrBytes.fill(0);
+  a.setUint32(0, fd, true);
+  a.setUint32(4, infoSize, true);
+  a.setBigUint64(8, BigInt(infosAddress + s * infoSize), true);
+  if (sys4(nr.bpf, infoCmd, attrAddress, attrSize) < 0) return;
+  pr[p] = sig;
+  pr[p + 1] = owner.readInt32LE(4);
+  pr[p + 2] = a.getUint32(4, true);
+}
+
+/** Closes a duplicate the main thread did not take (it went past that fd, or to another process). */
+function dropGrab(s) {
+  const fd = Atomics.exchange(gr, s, -1);
+  if (fd >= 0) sys4(nr.close, fd, 0, 0);
+}
+
 function readFdinfo(i) {
   const s = i % window;
+  dropGrab(s);
   const n = name.write(String(list[i]), 0, "latin1");
   name[n] = 0;
   let r = sys5(nr.openat, dir, nameAddress, openFlags, 0);
@@ -59,6 +98,18 @@ function readFdinfo(i) {
     r = sys4(nr.read, f, slotsAddress + s * slot, slot);
     if (r === -1) r = -koffi.errno();
     sys4(nr.close, f, 0, 0);
+  }
+  // A BPF map's fd is the one the main thread will take next (pidfd_getfd): taken here, it costs the main thread nothing.
+  // Any failure is left to the main thread's own call, which says why.
+  if (r > 0 && r < slot && pidfd >= 0) {
+    const at = slotBytes.indexOf(MAP_LINE, s * slot);
+    if (at >= 0 && at < s * slot + r) {
+      const fd = sys4(nr.pidfd_getfd, pidfd, list[i], 0);
+      if (fd >= 0) {
+        probe(s, fd);
+        Atomics.store(gr, s, fd);
+      }
+    }
   }
   len[s] = r;
   tg[s] = gen;
@@ -73,9 +124,11 @@ for (;;) {
   const g = Atomics.load(c, K.gen);
   if (g !== gen) {
     for (let m; (m = receiveMessageOnPort(port)); ) {
-      if (m.message.gen === g) { list = new Int32Array(m.message.fds); dir = m.message.dir; ri = 0; }
+      if (m.message.gen === g) { list = new Int32Array(m.message.fds); dir = m.message.dir; pidfd = m.message.pidfd; ri = 0; }
     }
     gen = g;
+    // The main thread is done with the previous list: what it did not take is closed.
+    for (let s = 0; s < window; s++) dropGrab(s);
   }
   if (Atomics.load(c, K.submitted) > next) {
     batchJob(next);
@@ -98,6 +151,7 @@ for (;;) {
   Atomics.store(c, K.sleeping, 0);
 }
 } finally {
+  for (let s = 0; s < window; s++) dropGrab(s);
   Atomics.store(c, K.alive, 2);
   Atomics.notify(c, K.finished);
 }

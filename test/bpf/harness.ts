@@ -39,6 +39,7 @@ export interface MapPlan {
   btf?: boolean;
   freeze?: boolean;
   fown?: boolean;
+  sigOnly?: boolean;
   extraFds?: ("byId" | "byIdRdonly" | "dup")[];
   close?: boolean;
 }

@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 //   innerElements?: [[keyHex, "<map name>"], ...]
 //   btf?: true                              key type u32 (id 1), value type u64 (id 2)
 //   freeze?, fown?: true                    BPF_MAP_FREEZE; F_SETOWN(self) + F_SETSIG(SIGUSR1)
+//   sigOnly?: true                          F_SETSIG(SIGUSR1) alone (no owner)
 //   extraFds?: ["byId" | "byIdRdonly" | "dup", ...]
 //   close?: true                            close every fd of it once the plan is done (inner-only maps)
 import * as k from "../../dist/kernel/index.js";
@@ -57,6 +58,7 @@ for (const m of plan.maps) {
     k.fcntl(fd, F_SETOWN, process.pid);
     k.fcntl(fd, F_SETSIG, SIGUSR1);
   }
+  if (m.sigOnly) k.fcntl(fd, F_SETSIG, SIGUSR1);
   const fds = [fd];
   for (const extra of m.extraFds ?? []) {
     if (extra === "byId") fds.push(k.mapGetFdById(id));

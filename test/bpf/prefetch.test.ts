@@ -123,15 +123,19 @@ describe.skipIf(!run)("dumping many small maps on two threads", () => {
 describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on the helper thread", () => {
   let holder: Holder;
   const scratch = mkdtempSync(join(tmpdir(), "crtool-read-ahead-"));
-  // Past the 1,024 fds from which fdinfo is read ahead (src/checkpoint/dump.ts).
+  // Past the 1,024 fds from which fdinfo is read ahead (src/checkpoint/dump.ts). The thread also
+  // takes each map's fd and asks its signal, owner and bpf_map_info: some maps have a signal, an
+  // owner (whose uids the main thread asks), BTF, another type, read-only fds.
   const maps: MapPlan[] = Array.from({ length: 1100 }, (_, i) => ({
     name: `r${i}`,
-    type: "HASH",
+    type: i % 13 === 0 ? "ARRAY" : "HASH",
     keySize: 4,
     valueSize: 8,
     maxEntries: 4,
-    elements: Array.from({ length: i % 4 }, (_, k): [string, string] => [u32hex(k + i), u64hex(BigInt(i * 10 + k))]),
+    elements: i % 13 === 0 ? [] : Array.from({ length: i % 4 }, (_, k): [string, string] => [u32hex(k + i), u64hex(BigInt(i * 10 + k))]),
     ...(i % 97 === 0 ? { extraFds: ["byIdRdonly" as const] } : {}),
+    ...(i % 89 === 0 ? { fown: true } : i % 83 === 0 ? { sigOnly: true } : {}),
+    ...(i % 79 === 0 ? { btf: true, mapName: `btf_${i}` } : {}),
   }));
 
   beforeAll(async () => {
@@ -149,9 +153,10 @@ describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on t
     // The helper thread dies as it starts: the main thread does its work, the dump is the same.
     const dead = dumpHolder(holder.pid, scratch, "", { CRTOOL_FAULT: "helper-thread" }, "dead-helper");
     expect(dead.stderr).not.toMatch(/second thread/);
-    const m = /fdinfo of (\d+) fds was read ahead on a second thread/.exec(ahead.stderr);
+    const m = /fdinfo of (\d+) fds was read ahead on a second thread \(with (\d+) BPF map fds taken and asked about\)/.exec(ahead.stderr);
     expect(m, ahead.stderr).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(0);
+    expect(Number(m![2])).toBeGreaterThan(0);
     expect(itself.stderr).not.toMatch(/read ahead/);
     const fdImages = readdirSync(ahead.dir).filter((f) => /^(files|bpfmap-data|fdinfo-\d+)\.img$/.test(f)).sort();
     expect(fdImages).toHaveLength(3);
@@ -161,5 +166,31 @@ describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on t
       expect(a.equals(readFileSync(join(neither.dir, f))), `${f} (one thread)`).toBe(true);
       expect(a.equals(readFileSync(join(dead.dir, f))), `${f} (helper thread dead)`).toBe(true);
     }
+  }, 120_000);
+
+  it("records the signal and owner of each map read ahead", async () => {
+    const ahead = dumpHolder(holder.pid, scratch, "", {}, "fown");
+    const { entries } = await decodeImage(readFileSync(join(ahead.dir, "files.img")), "files.img");
+    // The first file of each map is the fd it was made with (a read-only one by id follows it).
+    const byMapId = new Map<number, { fown: unknown }>();
+    for (const e of entries) {
+      const bpf = e.message.bpf as { map_id: number; fown: unknown } | undefined;
+      if (bpf && !byMapId.has(bpf.map_id)) byMapId.set(bpf.map_id, bpf);
+    }
+    let owned = 0;
+    let signalled = 0;
+    for (const m of maps) {
+      const fown = byMapId.get(holder.maps[m.name].id)?.fown;
+      if (m.fown) {
+        expect(fown, m.name).toEqual({ uid: 0, euid: 0, signum: 10, pid_type: 1, pid: holder.pid });
+        owned++;
+      } else if (m.sigOnly) {
+        expect(fown, m.name).toEqual({ uid: 0, euid: 0, signum: 10, pid_type: 0, pid: 0 });
+        signalled++;
+      } else {
+        expect(fown, m.name).toEqual({ uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 });
+      }
+    }
+    expect([owned, signalled]).toEqual([13, 13]);
   }, 120_000);
 });
