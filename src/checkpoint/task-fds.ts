@@ -150,37 +150,50 @@ export function listTaskFds(pid: number): number[] {
 }
 
 /**
+ * One fd of a process as /proc shows it. The link and stat are read on first
+ * use: for most BPF maps fdinfo says enough, and a tree may hold tens of
+ * thousands of them (a class, not an object of closures: less to allocate per fd).
+ */
+class ProcTaskFd implements TaskFd {
+  readonly cloexec: boolean;
+  private linkBytesRead: Buffer | undefined;
+  private linkParsed: FdLink | undefined;
+  private statTaken: FileStat | undefined;
+
+  constructor(
+    readonly pid: number,
+    readonly fd: number,
+    readonly fdinfo: Fdinfo,
+    readonly probe: MapFdProbe | undefined,
+    private readonly grabber: FdGrabber,
+  ) {
+    this.cloexec = (fdinfo.flags & O_CLOEXEC) !== 0;
+  }
+
+  get linkBytes(): Buffer {
+    return (this.linkBytesRead ??= readFdLinkBytes(this.pid, this.fd));
+  }
+
+  get link(): FdLink {
+    return (this.linkParsed ??= parseFdLink(Buffer.from(this.linkBytes).toString("utf8")));
+  }
+
+  get stat(): FileStat {
+    if (!this.statTaken) {
+      const st = fstatSync(this.grabber.grab(this.pid, this.fd), { bigint: true });
+      this.statTaken = { dev: st.dev, ino: st.ino, mode: Number(st.mode), rdev: st.rdev, size: st.size, nlink: Number(st.nlink) };
+    }
+    return this.statTaken;
+  }
+}
+
+/**
  * One fd of a process as a TaskFd. crtool's duplicate of it stays grabbed
  * (the fd kind will use it); the caller releases it when done with the fd.
  */
 export function readTaskFd(pid: number, fd: number, grabber: FdGrabber): TaskFd {
   const fdinfo = grabber.fdinfo(pid, fd);
-  const probe = grabber.probe(pid, fd);
-  // The link and stat are read on first use: for most BPF maps fdinfo says
-  // enough, and a tree may hold tens of thousands of them.
-  let linkBytes: Buffer | undefined;
-  let link: FdLink | undefined;
-  let stat: FileStat | undefined;
-  return {
-    pid,
-    fd,
-    fdinfo,
-    probe,
-    cloexec: (fdinfo.flags & O_CLOEXEC) !== 0,
-    get linkBytes() {
-      return (linkBytes ??= readFdLinkBytes(pid, fd));
-    },
-    get link() {
-      return (link ??= parseFdLink(Buffer.from(this.linkBytes).toString("utf8")));
-    },
-    get stat() {
-      if (!stat) {
-        const st = fstatSync(grabber.grab(pid, fd), { bigint: true });
-        stat = { dev: st.dev, ino: st.ino, mode: Number(st.mode), rdev: st.rdev, size: st.size, nlink: Number(st.nlink) };
-      }
-      return stat;
-    },
-  };
+  return new ProcTaskFd(pid, fd, fdinfo, grabber.probe(pid, fd), grabber);
 }
 
 /** Every fd of a process, in fd order (each duplicate released after its stat). */

@@ -144,42 +144,58 @@ function isBlank(c: number): boolean {
   return c === 32 || c === 9 || c === 13 || c === 11 || c === 12;
 }
 
+/**
+ * The keys of the last fdinfo parsed, by line: the fds of a process are
+ * mostly of a few kinds whose lines come in the same order, so most keys are
+ * found here instead of being cut out of the text again.
+ */
+const KEYS_KEPT = 32;
+const lastKeys: (string | undefined)[] = new Array<string | undefined>(KEYS_KEPT).fill(undefined);
+
 export function parseFdinfo(text: string): Fdinfo {
   const fields = new Map<string, string>();
   let epoll: EpollTarget[] | undefined;
   let inotify: InotifyWatch[] | undefined;
   let fanotify: Fdinfo["fanotify"];
 
-  // Line by line without split(): a dump parses one of these per fd, tens of thousands at times.
-  for (let start = 0; start < text.length; ) {
+  // Line by line without split() or a string per line: a dump parses one of these per fd, tens of thousands at times.
+  for (let start = 0, n = 0; start < text.length; ) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = text.length;
-    const line = text.slice(start, end);
+    const ls = start;
     start = end + 1;
-    if (line.trim() === "") continue;
-    if (line.startsWith("tfd:")) {
-      (epoll ??= []).push(parseEpollLine(line));
-    } else if (line.startsWith("inotify ")) {
-      (inotify ??= []).push(parseInotifyLine(line));
-    } else if (line.startsWith("fanotify ")) {
+    let ks = ls;
+    while (ks < end && isBlank(text.charCodeAt(ks))) ks++;
+    if (ks === end) continue;
+    if (text.startsWith("tfd:", ls)) {
+      (epoll ??= []).push(parseEpollLine(text.slice(ls, end)));
+    } else if (text.startsWith("inotify ", ls)) {
+      (inotify ??= []).push(parseInotifyLine(text.slice(ls, end)));
+    } else if (text.startsWith("fanotify ", ls)) {
+      const line = text.slice(ls, end);
       fanotify ??= { group: undefined, marks: [] };
       const kv = tokens(line.slice("fanotify ".length));
       if ("event-flags" in kv) fanotify.group = { flags: hex(kv, "flags", line), eventFlags: hex(kv, "event-flags", line) };
       else fanotify.marks.push(fanotifyMark(kv, line));
     } else {
-      const colon = line.indexOf(":");
-      if (colon < 0) throw new ProcfsParseError(`fdinfo line without a colon: ${JSON.stringify(line)}`);
-      // Trimmed by index: one slice for the key and one for the value, no intermediate strings.
-      let ks = 0;
+      const colon = text.indexOf(":", ls);
+      if (colon < 0 || colon > end) throw new ProcfsParseError(`fdinfo line without a colon: ${JSON.stringify(text.slice(ls, end))}`);
+      // Trimmed by index: one slice for the value, and none for a key the same line of the last fdinfo had.
       let ke = colon;
-      while (ks < ke && isBlank(line.charCodeAt(ks))) ks++;
-      while (ke > ks && isBlank(line.charCodeAt(ke - 1))) ke--;
+      while (ke > ks && isBlank(text.charCodeAt(ke - 1))) ke--;
       let vs = colon + 1;
-      let ve = line.length;
-      while (vs < ve && isBlank(line.charCodeAt(vs))) vs++;
-      while (ve > vs && isBlank(line.charCodeAt(ve - 1))) ve--;
-      const key = line.slice(ks, ke);
-      if (!fields.has(key)) fields.set(key, line.slice(vs, ve));
+      let ve = end;
+      while (vs < ve && isBlank(text.charCodeAt(vs))) vs++;
+      while (ve > vs && isBlank(text.charCodeAt(ve - 1))) ve--;
+      const last = n < KEYS_KEPT ? lastKeys[n] : undefined;
+      let key: string;
+      if (last !== undefined && last.length === ke - ks && text.startsWith(last, ks)) key = last;
+      else {
+        key = text.slice(ks, ke);
+        if (n < KEYS_KEPT) lastKeys[n] = key;
+      }
+      n++;
+      if (!fields.has(key)) fields.set(key, text.slice(vs, ve));
     }
   }
 
