@@ -175,7 +175,8 @@ export class LiveMap {
     return copy;
   }
 
-  close(): void {
-    if (this.owned) close(this.fd);
+  /** Closes the fd if this object owns it, through `closer` when given (the dump's helper thread). */
+  close(closer?: (fd: number) => void): void {
+    if (this.owned) (closer ?? close)(this.fd);
   }
 }

@@ -12,13 +12,14 @@ const lib = koffi.load("libc.so.6");
 const sys4 = lib.func("long syscall(long, long, long, long)");
 const sys5 = lib.func("long syscall(long, long, long, long, long)");
 const { ctrl, jobs, attr, attrAddress, attrSize, tokenAddress, arenaAddress, nr, cmd, B, J, K, jobInts, jobCount, port } = workerData;
-const { slots, lens, tagGen, tagIdx, grabs, probes, infos, infoSize, infoCmd, window, slot, openFlags } = workerData;
+const { closeRing, closeRingSize, slots, lens, tagGen, tagIdx, grabs, probes, infos, infoSize, infoCmd, window, slot, openFlags } = workerData;
 const c = new Int32Array(ctrl), t = new Int32Array(jobs), a = new DataView(attr), attrBytes = new Uint8Array(attr);
 // 1 while it runs, 2 once gone: the main thread may be blocked in a wait and never see an "error" event.
 Atomics.store(c, K.alive, 1);
 if (workerData.fail) { Atomics.store(c, K.alive, 2); throw new Error("injected failure"); }
 const len = new Int32Array(lens), tg = new Int32Array(tagGen), ti = new Int32Array(tagIdx), gr = new Int32Array(grabs);
 const slotBytes = Buffer.from(slots);
+const cr = new Int32Array(closeRing);
 const pr = new Int32Array(probes), infoBytes = Buffer.from(infos);
 const infosAddress = Number(koffi.address(new Uint8Array(infos)));
 const owner = Buffer.alloc(8);
@@ -80,6 +81,16 @@ function probe(s, fd) {
   pr[p + 2] = a.getUint32(4, true);
 }
 
+/** Closes the fds the main thread queued (closeSoon); each is counted before it is closed, so none is closed twice. */
+function closeQueued() {
+  const w = Atomics.load(c, K.closeW);
+  for (let r = Atomics.load(c, K.closeR); r < w; r++) {
+    const fd = cr[r % closeRingSize];
+    Atomics.store(c, K.closeR, r + 1);
+    sys4(nr.close, fd, 0, 0);
+  }
+}
+
 /** Closes a duplicate the main thread did not take (it went past that fd, or to another process). */
 function dropGrab(s) {
   const fd = Atomics.exchange(gr, s, -1);
@@ -130,6 +141,7 @@ for (;;) {
     // The main thread is done with the previous list: what it did not take is closed.
     for (let s = 0; s < window; s++) dropGrab(s);
   }
+  closeQueued();
   if (Atomics.load(c, K.submitted) > next) {
     batchJob(next);
     next++;
@@ -151,6 +163,7 @@ for (;;) {
   Atomics.store(c, K.sleeping, 0);
 }
 } finally {
+  closeQueued();
   for (let s = 0; s < window; s++) dropGrab(s);
   Atomics.store(c, K.alive, 2);
   Atomics.notify(c, K.finished);

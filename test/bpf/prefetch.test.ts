@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { decodeImage } from "../../src/images/index.js";
 import { possibleCpus } from "../../src/kernel/index.js";
 import { REPO_ROOT } from "../helpers/fixtures.js";
-import { IS_ROOT } from "../kernel/helpers.js";
+import { IS_ROOT, countBpfFds } from "../kernel/helpers.js";
+import { dump } from "../../src/checkpoint/dump.js";
 import { HAVE_DIST, elementsOf, startHolder, u32hex, u64hex, type Holder, type MapPlan } from "./harness.js";
 
 const CRTOOL = join(REPO_ROOT, "dist", "cli", "crtool.js");
@@ -192,5 +193,14 @@ describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on t
       }
     }
     expect([owned, signalled]).toEqual([13, 13]);
+  }, 120_000);
+
+  it("leaves no fd of its own open once a dump in this process ends (the thread's duplicates and queued closes included)", async () => {
+    const before = countBpfFds();
+    const summary = await dump({ pid: holder.pid, dir: join(scratch, "in-process"), leaveStopped: false });
+    expect(summary.maps).toBe(maps.length);
+    // The thread is stopped asynchronously: what it leaves is closed once it is gone.
+    for (let waited = 0; countBpfFds() !== before && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(countBpfFds()).toBe(before);
   }, 120_000);
 });

@@ -11,7 +11,7 @@
  * by the ordinary path at drain time, which reports errors as it always does.
  */
 import { availableParallelism } from "node:os";
-import { HelperThreadError, type BatchJobRequest, type BatchJobResult, type DumpHelperThread } from "../../kernel/index.js";
+import { HelperThreadError, close as closeFd, type BatchJobRequest, type BatchJobResult, type DumpHelperThread } from "../../kernel/index.js";
 import type { LiveMap } from "../map.js";
 import { DumpSlot } from "../../contract/dump-context.js";
 
@@ -53,6 +53,11 @@ export class ContentsPrefetch {
   private readonly discard: boolean;
   private readonly adopt: ((fd: number) => boolean) | undefined;
   private readonly helper: () => DumpHelperThread;
+  /** Closes a map fd once its contents are written: on the helper thread. */
+  private readonly closer = (fd: number): void => {
+    if (this.worker) this.worker.closeSoon(fd);
+    else closeFd(fd);
+  };
 
   /**
    * helper: the dump's helper thread (created on first use); off: never used; discard: what the worker reads is thrown away and every
@@ -130,16 +135,16 @@ export class ContentsPrefetch {
         got = r && r.errno === 0 && !this.discard ? r : undefined;
         written = p.write(p.map, got);
       } catch (e) {
-        p.map.close();
+        p.map.close(this.closer);
         throw e;
       }
       if (written instanceof Promise) {
-        return written.finally(() => p.map.close()).then(() => {
+        return written.finally(() => p.map.close(this.closer)).then(() => {
           if (got) this.used++;
           return this.writeDone();
         });
       }
-      p.map.close();
+      p.map.close(this.closer);
       if (got) this.used++;
     }
     // Every submitted job has been waited for.
@@ -166,7 +171,7 @@ export class ContentsPrefetch {
       } catch (error) {
         failure ??= { error };
       } finally {
-        p.map.close();
+        p.map.close(this.closer);
       }
     }
     worker.reset();
@@ -175,7 +180,7 @@ export class ContentsPrefetch {
 
   /** Closes the fds of maps not written (a dump that failed); the helper thread is its owner's to close. */
   close(): void {
-    for (const p of this.pending) p.map.close();
+    for (const p of this.pending) p.map.close(this.closer);
     this.pending = [];
     this.worker = undefined;
   }
