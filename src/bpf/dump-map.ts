@@ -152,28 +152,31 @@ function dumpContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: Map
 
 function writeMapContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions, prefetched?: PrefetchedContents): void | Promise<void> {
   const plan = map.readPlan();
-  const innerIds = new Set<number>();
   const collect = !("unsupported" in plan) && plan.innerMaps;
+  // Made only for a map-in-map: a dump of 10,000 small maps writes one entry per map, and little else.
+  const innerIds = collect ? new Set<number>() : undefined;
   const written = writeContents(map, ctx.image("bpfmap-data.img", "BPFMAP_DATA"), {
-    ...opts,
+    spoolDir: opts.spoolDir,
     prefetched,
-    owner: describeOwner(owner),
+    owner: () => describeOwner(owner),
     // *_OF_MAPS values are inner map ids (u32): remember each for its own record.
-    inspect: collect ? (values, count) => collectIds(values, count, innerIds) : undefined,
+    inspect: innerIds ? (values, count) => collectIds(values, count, innerIds) : undefined,
     progress: map.maxEntries > PROGRESS_ABOVE ? ctx.progress?.(`BPF map ${map.id} (${map.typeName})`, map.maxEntries) : undefined,
   });
-  const finish = (w: WrittenContents): void | Promise<void> => {
-    ctx.stats.maps++;
-    ctx.stats.mapEntries += w.count;
-    ctx.stats.mapBytes += w.keysBytes + w.valuesBytes;
-    // Not even built when nobody reads it: one line per map adds up over 10,000 maps.
-    if (ctx.options.verbose) ctx.log(`BPF map ${map.id} (${map.typeName}): ${w.count} elements, ${w.keysBytes + w.valuesBytes} bytes`);
-    if (innerIds.size === 0) return;
-    return (async () => {
-      for (const id of innerIds) await dumpInnerMap(id, map, owner, ctx, opts);
-    })();
-  };
-  return written instanceof Promise ? written.then(finish) : finish(written);
+  if (!(written instanceof Promise)) return contentsWritten(map, owner, ctx, opts, written, innerIds);
+  return written.then((w) => contentsWritten(map, owner, ctx, opts, w, innerIds));
+}
+
+function contentsWritten(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions, w: WrittenContents, innerIds: Set<number> | undefined): void | Promise<void> {
+  ctx.stats.maps++;
+  ctx.stats.mapEntries += w.count;
+  ctx.stats.mapBytes += w.keysBytes + w.valuesBytes;
+  // Not even built when nobody reads it: one line per map adds up over 10,000 maps.
+  if (ctx.options.verbose) ctx.log(`BPF map ${map.id} (${map.typeName}): ${w.count} elements, ${w.keysBytes + w.valuesBytes} bytes`);
+  if (!innerIds || innerIds.size === 0) return;
+  return (async () => {
+    for (const id of innerIds) await dumpInnerMap(id, map, owner, ctx, opts);
+  })();
 }
 
 function collectIds(values: Uint8Array, count: number, into: Set<number>): void {

@@ -18,8 +18,8 @@ import { mark, timingsEnabled } from "../debug/timings.js";
 const U32_MAX = 0xffff_ffff;
 
 export interface WriteContentsOptions {
-  /** Who refers to the map, for error messages ("pid 12 fd 3"). */
-  owner: string;
+  /** Who refers to the map, for error messages ("pid 12 fd 3"); asked only for one. */
+  owner: () => string;
   spoolDir?: string;
   /** Sees every chunk of values as it is read (e.g. to collect inner map ids). */
   inspect?: (values: Uint8Array, count: number) => void;
@@ -66,7 +66,7 @@ async function readAndWrite(map: LiveMap, image: ImageSink, opts: WriteContentsO
     const valuesBytes = spool.valuesBytes;
     if (keysBytes > U32_MAX || valuesBytes > U32_MAX) {
       const why = `its contents (${keysBytes} bytes of keys, ${valuesBytes} of values) are more than a bpfmap_data_entry can describe (4 GiB each)`;
-      throw new MapNotSupportedError(opts.owner, map.id, map.typeName, why);
+      throw new MapNotSupportedError(opts.owner(), map.id, map.typeName, why);
     }
     const entry: ImageMessage = { map_id: map.id, keys_bytes: keysBytes, values_bytes: valuesBytes, count };
     // The per-CPU layout of the values, so the payload can be read without the file entry.

@@ -11,14 +11,22 @@ import { PermissionError } from "./freezer.js";
 
 export class FdGrabber {
   private readonly pidfds = new Map<number, number>();
-  private readonly grabbed = new Map<string, number>();
-  /** crtool's fd → its key in `grabbed`. */
-  private readonly keyOf = new Map<number, string>();
+  /**
+   * crtool's duplicates, by process and by that process's fd number (-1 or
+   * a hole: none); and for each of crtool's fds, the process and fd it
+   * duplicates (pidOf -1 or a hole: not one). Arrays of small integers, not
+   * maps with string keys: a dump of 10,000 maps takes and hands over one per map.
+   */
+  private readonly grabbed = new Map<number, number[]>();
+  private readonly pidOf: number[] = [];
+  private readonly fdOf: number[] = [];
   private readonly fdinfoReaders = new Map<number, FdinfoReader>();
   /** The dump's helper thread, when it reads fdinfo ahead (see readAhead). */
   private helper: DumpHelperThread | undefined;
   /** What the helper thread learnt of the fd whose fdinfo was read last (see probe()). */
-  private lastProbe: { pid: number; fd: number; probe: MapFdProbe } | undefined;
+  private lastProbe: MapFdProbe | undefined;
+  private lastProbePid = -1;
+  private lastProbeFd = -1;
 
   /** Has `helper` read the fdinfo of `fds` of `pid` ahead of fdinfo() (see DumpHelperThread). */
   readAhead(pid: number, fds: readonly number[], helper: DumpHelperThread): void {
@@ -35,7 +43,11 @@ export class FdGrabber {
       // A BPF map's duplicate, taken by the thread with its fdinfo: grab() will return it.
       if (helper!.takenFd >= 0) {
         this.keep(pid, fd, helper!.takenFd);
-        if (helper!.takenProbe) this.lastProbe = { pid, fd, probe: helper!.takenProbe };
+        if (helper!.takenProbe) {
+          this.lastProbe = helper!.takenProbe;
+          this.lastProbePid = pid;
+          this.lastProbeFd = fd;
+        }
       }
       return parseFdinfo(text);
     }
@@ -69,24 +81,42 @@ export class FdGrabber {
 
   /** What the helper thread asked the kernel about fd `fd` of `pid` with its fdinfo, if it did (BPF maps). */
   probe(pid: number, fd: number): MapFdProbe | undefined {
-    const p = this.lastProbe;
-    return p && p.pid === pid && p.fd === fd ? p.probe : undefined;
+    return this.lastProbePid === pid && this.lastProbeFd === fd ? this.lastProbe : undefined;
+  }
+
+  private ours(pid: number, fd: number): number | undefined {
+    const v = this.grabbed.get(pid)?.[fd];
+    return v === undefined || v < 0 ? undefined : v;
+  }
+
+  private record(pid: number, fd: number, ours: number): void {
+    let byFd = this.grabbed.get(pid);
+    if (!byFd) this.grabbed.set(pid, (byFd = []));
+    byFd[fd] = ours;
+    this.pidOf[ours] = pid;
+    this.fdOf[ours] = fd;
+  }
+
+  /** Forgets crtool's fd `ours` (the caller closes it, or has handed it over); false if it is not one of the duplicates. */
+  private forget(ours: number): boolean {
+    const pid = this.pidOf[ours];
+    if (pid === undefined || pid < 0) return false;
+    this.grabbed.get(pid)![this.fdOf[ours]] = -1;
+    this.pidOf[ours] = -1;
+    return true;
   }
 
   private keep(pid: number, fd: number, ours: number): void {
-    const key = `${pid}:${fd}`;
-    if (this.grabbed.has(key)) {
+    if (this.ours(pid, fd) !== undefined) {
       close(ours);
       return;
     }
-    this.grabbed.set(key, ours);
-    this.keyOf.set(ours, key);
+    this.record(pid, fd, ours);
   }
 
   /** crtool's duplicate of fd `fd` of `pid` (the same open file), cached. */
   grab(pid: number, fd: number): number {
-    const key = `${pid}:${fd}`;
-    let ours = this.grabbed.get(key);
+    let ours = this.ours(pid, fd);
     if (ours === undefined) {
       try {
         ours = pidfdGetfd(this.pidfd(pid), fd);
@@ -96,33 +126,30 @@ export class FdGrabber {
         if (isErrno(e, "ESRCH")) throw new NoSuchProcessError(`process ${pid} exited during the dump`);
         throw e;
       }
-      this.grabbed.set(key, ours);
-      this.keyOf.set(ours, key);
+      this.record(pid, fd, ours);
     }
     return ours;
   }
 
   /** Closes crtool's duplicate of one fd (a tree may hold more fds than crtool may open). */
   release(pid: number, fd: number): void {
-    const key = `${pid}:${fd}`;
-    const ours = this.grabbed.get(key);
+    const ours = this.ours(pid, fd);
     if (ours === undefined) return;
-    this.grabbed.delete(key);
-    this.keyOf.delete(ours);
+    this.forget(ours);
     close(ours);
   }
 
   /** Hands one of crtool's duplicates to a caller that will close it; false if `ours` is not one. */
   adopt(ours: number): boolean {
-    const key = this.keyOf.get(ours);
-    if (key === undefined) return false;
-    this.keyOf.delete(ours);
-    this.grabbed.delete(key);
-    return true;
+    return this.forget(ours);
   }
 
   closeAll(): void {
-    for (const fd of [...this.grabbed.values(), ...this.pidfds.values()]) {
+    const ours: number[] = [];
+    this.pidOf.forEach((pid, fd) => {
+      if (pid >= 0) ours.push(fd);
+    });
+    for (const fd of [...ours, ...this.pidfds.values()]) {
       try {
         close(fd);
       } catch {
@@ -130,7 +157,8 @@ export class FdGrabber {
       }
     }
     this.grabbed.clear();
-    this.keyOf.clear();
+    this.pidOf.length = 0;
+    this.fdOf.length = 0;
     this.pidfds.clear();
     for (const r of this.fdinfoReaders.values()) r.close();
     this.fdinfoReaders.clear();

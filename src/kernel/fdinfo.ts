@@ -152,13 +152,86 @@ function isBlank(c: number): boolean {
 const KEYS_KEPT = 32;
 const lastKeys: (string | undefined)[] = new Array<string | undefined>(KEYS_KEPT).fill(undefined);
 
-export function parseFdinfo(text: string): Fdinfo {
-  const fields = new Map<string, string>();
-  let epoll: EpollTarget[] | undefined;
-  let inotify: InotifyWatch[] | undefined;
-  let fanotify: Fdinfo["fanotify"];
+/** Keys of a plain file's or a BPF map's fdinfo: such a text is parsed without building `fields` (see FastFdinfo). */
+const FAST_KEYS = new Set(["pos", "flags", "mnt_id", "ino", "map_type", "key_size", "value_size", "max_entries", "map_flags", "map_extra", "memlock", "map_id", "frozen", "owner_prog_type", "owner_jited"]);
 
-  // Line by line without split() or a string per line: a dump parses one of these per fd, tens of thousands at times.
+export function parseFdinfo(text: string): Fdinfo {
+  return parseFast(text) ?? parseFdinfoFully(text);
+}
+
+/**
+ * The fdinfo of a regular file, pipe, socket... or BPF map (most fds of a
+ * large dump): its few values read straight from the text, and `fields`
+ * made only if asked for. undefined for any other text (parseFdinfoFully).
+ */
+function parseFast(text: string): Fdinfo | undefined {
+  let pos: string | undefined;
+  let flags: string | undefined;
+  let mntId: string | undefined;
+  let ino: string | undefined;
+  let map: Record<string, string> | undefined;
+  const complete = scanLines(text, (key, value) => {
+    if (!FAST_KEYS.has(key)) return false;
+    switch (key) {
+      case "pos":
+        pos ??= value;
+        break;
+      case "flags":
+        flags ??= value;
+        break;
+      case "mnt_id":
+        mntId ??= value;
+        break;
+      case "ino":
+        ino ??= value;
+        break;
+      default:
+        map ??= {};
+        map[key] ??= value;
+    }
+    return true;
+  });
+  if (!complete) return undefined;
+  if (pos === undefined) throw new ProcfsParseError('fdinfo has no "pos:" line');
+  if (flags === undefined) throw new ProcfsParseError('fdinfo has no "flags:" line');
+  if (mntId === undefined) throw new ProcfsParseError('fdinfo has no "mnt_id:" line');
+  return new FastFdinfo(text, dec64(pos), oct(flags), dec(mntId), ino === undefined ? undefined : dec64(ino), map === undefined ? undefined : bpfMapOf(map));
+}
+
+class FastFdinfo implements Fdinfo {
+  readonly epoll = undefined;
+  readonly inotify = undefined;
+  readonly fanotify = undefined;
+  readonly eventfd = undefined;
+  readonly timerfd = undefined;
+  readonly signalfd = undefined;
+  readonly bpfProg = undefined;
+  readonly bpfLink = undefined;
+  readonly btfId = undefined;
+  private parsedFields: Map<string, string> | undefined;
+
+  constructor(
+    private readonly text: string,
+    readonly pos: bigint,
+    readonly flags: number,
+    readonly mntId: number,
+    readonly ino: bigint | undefined,
+    readonly bpfMap: BpfMapFdinfo | undefined,
+  ) {}
+
+  get fields(): Map<string, string> {
+    return (this.parsedFields ??= parseFdinfoFully(this.text).fields);
+  }
+}
+
+/**
+ * Calls `each` with every "key: value" line (trimmed) in order, until it
+ * returns false; false too for any other kind of line (epoll, inotify,
+ * fanotify). Line by line without split() or a string per line, and keys the
+ * same line of the last fdinfo had are not cut out again: a dump parses one
+ * of these per fd, tens of thousands at times.
+ */
+function scanLines(text: string, each: (key: string, value: string) => boolean): boolean {
   for (let start = 0, n = 0; start < text.length; ) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = text.length;
@@ -167,35 +240,55 @@ export function parseFdinfo(text: string): Fdinfo {
     let ks = ls;
     while (ks < end && isBlank(text.charCodeAt(ks))) ks++;
     if (ks === end) continue;
-    if (text.startsWith("tfd:", ls)) {
-      (epoll ??= []).push(parseEpollLine(text.slice(ls, end)));
-    } else if (text.startsWith("inotify ", ls)) {
-      (inotify ??= []).push(parseInotifyLine(text.slice(ls, end)));
-    } else if (text.startsWith("fanotify ", ls)) {
-      const line = text.slice(ls, end);
+    if (text.startsWith("tfd:", ls) || text.startsWith("inotify ", ls) || text.startsWith("fanotify ", ls)) return false;
+    const colon = text.indexOf(":", ls);
+    if (colon < 0 || colon > end) throw new ProcfsParseError(`fdinfo line without a colon: ${JSON.stringify(text.slice(ls, end))}`);
+    let ke = colon;
+    while (ke > ks && isBlank(text.charCodeAt(ke - 1))) ke--;
+    let vs = colon + 1;
+    let ve = end;
+    while (vs < ve && isBlank(text.charCodeAt(vs))) vs++;
+    while (ve > vs && isBlank(text.charCodeAt(ve - 1))) ve--;
+    const last = n < KEYS_KEPT ? lastKeys[n] : undefined;
+    let key: string;
+    if (last !== undefined && last.length === ke - ks && text.startsWith(last, ks)) key = last;
+    else {
+      key = text.slice(ks, ke);
+      if (n < KEYS_KEPT) lastKeys[n] = key;
+    }
+    n++;
+    if (!each(key, text.slice(vs, ve))) return false;
+  }
+  return true;
+}
+
+/** Every kind of fdinfo, `fields` included (exported for tests: parseFdinfo must agree with it). */
+export function parseFdinfoFully(text: string): Fdinfo {
+  const fields = new Map<string, string>();
+  let epoll: EpollTarget[] | undefined;
+  let inotify: InotifyWatch[] | undefined;
+  let fanotify: Fdinfo["fanotify"];
+
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    if (line.trim() === "") continue;
+    if (line.startsWith("tfd:")) {
+      (epoll ??= []).push(parseEpollLine(line));
+    } else if (line.startsWith("inotify ")) {
+      (inotify ??= []).push(parseInotifyLine(line));
+    } else if (line.startsWith("fanotify ")) {
       fanotify ??= { group: undefined, marks: [] };
       const kv = tokens(line.slice("fanotify ".length));
       if ("event-flags" in kv) fanotify.group = { flags: hex(kv, "flags", line), eventFlags: hex(kv, "event-flags", line) };
       else fanotify.marks.push(fanotifyMark(kv, line));
     } else {
-      const colon = text.indexOf(":", ls);
-      if (colon < 0 || colon > end) throw new ProcfsParseError(`fdinfo line without a colon: ${JSON.stringify(text.slice(ls, end))}`);
-      // Trimmed by index: one slice for the value, and none for a key the same line of the last fdinfo had.
-      let ke = colon;
-      while (ke > ks && isBlank(text.charCodeAt(ke - 1))) ke--;
-      let vs = colon + 1;
-      let ve = end;
-      while (vs < ve && isBlank(text.charCodeAt(vs))) vs++;
-      while (ve > vs && isBlank(text.charCodeAt(ve - 1))) ve--;
-      const last = n < KEYS_KEPT ? lastKeys[n] : undefined;
-      let key: string;
-      if (last !== undefined && last.length === ke - ks && text.startsWith(last, ks)) key = last;
-      else {
-        key = text.slice(ks, ke);
-        if (n < KEYS_KEPT) lastKeys[n] = key;
-      }
-      n++;
-      if (!fields.has(key)) fields.set(key, text.slice(vs, ve));
+      const colon = line.indexOf(":");
+      if (colon < 0) throw new ProcfsParseError(`fdinfo line without a colon: ${JSON.stringify(line)}`);
+      const key = line.slice(0, colon).trim();
+      if (!fields.has(key)) fields.set(key, line.slice(colon + 1).trim());
     }
   }
 
@@ -306,18 +399,32 @@ function timespec(s: string): Timespec {
 }
 
 function bpfMap(f: Map<string, string>): BpfMapFdinfo {
+  return bpfMapOf(Object.fromEntries(f));
+}
+
+function bpfMapOf(f: Record<string, string | undefined>): BpfMapFdinfo {
+  const req = (key: string): string => {
+    const v = f[key];
+    if (v === undefined) throw new ProcfsParseError(`fdinfo has no "${key}:" line`);
+    return v;
+  };
+  const opt = (key: string): string | undefined => f[key];
+  const mapExtra = opt("map_extra");
+  const frozen = opt("frozen");
+  const ownerProgType = opt("owner_prog_type");
+  const ownerJited = opt("owner_jited");
   return {
-    mapType: dec(req(f, "map_type")),
-    keySize: dec(req(f, "key_size")),
-    valueSize: dec(req(f, "value_size")),
-    maxEntries: dec(req(f, "max_entries")),
-    mapFlags: hexStr(req(f, "map_flags")),
-    mapExtra: f.has("map_extra") ? hex64(f.get("map_extra")!) : 0n,
-    memlock: dec(req(f, "memlock")),
-    mapId: dec(req(f, "map_id")),
-    frozen: f.has("frozen") ? dec(f.get("frozen")!) !== 0 : false,
-    ownerProgType: f.has("owner_prog_type") ? dec(f.get("owner_prog_type")!) : undefined,
-    ownerJited: f.has("owner_jited") ? dec(f.get("owner_jited")!) !== 0 : undefined,
+    mapType: dec(req("map_type")),
+    keySize: dec(req("key_size")),
+    valueSize: dec(req("value_size")),
+    maxEntries: dec(req("max_entries")),
+    mapFlags: hexStr(req("map_flags")),
+    mapExtra: mapExtra !== undefined ? hex64(mapExtra) : 0n,
+    memlock: dec(req("memlock")),
+    mapId: dec(req("map_id")),
+    frozen: frozen !== undefined ? dec(frozen) !== 0 : false,
+    ownerProgType: ownerProgType !== undefined ? dec(ownerProgType) : undefined,
+    ownerJited: ownerJited !== undefined ? dec(ownerJited) !== 0 : undefined,
   };
 }
 

@@ -8,6 +8,13 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ProcfsParseError, listFds, parseFdinfo, readFdinfo } from "../../src/kernel/index.js";
 import { HAVE_FIXTURES, fixture, fixtureText } from "./helpers.js";
+import { parseFdinfoFully } from "../../src/kernel/fdinfo.js";
+
+/** Every property of an Fdinfo, `fields` as its entries: what a caller can see. */
+function seen(info: ReturnType<typeof parseFdinfo>): Record<string, unknown> {
+  const keys = ["pos", "flags", "mntId", "ino", "epoll", "inotify", "fanotify", "eventfd", "timerfd", "signalfd", "bpfMap", "bpfProg", "bpfLink", "btfId"] as const;
+  return { ...Object.fromEntries(keys.map((k) => [k, info[k]])), fields: [...info.fields] };
+}
 
 const zoo = (fd: number) => parseFdinfo(fixtureText("fds-zoo", "proc", "fdinfo", String(fd)));
 
@@ -25,14 +32,20 @@ describe.skipIf(!HAVE_FIXTURES)("fdinfo fixtures", () => {
     walk(fixture());
     expect(dirs.length).toBeGreaterThan(5);
     let n = 0;
+    let fast = 0;
     for (const d of dirs) {
       for (const f of readdirSync(d)) {
-        const info = parseFdinfo(readFileSync(join(d, f), "utf8"));
+        const text = readFileSync(join(d, f), "utf8");
+        const info = parseFdinfo(text);
         expect(info.pos).toBeGreaterThanOrEqual(0n);
+        // Files and BPF maps take a shorter path (no fields map until asked): it must say the same.
+        expect(seen(info), join(d, f)).toEqual(seen(parseFdinfoFully(text)));
+        if (info.constructor !== Object) fast++;
         n++;
       }
     }
     expect(n).toBeGreaterThan(50);
+    expect(fast).toBeGreaterThan(20);
   });
 
   it("regular files: pos decimal, flags octal", () => {
