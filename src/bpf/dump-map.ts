@@ -18,7 +18,7 @@ import { LiveMap } from "./map.js";
 import type { MapSpec } from "./map-spec.js";
 import type { PinnedMap } from "./pinned.js";
 import { writeContents, type WrittenContents } from "./write-contents.js";
-import { CONTENTS_PREFETCH, type PrefetchedContents } from "./read/prefetch.js";
+import { CONTENTS_PREFETCH, type ContentsPrefetch, type PrefetchedContents } from "./read/prefetch.js";
 import { fileEntryOf, type MapFileAttrs } from "./map-spec-image.js";
 import { captureSpec } from "./map-capture.js";
 
@@ -138,16 +138,17 @@ function dumpContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: Map
   const plan = map.readPlan();
   const collect = !("unsupported" in plan) && plan.innerMaps;
   const prefetch = ctx.slot(CONTENTS_PREFETCH);
-  const readNow = async () => {
-    // Maps offered earlier come first in bpfmap-data.img.
-    if (prefetch) await prefetch.drain();
-    await writeMapContents(map, owner, ctx, opts);
-  };
-  if (!prefetch || collect) return readNow();
+  if (!prefetch || collect) return readNow(map, owner, ctx, opts, prefetch);
   const offered = prefetch.offer(map, (m, got) => writeMapContents(m, owner, ctx, opts, got));
   if (offered === true) return;
-  if (offered === false) return readNow();
-  return offered.then((taken) => (taken ? undefined : readNow()));
+  if (offered === false) return readNow(map, owner, ctx, opts, prefetch);
+  return offered.then((taken) => (taken ? undefined : readNow(map, owner, ctx, opts, prefetch)));
+}
+
+/** Reads and writes the contents here and now; maps offered to the prefetch earlier come first in bpfmap-data.img. */
+async function readNow(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions, prefetch: ContentsPrefetch | undefined): Promise<void> {
+  if (prefetch) await prefetch.drain();
+  await writeMapContents(map, owner, ctx, opts);
 }
 
 function writeMapContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions, prefetched?: PrefetchedContents): void | Promise<void> {

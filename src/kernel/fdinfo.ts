@@ -152,8 +152,17 @@ function isBlank(c: number): boolean {
 const KEYS_KEPT = 32;
 const lastKeys: (string | undefined)[] = new Array<string | undefined>(KEYS_KEPT).fill(undefined);
 
-/** Keys of a plain file's or a BPF map's fdinfo: such a text is parsed without building `fields` (see FastFdinfo). */
-const FAST_KEYS = new Set(["pos", "flags", "mnt_id", "ino", "map_type", "key_size", "value_size", "max_entries", "map_flags", "map_extra", "memlock", "map_id", "frozen", "owner_prog_type", "owner_jited"]);
+/**
+ * Keys of a plain file's or a BPF map's fdinfo, by their index in
+ * `fastValues`: such a text is parsed without building `fields` (see
+ * FastFdinfo). Indexes from MAP_FIRST are a BPF map's.
+ */
+const FAST_KEYS = new Map<string, number>(
+  ["pos", "flags", "mnt_id", "ino", "map_type", "key_size", "value_size", "max_entries", "map_flags", "map_extra", "memlock", "map_id", "frozen", "owner_prog_type", "owner_jited"].map((k, i) => [k, i]),
+);
+const MAP_FIRST = 4;
+/** The values of the text being parsed, by FAST_KEYS index (one parse at a time: it is synchronous). */
+const fastValues: (string | undefined)[] = new Array<string | undefined>(FAST_KEYS.size).fill(undefined);
 
 export function parseFdinfo(text: string): Fdinfo {
   return parseFast(text) ?? parseFdinfoFully(text);
@@ -163,39 +172,73 @@ export function parseFdinfo(text: string): Fdinfo {
  * The fdinfo of a regular file, pipe, socket... or BPF map (most fds of a
  * large dump): its few values read straight from the text, and `fields`
  * made only if asked for. undefined for any other text (parseFdinfoFully).
+ * Line by line without split() or a string per line, and keys the same line
+ * of the last fdinfo had are not cut out again: a dump parses one of these
+ * per fd, tens of thousands at times.
  */
 function parseFast(text: string): Fdinfo | undefined {
-  let pos: string | undefined;
-  let flags: string | undefined;
-  let mntId: string | undefined;
-  let ino: string | undefined;
-  let map: Record<string, string> | undefined;
-  const complete = scanLines(text, (key, value) => {
-    if (!FAST_KEYS.has(key)) return false;
-    switch (key) {
-      case "pos":
-        pos ??= value;
-        break;
-      case "flags":
-        flags ??= value;
-        break;
-      case "mnt_id":
-        mntId ??= value;
-        break;
-      case "ino":
-        ino ??= value;
-        break;
-      default:
-        map ??= {};
-        map[key] ??= value;
+  const v = fastValues;
+  v.fill(undefined);
+  let isMap = false;
+  for (let start = 0, n = 0; start < text.length; ) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const ls = start;
+    start = end + 1;
+    let ks = ls;
+    while (ks < end && isBlank(text.charCodeAt(ks))) ks++;
+    if (ks === end) continue;
+    const colon = text.indexOf(":", ls);
+    // Not a "key: value" line (epoll, inotify, fanotify...): the full parse says what it is.
+    if (colon < 0 || colon > end) return undefined;
+    let ke = colon;
+    while (ke > ks && isBlank(text.charCodeAt(ke - 1))) ke--;
+    let vs = colon + 1;
+    let ve = end;
+    while (vs < ve && isBlank(text.charCodeAt(vs))) vs++;
+    while (ve > vs && isBlank(text.charCodeAt(ve - 1))) ve--;
+    const last = n < KEYS_KEPT ? lastKeys[n] : undefined;
+    let key: string;
+    if (last !== undefined && last.length === ke - ks && text.startsWith(last, ks)) key = last;
+    else {
+      key = text.slice(ks, ke);
+      if (n < KEYS_KEPT) lastKeys[n] = key;
     }
-    return true;
-  });
-  if (!complete) return undefined;
-  if (pos === undefined) throw new ProcfsParseError('fdinfo has no "pos:" line');
-  if (flags === undefined) throw new ProcfsParseError('fdinfo has no "flags:" line');
-  if (mntId === undefined) throw new ProcfsParseError('fdinfo has no "mnt_id:" line');
-  return new FastFdinfo(text, dec64(pos), oct(flags), dec(mntId), ino === undefined ? undefined : dec64(ino), map === undefined ? undefined : bpfMapOf(map));
+    n++;
+    const i = FAST_KEYS.get(key);
+    if (i === undefined) return undefined;
+    if (v[i] === undefined) v[i] = text.slice(vs, ve);
+    if (i >= MAP_FIRST) isMap = true;
+  }
+  const need = (i: number, key: string): string => {
+    const value = v[i];
+    if (value === undefined) throw new ProcfsParseError(`fdinfo has no "${key}:" line`);
+    return value;
+  };
+  const ino = v[3];
+  return new FastFdinfo(text, dec64(need(0, "pos")), oct(need(1, "flags")), dec(need(2, "mnt_id")), ino === undefined ? undefined : dec64(ino), isMap ? bpfMapFast(need) : undefined);
+}
+
+/** A BPF map's values from `fastValues`. */
+function bpfMapFast(need: (i: number, key: string) => string): BpfMapFdinfo {
+  const v = fastValues;
+  const mapExtra = v[9];
+  const frozen = v[12];
+  const ownerProgType = v[13];
+  const ownerJited = v[14];
+  return {
+    mapType: dec(need(4, "map_type")),
+    keySize: dec(need(5, "key_size")),
+    valueSize: dec(need(6, "value_size")),
+    maxEntries: dec(need(7, "max_entries")),
+    mapFlags: hexStr(need(8, "map_flags")),
+    mapExtra: mapExtra !== undefined ? hex64(mapExtra) : 0n,
+    memlock: dec(need(10, "memlock")),
+    mapId: dec(need(11, "map_id")),
+    frozen: frozen !== undefined ? dec(frozen) !== 0 : false,
+    ownerProgType: ownerProgType !== undefined ? dec(ownerProgType) : undefined,
+    ownerJited: ownerJited !== undefined ? dec(ownerJited) !== 0 : undefined,
+  };
 }
 
 class FastFdinfo implements Fdinfo {
@@ -222,44 +265,6 @@ class FastFdinfo implements Fdinfo {
   get fields(): Map<string, string> {
     return (this.parsedFields ??= parseFdinfoFully(this.text).fields);
   }
-}
-
-/**
- * Calls `each` with every "key: value" line (trimmed) in order, until it
- * returns false; false too for any other kind of line (epoll, inotify,
- * fanotify). Line by line without split() or a string per line, and keys the
- * same line of the last fdinfo had are not cut out again: a dump parses one
- * of these per fd, tens of thousands at times.
- */
-function scanLines(text: string, each: (key: string, value: string) => boolean): boolean {
-  for (let start = 0, n = 0; start < text.length; ) {
-    let end = text.indexOf("\n", start);
-    if (end < 0) end = text.length;
-    const ls = start;
-    start = end + 1;
-    let ks = ls;
-    while (ks < end && isBlank(text.charCodeAt(ks))) ks++;
-    if (ks === end) continue;
-    if (text.startsWith("tfd:", ls) || text.startsWith("inotify ", ls) || text.startsWith("fanotify ", ls)) return false;
-    const colon = text.indexOf(":", ls);
-    if (colon < 0 || colon > end) throw new ProcfsParseError(`fdinfo line without a colon: ${JSON.stringify(text.slice(ls, end))}`);
-    let ke = colon;
-    while (ke > ks && isBlank(text.charCodeAt(ke - 1))) ke--;
-    let vs = colon + 1;
-    let ve = end;
-    while (vs < ve && isBlank(text.charCodeAt(vs))) vs++;
-    while (ve > vs && isBlank(text.charCodeAt(ve - 1))) ve--;
-    const last = n < KEYS_KEPT ? lastKeys[n] : undefined;
-    let key: string;
-    if (last !== undefined && last.length === ke - ks && text.startsWith(last, ks)) key = last;
-    else {
-      key = text.slice(ks, ke);
-      if (n < KEYS_KEPT) lastKeys[n] = key;
-    }
-    n++;
-    if (!each(key, text.slice(vs, ve))) return false;
-  }
-  return true;
 }
 
 /** Every kind of fdinfo, `fields` included (exported for tests: parseFdinfo must agree with it). */
@@ -399,32 +404,18 @@ function timespec(s: string): Timespec {
 }
 
 function bpfMap(f: Map<string, string>): BpfMapFdinfo {
-  return bpfMapOf(Object.fromEntries(f));
-}
-
-function bpfMapOf(f: Record<string, string | undefined>): BpfMapFdinfo {
-  const req = (key: string): string => {
-    const v = f[key];
-    if (v === undefined) throw new ProcfsParseError(`fdinfo has no "${key}:" line`);
-    return v;
-  };
-  const opt = (key: string): string | undefined => f[key];
-  const mapExtra = opt("map_extra");
-  const frozen = opt("frozen");
-  const ownerProgType = opt("owner_prog_type");
-  const ownerJited = opt("owner_jited");
   return {
-    mapType: dec(req("map_type")),
-    keySize: dec(req("key_size")),
-    valueSize: dec(req("value_size")),
-    maxEntries: dec(req("max_entries")),
-    mapFlags: hexStr(req("map_flags")),
-    mapExtra: mapExtra !== undefined ? hex64(mapExtra) : 0n,
-    memlock: dec(req("memlock")),
-    mapId: dec(req("map_id")),
-    frozen: frozen !== undefined ? dec(frozen) !== 0 : false,
-    ownerProgType: ownerProgType !== undefined ? dec(ownerProgType) : undefined,
-    ownerJited: ownerJited !== undefined ? dec(ownerJited) !== 0 : undefined,
+    mapType: dec(req(f, "map_type")),
+    keySize: dec(req(f, "key_size")),
+    valueSize: dec(req(f, "value_size")),
+    maxEntries: dec(req(f, "max_entries")),
+    mapFlags: hexStr(req(f, "map_flags")),
+    mapExtra: f.has("map_extra") ? hex64(f.get("map_extra")!) : 0n,
+    memlock: dec(req(f, "memlock")),
+    mapId: dec(req(f, "map_id")),
+    frozen: f.has("frozen") ? dec(f.get("frozen")!) !== 0 : false,
+    ownerProgType: f.has("owner_prog_type") ? dec(f.get("owner_prog_type")!) : undefined,
+    ownerJited: f.has("owner_jited") ? dec(f.get("owner_jited")!) !== 0 : undefined,
   };
 }
 

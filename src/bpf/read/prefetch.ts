@@ -82,13 +82,14 @@ export class ContentsPrefetch {
     if (!this.enabled || !eligible(map)) return false;
     if (++this.offered <= START_AFTER) return false;
     // One slot more than max_entries: the call that fills it also reaches the end (ENOENT).
-    const shape = { keySize: map.keySize, valueSize: map.valueStride, capacity: map.maxEntries + 1 };
+    const shape: BatchJobRequest = { fd: -1, keySize: map.keySize, valueSize: map.valueStride, capacity: map.maxEntries + 1 };
     const worker = (this.worker ??= this.helper());
     if (!worker.fits(shape)) return false;
     const copy = this.adopt?.(map.fd) ? map.owning() : map.duplicate();
     let job: number | undefined;
     try {
-      job = worker.submit({ ...shape, fd: copy.fd });
+      shape.fd = copy.fd;
+      job = worker.submit(shape);
     } catch (e) {
       copy.close();
       throw e;
