@@ -42,5 +42,11 @@ describe.skipIf(!HAVE_FIXTURES)("src/images in a browser-like context", () => {
       const json = await runInContext(`crtoolImages.toCritJson(new Uint8Array(bytes), { pretty: ${pretty} })`, context);
       expect(json).toBe(readFileSync(goldenPath("bpf-basic", golden), "utf8"));
     }
+    // Decoded and encoded again, byte for byte (nested, repeated, packed and 64-bit fields).
+    for (const name of ["files.img", "core-29826.img", "mm-29826.img", "pagemap-29826.img", "inventory.img"]) {
+      context.bytes = Array.from(readFileSync(imagePath("bpf-basic", name)));
+      const again = await runInContext("crtoolImages.decodeImage(new Uint8Array(bytes)).then(({ magic, entries }) => Array.from(crtoolImages.encodeImage(magic, entries)))", context);
+      expect(Buffer.from(again as number[]).equals(readFileSync(imagePath("bpf-basic", name))), name).toBe(true);
+    }
   });
 });
