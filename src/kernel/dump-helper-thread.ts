@@ -45,8 +45,15 @@ const JOB_INTS = 9;
  * the main thread, and how many must be taken before waking the thread for
  * more (half a window: waking it for every file costs more than it saves).
  */
-const C = { submitted: 0, finished: 1, stop: 2, sleeping: 3, bell: 4, gen: 5, taken: 6, wakeAt: 7, alive: 8, closeW: 9, closeR: 10 } as const;
-const CTRL_WORDS = 11;
+const C = { submitted: 0, finished: 1, stop: 2, sleeping: 3, bell: 4, gen: 5, taken: 6, wakeAt: 7, alive: 8, closeW: 9, closeR: 10, claimed: 11 } as const;
+const CTRL_WORDS = 12;
+/**
+ * How close to the main thread the thread reads ahead, and where it starts
+ * again when it is that close: the main thread reads an fd the thread has
+ * not read yet itself, so side by side they would both read (and take) the
+ * same fds. Kept apart, each fd is read once, by one of them.
+ */
+const READ_AHEAD_GAP = { min: 2, restart: 8 } as const;
 /** fds queued for the thread to close (closeSoon) at most; past that the main thread closes them. */
 const CLOSE_RING = 4096;
 const ATTR_SIZE = 72;
@@ -184,6 +191,7 @@ export class DumpHelperThread {
         jobInts: JOB_INTS,
         jobCount,
         window: WINDOW,
+        gap: READ_AHEAD_GAP,
         slot: SLOT,
         openFlags: constants.O_RDONLY | O_CLOEXEC,
         port: channel.port2,
@@ -321,6 +329,7 @@ export class DumpHelperThread {
     this.list = { pid, gen, fds: list, next: 0 };
     this.port.postMessage({ gen, fds: list.buffer, dir, pidfd });
     Atomics.store(this.ctrl, C.taken, 0);
+    Atomics.store(this.ctrl, C.claimed, 0);
     Atomics.store(this.ctrl, C.gen, gen);
     this.ring();
   }
@@ -338,6 +347,8 @@ export class DumpHelperThread {
     let text: string | undefined;
     this.takenFd = -1;
     this.takenProbe = undefined;
+    // Where the main thread is, before it looks: the thread keeps away from it (see READ_AHEAD_GAP).
+    Atomics.store(this.ctrl, C.claimed, l.next);
     if (Atomics.load(this.tagIdx, s) === i && this.tagGen[s] === l.gen) {
       const n = this.lens[s];
       if (n >= 0 && n < SLOT) {
@@ -351,7 +362,7 @@ export class DumpHelperThread {
         }
       }
     }
-    // The slot is free again once taken: let the thread go on when it waits for that.
+    // The slot is free again once read: let the thread go on when it waits for that.
     Atomics.store(this.ctrl, C.taken, l.next);
     if (Atomics.load(this.ctrl, C.sleeping) && l.next >= Atomics.load(this.ctrl, C.wakeAt)) this.ring();
     return text;

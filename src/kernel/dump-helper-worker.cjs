@@ -12,7 +12,7 @@ const lib = koffi.load("libc.so.6");
 const sys4 = lib.func("long syscall(long, long, long, long)");
 const sys5 = lib.func("long syscall(long, long, long, long, long)");
 const { ctrl, jobs, attr, attrAddress, attrSize, tokenAddress, arenaAddress, nr, cmd, B, J, K, jobInts, jobCount, port } = workerData;
-const { closeRing, closeRingSize, slots, lens, tagGen, tagIdx, grabs, probes, infos, infoSize, infoCmd, window, slot, openFlags } = workerData;
+const { gap, closeRing, closeRingSize, slots, lens, tagGen, tagIdx, grabs, probes, infos, infoSize, infoCmd, window, slot, openFlags } = workerData;
 const c = new Int32Array(ctrl), t = new Int32Array(jobs), a = new DataView(attr), attrBytes = new Uint8Array(attr);
 // 1 while it runs, 2 once gone: the main thread may be blocked in a wait and never see an "error" event.
 Atomics.store(c, K.alive, 1);
@@ -151,7 +151,9 @@ for (;;) {
   }
   if (list && ri < list.length) {
     const taken = Atomics.load(c, K.taken);
-    if (ri < taken) ri = taken; // behind the main thread: nothing to gain there
+    // Too close to the main thread (which reads what is not ready itself): start again further on.
+    const claimed = Atomics.load(c, K.claimed);
+    if (ri < claimed + gap.min) ri = claimed + gap.restart;
     if (ri < list.length && ri < taken + window) {
       readFdinfo(ri++);
       continue;
