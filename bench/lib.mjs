@@ -22,9 +22,43 @@ export function benchSetup(needsRootFor) {
     process.exit(1);
   }
   mkdirSync(out, { recursive: true });
+  waitForQuiet();
   const busy = process.argv.includes("--busy");
+  busyRun = busy;
   if (busy) startBusy();
   return { runs: Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5, busy };
+}
+
+/** A run beside a CPU-bound process (never quiet: not waited for). */
+let busyRun = false;
+
+/** Busy and total jiffies of all CPUs (/proc/stat's first line). */
+function cpuTimes() {
+  const f = readFileSync("/proc/stat", "latin1").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Waits (up to 20 s) until the machine has been mostly idle for half a
+ * second: the kernel frees a large BPF map after its process is gone, on a
+ * worker of its own, and a benchmark started right after another one would
+ * measure that too.
+ */
+export function waitForQuiet() {
+  const started = Date.now();
+  for (;;) {
+    const a = cpuTimes();
+    spawnSync("sleep", ["0.5"]);
+    const b = cpuTimes();
+    const load = (b.busy - a.busy) / Math.max(1, b.total - a.total);
+    if (load < 0.1) return;
+    if (Date.now() - started > 20_000) {
+      console.log(`(the machine was still ${(load * 100).toFixed(0)}% busy after 20 s of waiting; measuring anyway)`);
+      return;
+    }
+  }
 }
 
 /** A CPU-bound process (a shell spinning), ended by pid when the benchmark exits. */
@@ -67,6 +101,8 @@ export function interleaved(commands, runs = 5, before) {
  * may have: many maps need many fds); resolves to {child, pid, maps}.
  */
 export async function startHolder(args) {
+  // The previous section's maps may still be being freed.
+  if (!busyRun) waitForQuiet();
   const holder = join(root, "bench", "map-holder.mjs");
   const child = spawn("sh", ["-c", `{ ulimit -n 1048576 || ulimit -n 65536; } 2>/dev/null; exec "${process.execPath}" "${holder}" ${args.join(" ")}`], { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise((resolve) => createInterface({ input: child.stdout }).once("line", resolve));
