@@ -197,7 +197,7 @@ describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on t
 
   it("leaves no fd of its own open once a dump in this process ends (the thread's duplicates and queued closes included)", async () => {
     const before = countBpfFds();
-    const summary = await dump({ pid: holder.pid, dir: join(scratch, "in-process"), leaveStopped: false });
+    const summary = await dump({ pid: holder.pid, dir: join(scratch, "in-process"), leaveStopped: false, skipUnsupported: false, verbose: false });
     expect(summary.maps).toBe(maps.length);
     // The thread is stopped asynchronously: what it leaves is closed once it is gone.
     for (let waited = 0; countBpfFds() !== before && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
