@@ -130,7 +130,7 @@ export function fileEntryOf(s: MapSpec, file: MapFileAttrs, more: CrtoolBpfmapFi
   if (file.mntId !== undefined) entry.mnt_id = file.mntId;
   if (s.mapExtra !== 0n) entry.map_extra = s.mapExtra;
   const msg = entry as unknown as ImageMessage;
-  setExtFields("bpfmap_file_entry", msg, { ...fileExtOf(s), ...more });
+  setExtFields("bpfmap_file_entry", msg, Object.assign(fileExtOf(s), more));
   return msg;
 }
 

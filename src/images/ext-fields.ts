@@ -89,15 +89,22 @@ function typeFor(target: ExtendedMessage): MessageType {
  * undefined in `ext` are removed, so setting is idempotent.
  */
 export function setExtFields<K extends ExtendedMessage>(target: K, message: ImageMessage, ext: ExtTypes[K]): void {
+  // Nothing to set and nothing to replace (most maps): not even encoded.
+  if (!message[UNKNOWN_FIELDS] && !hasValues(ext)) return;
   const type = typeFor(target);
   const encoded = encodeMessage(type, ext as unknown as ImageMessage);
-  // Nothing to set and nothing to replace (most maps): no decoding, no sorting.
+  // Nothing set after all (empty lists) and nothing to replace: no decoding, no sorting.
   if (encoded.length === 0 && !message[UNKNOWN_FIELDS]) return;
   const fields = decodeUnknownFields(encoded);
   const kept = (message[UNKNOWN_FIELDS] ?? []).filter((u) => !type.byNumber.has(u.no));
   const merged: UnknownField[] = [...kept, ...fields].sort((a, b) => a.no - b.no);
   if (merged.length) message[UNKNOWN_FIELDS] = merged;
   else delete message[UNKNOWN_FIELDS];
+}
+
+function hasValues(o: object): boolean {
+  for (const k in o) if ((o as Record<string, unknown>)[k] !== undefined) return true;
+  return false;
 }
 
 /** The extension fields found in `message`'s unknown fields (an empty object when there are none). */
