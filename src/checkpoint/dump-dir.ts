@@ -52,7 +52,8 @@ export class DumpDir {
       if (m && m[1] === name && !alive(Number(m[2]))) rmSync(join(parent, entry), { recursive: true, force: true });
     }
     const temp = join(parent, `.${name}.crtool-tmp-${process.pid}`);
-    rmSync(temp, { recursive: true, force: true });
+    // Only if there is one (a crtool with this pid that died): rmSync loads a module of its own.
+    if (existsSync(temp)) rmSync(temp, { recursive: true, force: true });
     try {
       mkdirSync(temp, { mode: 0o700 });
     } catch (e) {
