@@ -112,14 +112,12 @@ function readFdinfo(i) {
   }
   // A BPF map's fd is the one the main thread will take next (pidfd_getfd): taken here, it costs the main thread nothing.
   // Any failure is left to the main thread's own call, which says why.
-  if (r > 0 && r < slot && pidfd >= 0) {
-    const at = slotBytes.indexOf(MAP_LINE, s * slot);
-    if (at >= 0 && at < s * slot + r) {
-      const fd = sys4(nr.pidfd_getfd, pidfd, list[i], 0);
-      if (fd >= 0) {
-        probe(s, fd);
-        Atomics.store(gr, s, fd);
-      }
+  // Searched within this file's bytes only: the slots after it hold other files (and 1 MiB in all).
+  if (r > 0 && r < slot && pidfd >= 0 && slotBytes.subarray(s * slot, s * slot + r).indexOf(MAP_LINE) >= 0) {
+    const fd = sys4(nr.pidfd_getfd, pidfd, list[i], 0);
+    if (fd >= 0) {
+      probe(s, fd);
+      Atomics.store(gr, s, fd);
     }
   }
   len[s] = r;
