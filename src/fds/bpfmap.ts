@@ -39,8 +39,7 @@ export const bpfMapKind: RestorableFdKind = {
         // FD_CLOEXEC belongs to the fd (its fdinfo_entry), not to the open file.
         flags: fd.fdinfo.flags & ~O_CLOEXEC,
         pos: fd.fdinfo.pos,
-        // Asked by the helper thread, unless someone gets signals (the owner's uids are then asked here).
-        fown: probe && probe.ownerPid === 0 ? { uid: 0, euid: 0, signum: probe.signum, pid_type: 0, pid: 0 } : readFown(ours, fd.fdinfo.flags),
+        fown: readFown(ours, fd.fdinfo.flags, probe),
         info: probe?.info,
         mntId: fd.fdinfo.mntId,
         // CRIU's fields (type, sizes, flags, memlock, frozen) come from the target's fdinfo.

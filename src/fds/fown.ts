@@ -29,10 +29,18 @@ const F_GETOWNER_UIDS = 17;
 const ownerBuf = stableBuffer(8);
 const uidsBuf = stableBuffer(8);
 
-export function readFown(lfd: number, flags: number): FownEntry {
+/**
+ * `asked`: F_GETSIG and F_GETOWN_EX's pid when already asked (the dump's
+ * helper thread does for BPF maps); with no owner, nothing more is asked.
+ */
+export function readFown(lfd: number, flags: number, asked?: { signum: number; ownerPid: number }): FownEntry {
   const fown: FownEntry = { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 };
   // O_PATH files have no owner, and fcntl refuses these commands on them.
   if (flags & O_PATH) return fown;
+  if (asked && asked.ownerPid === 0) {
+    fown.signum = asked.signum;
+    return fown;
+  }
   fown.signum = fcntl(lfd, F_GETSIG);
 
   // struct f_owner_ex { int type; pid_t pid; }
