@@ -274,6 +274,7 @@ export function parseFdinfoFully(text: string): Fdinfo {
   let inotify: InotifyWatch[] | undefined;
   let fanotify: Fdinfo["fanotify"];
 
+  // Line by line without split(): a dump parses one of these per fd, tens of thousands at times.
   for (let start = 0; start < text.length; ) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = text.length;
@@ -292,8 +293,17 @@ export function parseFdinfoFully(text: string): Fdinfo {
     } else {
       const colon = line.indexOf(":");
       if (colon < 0) throw new ProcfsParseError(`fdinfo line without a colon: ${JSON.stringify(line)}`);
-      const key = line.slice(0, colon).trim();
-      if (!fields.has(key)) fields.set(key, line.slice(colon + 1).trim());
+      // Trimmed by index: one slice for the key and one for the value, no intermediate strings.
+      let ks = 0;
+      let ke = colon;
+      while (ks < ke && isBlank(line.charCodeAt(ks))) ks++;
+      while (ke > ks && isBlank(line.charCodeAt(ke - 1))) ke--;
+      let vs = colon + 1;
+      let ve = line.length;
+      while (vs < ve && isBlank(line.charCodeAt(vs))) vs++;
+      while (ve > vs && isBlank(line.charCodeAt(ve - 1))) ve--;
+      const key = line.slice(ks, ke);
+      if (!fields.has(key)) fields.set(key, line.slice(vs, ve));
     }
   }
 
