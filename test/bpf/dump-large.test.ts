@@ -8,26 +8,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MAP_TYPE, MapBatchReader, close, kernelValueSize, mapCreate, mapUpdateBatch, objPin } from "../../src/kernel/index.js";
+import { MAP_TYPE, close, kernelValueSize, mapCreate, mapUpdateBatch, objPin } from "../../src/kernel/index.js";
 import { ImageReader } from "../../src/images/index.js";
 import { IS_ROOT, bpffsDir, type Bpffs } from "../kernel/helpers.js";
 import { runCli } from "../helpers/run-cli.js";
-import { HAVE_DIST } from "./harness.js";
+import { HAVE_DIST, readWhole } from "./harness.js";
 import { LiveMap } from "../../src/bpf/map.js";
 import { readByBatchParallel } from "../../src/bpf/read/parallel-batch.js";
-
-/** The whole map as one LOOKUP_BATCH reader returns it: all keys, then all values. */
-function readWhole(fd: number, keySize: number, stride: number): Buffer {
-  const r = new MapBatchReader(fd, { keySize, valueSize: stride, batchSize: 4096, autoGrow: true });
-  const keys: Buffer[] = [];
-  const values: Buffer[] = [];
-  while (!r.done) {
-    const n = r.next();
-    keys.push(Buffer.from(r.keys.subarray(0, n * keySize)));
-    values.push(Buffer.from(r.values.subarray(0, n * stride)));
-  }
-  return Buffer.concat([...keys, ...values]);
-}
 
 async function payloadOf(dir: string): Promise<{ bytes: Buffer; count: number }> {
   const reader = await ImageReader.open(readFileSync(join(dir, "bpfmap-data.img")));

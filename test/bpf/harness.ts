@@ -13,6 +13,7 @@ import { REPO_ROOT } from "../helpers/fixtures.js";
 import { ImageSet } from "../../src/checkpoint/image-set.js";
 import { FdGrabber, readTaskFds } from "../../src/checkpoint/task-fds.js";
 import { FileIds } from "../../src/checkpoint/file-ids.js";
+import { MapBatchReader } from "../../src/kernel/index.js";
 import type { DumpContext } from "../../src/contract/dump-context.js";
 import { createDumpContext, emptyStats } from "../../src/contract/dump-context.js";
 import { FD_TYPE_NUMBERS, type TaskFd } from "../../src/contract/fd-kind.js";
@@ -213,4 +214,17 @@ export function u64hex(n: bigint | number): string {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(BigInt(n));
   return b.toString("hex");
+}
+
+/** A whole map as one LOOKUP_BATCH reader returns it: all keys, then all values (`stride`: bytes per value as the kernel copies it). */
+export function readWhole(fd: number, keySize: number, stride: number): Buffer {
+  const r = new MapBatchReader(fd, { keySize, valueSize: stride, batchSize: 4096, autoGrow: true });
+  const keys: Buffer[] = [];
+  const values: Buffer[] = [];
+  while (!r.done) {
+    const n = r.next();
+    keys.push(Buffer.from(r.keys.subarray(0, n * keySize)));
+    values.push(Buffer.from(r.values.subarray(0, n * stride)));
+  }
+  return Buffer.concat([...keys, ...values]);
 }

@@ -7,23 +7,11 @@
  * thread, through closeSoon, or after it is gone).
  */
 import { describe, expect, it } from "vitest";
-import { DumpHelperThread, MapBatchReader, close, mapCreate, mapUpdateBatch } from "../../src/kernel/index.js";
+import { DumpHelperThread, close, mapCreate, mapUpdateBatch } from "../../src/kernel/index.js";
 import { ContentsPrefetch, type PrefetchedContents } from "../../src/bpf/read/prefetch.js";
 import { LiveMap } from "../../src/bpf/map.js";
 import { IS_ROOT, countBpfFds } from "../kernel/helpers.js";
-
-/** Keys then values as one LOOKUP_BATCH reader gets them. */
-function readWhole(fd: number, keySize: number, valueSize: number): Buffer {
-  const r = new MapBatchReader(fd, { keySize, valueSize, batchSize: 4096, autoGrow: true });
-  const keys: Buffer[] = [];
-  const values: Buffer[] = [];
-  while (!r.done) {
-    const n = r.next();
-    keys.push(Buffer.from(r.keys.subarray(0, n * keySize)));
-    values.push(Buffer.from(r.values.subarray(0, n * valueSize)));
-  }
-  return Buffer.concat([...keys, ...values]);
-}
+import { readWhole } from "./harness.js";
 
 describe.skipIf(!IS_ROOT)("prefetching small maps through a full job table", () => {
   it("writes 150 maps once each, in order, as one reader reads them, and leaves no fd open", async () => {
