@@ -3,11 +3,13 @@
 // modules one by one costs more than the dump of a small map) and makes them
 // executable; bundles crtool view's page. The library keeps tsc's per-module
 // output (the CLI is not part of it).
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
+
+const packageJson = JSON.parse(readFileSync("package.json", "utf8"));
 
 // The bins: CommonJS bundles run by a small launcher (launch.cjs) through V8
 // code caches made here, since Node 20 has none of its own: NAME-main.cjs for
@@ -111,8 +113,14 @@ async function bundle(name, outfile, plugins) {
     // koffi loads a native addon by path: it stays a package import.
     external: ["koffi"],
     // Code that finds files beside its module (the helper worker, the view's page) asks import.meta.url.
-    define: { "import.meta.url": "__crtoolMetaUrl" },
-    banner: { js: "var __crtoolMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    define: { "import.meta.url": "__crtoolMetaUrl", __CRTOOL_VERSION__: JSON.stringify(packageJson.version) },
+    // The bundle is its own CommonJS wrapper, which launch.cjs runs as is: no
+    // Module.wrap, whose joined string V8 copied again (and that copy, half
+    // a megabyte, cost a garbage collection at every start-up). The text
+    // before esbuild's "use strict" is what Module.wrap put there: the
+    // bundle runs as it always has (that line is not a directive).
+    banner: { js: "(function (exports, require, module, __filename, __dirname) { var __crtoolMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    footer: { js: "\n})" },
     logLevel: "warning",
   });
 }

@@ -31,7 +31,8 @@ exports.run = function run(name) {
     file = join(__dirname, `${name}-main.cjs`);
     source = readFileSync(file, "latin1");
   }
-  const script = new Script(Module.wrap(source), { filename: file, cachedData: readIfThere(`${file}.cache`) });
+  // The bundle is a function expression already (see scripts/postbuild.mjs): its source goes to V8 as read.
+  const script = new Script(source, { filename: file, cachedData: readIfThere(`${file}.cache`) });
   if (process.env.CRTOOL_WRITE_CODE_CACHE === "1") {
     // The build's warm-up runs. Only a run that succeeded: a cache holds the code of the paths it took.
     process.once("exit", (code) => {

@@ -2,8 +2,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** crtool's version, from the package.json above this file (bundled or not). */
+/** Set by the build in the bundled commands (scripts/postbuild.mjs): no package.json to find and read at start-up. */
+declare const __CRTOOL_VERSION__: string | undefined;
+
+/** crtool's version: the build's, or from the package.json above this file. */
 export function packageVersion(): string {
+  if (typeof __CRTOOL_VERSION__ === "string") return __CRTOOL_VERSION__;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const p = join(dir, "package.json");

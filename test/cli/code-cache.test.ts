@@ -20,8 +20,7 @@ function accepted(bundle: string, cache: string): boolean {
   const r = spawnSync(process.execPath, ["-e", `
     const { readFileSync } = require("node:fs");
     const { Script } = require("node:vm");
-    const Module = require("node:module");
-    const script = new Script(Module.wrap(readFileSync(${JSON.stringify(bundle)}, "latin1")), { filename: ${JSON.stringify(bundle)}, cachedData: readFileSync(${JSON.stringify(cache)}) });
+    const script = new Script(readFileSync(${JSON.stringify(bundle)}, "latin1"), { filename: ${JSON.stringify(bundle)}, cachedData: readFileSync(${JSON.stringify(cache)}) });
     process.stdout.write(String(!script.cachedDataRejected));
   `], { encoding: "utf8" });
   return r.stdout === "true";
@@ -51,9 +50,20 @@ describe("code caches of the bins", () => {
   });
 
   it("a command's bundle leaves other commands' code out, so the launcher must pick it by command", () => {
-    const runBundle = (bundle: string, args: string[]) =>
-      spawnSync(process.execPath, [join(CLI, bundle), ...args], { encoding: "utf8" });
-    // The bundle run directly (the launcher would take crtool-main.cjs for restore).
+    // A bundle is its own CommonJS wrapper (a function expression), run here as the launcher runs one.
+    const runBundle = (bundle: string, args: string[]) => {
+      const file = join(CLI, bundle);
+      return spawnSync(process.execPath, ["-e", `
+        const { readFileSync } = require("node:fs");
+        const { Script } = require("node:vm");
+        const Module = require("node:module");
+        const file = ${JSON.stringify(file)};
+        process.argv = [process.execPath, file, ...${JSON.stringify(args)}];
+        const module = { exports: {} };
+        new Script(readFileSync(file, "latin1"), { filename: file }).runInThisContext()(module.exports, Module.createRequire(file), module, file, ${JSON.stringify(CLI)});
+      `], { encoding: "utf8" });
+    };
+    // The dump command's bundle asked to restore (the launcher would take crtool-main.cjs for restore).
     const wrong = runBundle("crtool-dump.cjs", ["restore", "-D", "/nonexistent", "--pin", "/nonexistent"]);
     expect(wrong.status).toBe(70);
     expect(wrong.stderr).toMatch(/this is the dump command's bundle: another command's code is not in it/);
