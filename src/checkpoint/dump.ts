@@ -21,7 +21,7 @@ import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } fro
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
 import { readFileSync } from "node:fs";
-import { DumpHelperThread, reserveFds } from "../kernel/index.js";
+import { DumpHelperThread, openFdCount, reserveFds } from "../kernel/index.js";
 import { availableParallelism } from "node:os";
 import { monotonicMs } from "../kernel/random.js";
 
@@ -208,6 +208,23 @@ export class DumpSession {
     return (this.helper ??= new DumpHelperThread({ failAtStart: faultRequested("helper-thread") }));
   }
 
+  /**
+   * Starts the helper thread now when the process at the top of the tree
+   * holds enough fds to have them read ahead: a thread takes tens of
+   * milliseconds to start, which then pass while the tree is frozen and its
+   * fds listed on this one, not while both should be working.
+   */
+  startEarly(pid: number): void {
+    const open = openFdCount(pid) ?? 0;
+    if (!this.readsAhead(open)) return;
+    this.helperThread();
+    this.ctx.log(`process ${pid} holds ${open} fds: the helper thread was started before the freeze`);
+  }
+
+  private readsAhead(fdCount: number): boolean {
+    return fdCount >= READ_AHEAD_FROM && !plainPath("fdinfo-ahead") && availableParallelism() >= 2;
+  }
+
   private closeHelper(): void {
     this.helper?.close();
     this.helper = undefined;
@@ -263,7 +280,7 @@ export class DumpSession {
       // Created even when empty: CRIU's restore expects every task's fd table image.
       const fdinfo = this.images.image(`fdinfo-${ids.files_id}.img`, "FDINFO");
       const fds = this.fdsOf(p.pid);
-      if (fds.length >= READ_AHEAD_FROM && !plainPath("fdinfo-ahead") && availableParallelism() >= 2) this.grabber.readAhead(p.pid, fds, this.helperThread());
+      if (this.readsAhead(fds.length)) this.grabber.readAhead(p.pid, fds, this.helperThread());
       for (const n of fds) {
         try {
           const pending = this.dumpFd(readTaskFd(p.pid, n, this.grabber), fdinfo);
@@ -314,6 +331,7 @@ export async function dump(req: DumpRequest): Promise<DumpSummary> {
   const freezer = new Freezer(req.log, req.freezer);
   const session = new DumpSession(req, dir.temp);
   try {
+    session.startEarly(req.pid);
     const tree = freezer.freeze(req.pid);
     mark("freeze");
     await pausePoint("after-freeze");

@@ -2,7 +2,7 @@
  * /proc and /sys readers: a pure parser per file (testable on saved text)
  * plus a thin reader that fetches the file.
  */
-import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { ProcfsParseError } from "./errors.js";
 import { parseFdinfo, type Fdinfo } from "./fdinfo.js";
 import { dec, dec64, hex64, oct } from "./proc-numbers.js";
@@ -31,6 +31,20 @@ export function readFdinfo(pid: Pid, fd: number): Fdinfo {
 /** The fds a process has open, ascending. */
 export function listFds(pid: Pid): number[] {
   return numericEntries(`/proc/${pid}/fd`);
+}
+
+/**
+ * How many fds a process has open, from the size Linux ≥ 6.2 gives its
+ * /proc/PID/fd directory (one stat, no listing); undefined where the kernel
+ * gives none (0) or the process is gone.
+ */
+export function openFdCount(pid: Pid): number | undefined {
+  try {
+    const n = statSync(`/proc/${pid}/fd`).size;
+    return n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where /proc/<pid>/fd/<fd> points: a path, or "pipe:[123]", "anon_inode:[eventfd]"... */
