@@ -36,11 +36,12 @@ function mismatch(dir: string, tree: TreeProcess[]): string | undefined {
 
 /** The cgroup directory that holds exactly the tree of `root`, or why there is none. */
 export function usableCgroup(root: number): { dir: string } | { why: string } {
-  const mount = cgroup2Mount();
-  if (!mount) return { why: "no cgroup v2 hierarchy is mounted" };
+  // The process's own line first: a process in no cgroup or the root one needs no mount table read.
   const path = cgroup2PathOf(root);
   if (path === undefined) return { why: `process ${root} has no cgroup v2 path` };
   if (path === "/") return { why: `process ${root} is in the root cgroup, which cannot be frozen` };
+  const mount = cgroup2Mount();
+  if (!mount) return { why: "no cgroup v2 hierarchy is mounted" };
   const dir = join(mount, path);
   if (!existsSync(join(dir, "cgroup.freeze"))) return { why: `${dir} has no cgroup.freeze` };
   const why = mismatch(dir, discoverTree(root));
