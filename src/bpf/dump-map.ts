@@ -59,7 +59,7 @@ const PROGRESS_ABOVE = 100_000;
 export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: MapDumpOptions = {}): ImageMessage | Promise<ImageMessage> {
   // The open file's flags are known (fdinfo): its access mode needs no fcntl.
   const map = LiveMap.fromFd(fd, { accessMode: file.flags & 3, info: file.info });
-  ctx.firstTime(`bpfmap-record:${map.id}`);
+  ctx.firstTime("bpfmap-record", map.id);
   const spec = specOf(map, ctx, file.fdinfo);
   const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};
   const stream = eventStreamOf(map.info.type);
@@ -101,7 +101,7 @@ export function dumpPinnedMap(pin: PinnedMap, id: number, ctx: DumpContext, opts
 /** The map's spec; its BTF blob only on the first record of the dump with that BTF id. */
 function specOf(map: LiveMap, ctx: DumpContext, fdinfo?: BpfMapFdinfo): MapSpec {
   const btfId = map.info.btfId;
-  const withBtf = btfId !== 0 && ctx.firstTime(`btf:${btfId}`);
+  const withBtf = btfId !== 0 && ctx.firstTime("btf", btfId);
   return captureSpec(map.fd, { fdinfo, btfData: withBtf, info: map.info });
 }
 
@@ -121,7 +121,7 @@ function recordStream(map: LiveMap, stream: string, owner: MapOwner, ctx: DumpCo
       ctx.log(`BPF map ${map.id} (${map.typeName}): its read positions could not be read (${(e as Error).message})`);
     }
   }
-  if (ctx.firstTime(`stream:${map.id}`)) {
+  if (ctx.firstTime("stream", map.id)) {
     ctx.stats.streams.push({ owner: describeOwner(owner), mapId: map.id, name: map.info.name, type: map.typeName, what: stream, unreadBytes: unread === undefined ? undefined : Number(unread) });
     ctx.log(`BPF map ${map.id} (${map.typeName}) is ${stream}: recorded without its records${unread === undefined ? "" : ` (${unread} bytes unread)`}; restore re-creates it empty`);
   }
@@ -195,7 +195,7 @@ function collectIds(values: Uint8Array, count: number, into: Set<number>): void 
 async function dumpInnerMap(id: number, outer: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): Promise<void> {
   const inner = LiveMap.openById(id);
   try {
-    const first = ctx.firstTime(`bpfmap-record:${id}`);
+    const first = ctx.firstTime("bpfmap-record", id);
     const spec = first ? specOf(inner, ctx) : undefined;
     const file = (): MapFileAttrs => ({ id: ctx.newFileId(), flags: O_RDWR, pos: 0n, fown: { ...NO_FOWN }, mntId: readFdinfo("self", inner.fd).mntId });
     const stream = eventStreamOf(inner.info.type);

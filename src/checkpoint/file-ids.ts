@@ -23,6 +23,12 @@ const KCMP_UNORDERED = 3;
  * epoll or eventfd shares one anonymous inode — takes log n calls, not n.
  */
 export class FileIds {
+  // Groups by the object id fdinfo shows for anonymous-inode files that have
+  // one (unique among open files of their kind: no inode needed), as numbers;
+  // the rest by "dev:ino".
+  private readonly byMapId = new Map<number, Known[]>();
+  private readonly byProgId = new Map<number, Known[]>();
+  private readonly byEventfdId = new Map<number, Known[]>();
   private readonly byInode = new Map<string, Known[]>();
   private next = 1;
 
@@ -34,15 +40,26 @@ export class FileIds {
    * The group an open file belongs to: its inode, narrowed by the object id
    * fdinfo shows for anonymous-inode files that have one (all BPF maps share
    * one inode, each map has its own id), so kcmp runs only between open files
-   * that may really be the same.
+   * that may really be the same. Made when `make` is set.
    */
-  private static key(fd: TaskFd): string {
+  private group(fd: TaskFd, make: boolean): Known[] | undefined {
     const f = fd.fdinfo;
-    // These ids are unique among all open files of their kind: no need for the inode.
-    if (f.bpfMap) return `map:${f.bpfMap.mapId}`;
-    if (f.bpfProg) return `prog:${f.bpfProg.progId}`;
-    if (f.eventfd?.id !== undefined) return `eventfd:${f.eventfd.id}`;
-    return `${fd.stat.dev}:${fd.stat.ino}`;
+    let group: Known[] | undefined;
+    if (f.bpfMap) {
+      group = this.byMapId.get(f.bpfMap.mapId);
+      if (!group && make) this.byMapId.set(f.bpfMap.mapId, (group = []));
+    } else if (f.bpfProg) {
+      group = this.byProgId.get(f.bpfProg.progId);
+      if (!group && make) this.byProgId.set(f.bpfProg.progId, (group = []));
+    } else if (f.eventfd?.id !== undefined) {
+      group = this.byEventfdId.get(f.eventfd.id);
+      if (!group && make) this.byEventfdId.set(f.eventfd.id, (group = []));
+    } else {
+      const key = `${fd.stat.dev}:${fd.stat.ino}`;
+      group = this.byInode.get(key);
+      if (!group && make) this.byInode.set(key, (group = []));
+    }
+    return group;
   }
 
   /** Where `fd` is, or would go, in a sorted group; `found` when it is there. */
@@ -69,16 +86,19 @@ export class FileIds {
 
   /** The id already given to this open file, if any fd seen so far shares it. */
   find(fd: TaskFd): number | undefined {
-    const group = this.byInode.get(FileIds.key(fd));
+    const group = this.group(fd, false);
     if (!group) return undefined;
     const at = FileIds.locate(group, fd);
     return at.found ? group[at.index].id : undefined;
   }
 
   remember(fd: TaskFd, id: number): void {
-    const key = FileIds.key(fd);
-    let group = this.byInode.get(key);
-    if (!group) this.byInode.set(key, (group = []));
+    const group = this.group(fd, true)!;
+    // The first open file of a group needs no kcmp to know where it goes.
+    if (group.length === 0) {
+      group.push({ pid: fd.pid, fd: fd.fd, id });
+      return;
+    }
     const at = FileIds.locate(group, fd);
     if (!at.found) group.splice(at.index, 0, { pid: fd.pid, fd: fd.fd, id });
   }

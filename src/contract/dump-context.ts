@@ -129,11 +129,13 @@ export interface DumpContext {
    */
   once<T>(key: string, fn: () => Promise<T>): Promise<T>;
   /**
-   * True for the first caller with this key in this dump, false after: the
-   * synchronous twin of `once` (a promise per map showed in dumps of 10,000
-   * maps), e.g. a BTF object's blob is written once per BTF id.
+   * True for the first caller asking about object `id` of `kind` in this
+   * dump, false after: the synchronous twin of `once` (a promise per map
+   * showed in dumps of 10,000 maps), e.g. a BTF object's blob is written
+   * once per BTF id (`firstTime("btf", id)`). Ids are numbers, kept as such:
+   * a string key per map showed too.
    */
-  firstTime(key: string): boolean;
+  firstTime(kind: string, id: number): boolean;
   /**
    * Where large scratch data may be spooled (unlinked files only): the dump's
    * own directory, so it lands on the same filesystem as the images.
@@ -171,7 +173,7 @@ export interface DumpContextParts {
 /** The one way a DumpContext is made: the per-dump memos, files.img, skips and slots are the same for every maker. */
 export function createDumpContext(parts: DumpContextParts): DumpContext {
   const onceResults = new Map<string, Promise<unknown>>();
-  const seen = new Set<string>();
+  const seen = new Map<string, Set<number>>();
   const stats = parts.stats ?? emptyStats();
   const log = parts.log ?? (() => {});
   return {
@@ -190,9 +192,11 @@ export function createDumpContext(parts: DumpContextParts): DumpContext {
       if (!p) onceResults.set(key, (p = fn()));
       return p;
     },
-    firstTime: (key: string) => {
-      if (seen.has(key)) return false;
-      seen.add(key);
+    firstTime: (kind: string, id: number) => {
+      let ids = seen.get(kind);
+      if (!ids) seen.set(kind, (ids = new Set()));
+      if (ids.has(id)) return false;
+      ids.add(id);
       return true;
     },
     log,

@@ -27,7 +27,7 @@ export const btfKind: RestorableFdKind = {
 
   dump(fd, id, ctx) {
     const ours = ctx.grab(fd);
-    const rec = { ...btfRecord(ours, id, fd.fdinfo.btfId!, (btfId) => ctx.firstTime(`btf:${btfId}`)) };
+    const rec = { ...btfRecord(ours, id, fd.fdinfo.btfId!, (btfId) => ctx.firstTime("btf", btfId)) };
     ctx.image("bpf-btf.img", "BPF_BTF").append(rec);
     return extFileEntry(ours, fd, id, "btf", rec, ctx);
   },

@@ -204,8 +204,8 @@ export class TestDumpContext implements DumpContext {
     return this.base.slot(slot);
   }
 
-  firstTime(key: string): boolean {
-    return this.base.firstTime(key);
+  firstTime(kind: string, id: number): boolean {
+    return this.base.firstTime(kind, id);
   }
 
   once<T>(key: string, fn: () => Promise<T>): Promise<T> {
