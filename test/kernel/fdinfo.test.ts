@@ -172,10 +172,39 @@ describe("fdinfo formats the fixtures lack", () => {
     expect(f.ino).toBe(18446744073709551615n);
   });
 
+  it("values read in place agree with the full parse, from 1 digit to past 2^53, signed, padded or not", () => {
+    const map = (pos: string, flags: string, mntId: string, ino: string, id: string, memlock: string, extra: string, mapFlags: string) =>
+      `pos:\t${pos}\nflags:\t${flags}\nmnt_id:\t${mntId}\nino:\t${ino}\nmap_type:\t1\nkey_size:\t4\nvalue_size:\t8\nmax_entries:\t100\nmap_flags:\t${mapFlags}\nmap_extra:\t${extra}\nmemlock:\t${memlock}\nmap_id:\t${id}\nfrozen:\t1\n`;
+    const texts = [
+      map("0", "02", "15", "1057", "38", "9216", "0x0", "0x0"),
+      map("7", "02000002", "0", "0", "0", "0", "0x0", "0x1"),
+      map("123456789012345", "0100002", "999999999999999", "999999999999999", "4294967295", "123456789012345", "0x10", "0x400"),
+      map("1234567890123456", "0100002", "15", "1234567890123456", "38", "9007199254740991", "0xffffffffffffffff", "0x0"),
+      map("9223372036854775807", "077777777777", "15", "18446744073709551615", "38", "9216", "0x0", "0x0"),
+      map("  00012  ", "00", "007", "0001057", "0038", "00", "0x0", "0x00"),
+      map("-0", "02", "-1", "1057", "38", "9216", "0x0", "0x0"),
+    ];
+    for (const text of texts) expect(seen(parseFdinfo(text)), text).toEqual(seen(parseFdinfoFully(text)));
+    // Two texts in turn with other inodes: the inode kept from the last text is not handed to the next.
+    expect(parseFdinfo(map("0", "02", "15", "1", "1", "1", "0x0", "0x0")).ino).toBe(1n);
+    expect(parseFdinfo(map("0", "02", "15", "2", "1", "1", "0x0", "0x0")).ino).toBe(2n);
+    // Beyond 2^53 a decimal field is refused, as the full parse refuses it.
+    const huge = map("0", "02", "15", "1", "9007199254740993", "1", "0x0", "0x0");
+    expect(() => parseFdinfo(huge)).toThrow(/below 2\^53/);
+    expect(() => parseFdinfoFully(huge)).toThrow(/below 2\^53/);
+  });
+
   it("refuses malformed input", () => {
     expect(() => parseFdinfo("pos:\tx\nflags:\t0\nmnt_id:\t1\n")).toThrow(ProcfsParseError);
     expect(() => parseFdinfo("pos:\t0\nflags:\t9\nmnt_id:\t1\n")).toThrow(/octal/);
     expect(() => parseFdinfo("flags:\t0\nmnt_id:\t1\n")).toThrow(/"pos:"/);
+    // The same errors as the full parse gives, word for word.
+    for (const text of ["pos:\tx\nflags:\t0\nmnt_id:\t1\n", "pos:\t0\nflags:\t8\nmnt_id:\t1\n", "pos:\t0\nflags:\t0\nmnt_id:\t1x\n", "pos:\t\nflags:\t0\nmnt_id:\t1\n", "pos:\t0\nflags:\t0\nmnt_id:\t1\nino:\t-\n"]) {
+      const fast = (() => { try { parseFdinfo(text); return "parsed"; } catch (e) { return (e as Error).message; } })();
+      const full = (() => { try { parseFdinfoFully(text); return "parsed"; } catch (e) { return (e as Error).message; } })();
+      expect(fast, text).toBe(full);
+      expect(fast).not.toBe("parsed");
+    }
   });
 });
 
