@@ -4,7 +4,7 @@
  * and to read through. Duplicates are closed when the dump ends.
  */
 import { fstatSync } from "node:fs";
-import { FdinfoReader, close, parseFdinfo, isErrno, listFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type DumpHelperThread, type FdLink, type Fdinfo, type MapFdProbe } from "../kernel/index.js";
+import { FdinfoReader, close, parseFdinfo, isErrno, listOpenFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type DumpHelperThread, type FdLink, type Fdinfo, type MapFdProbe } from "../kernel/index.js";
 import type { FileStat, TaskFd } from "../contract/fd-kind.js";
 import { NoSuchProcessError } from "./process-tree.js";
 import { PermissionError } from "./freezer.js";
@@ -169,7 +169,7 @@ export class FdGrabber {
 /** The fd numbers of a process, in order. */
 export function listTaskFds(pid: number): number[] {
   try {
-    return listFds(pid);
+    return listOpenFds(pid);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchProcessError(`process ${pid} exited during the dump`);
     if ((e as NodeJS.ErrnoException).code === "EACCES") throw new PermissionError(`not permitted to read /proc/${pid}/fd (run as root or as the target's user)`);

@@ -44,6 +44,7 @@ export interface SyscallNumbers {
   inotify_rm_watch: number;
   utimensat: number;
   close_range: number;
+  getdents64: number;
   // Ring buffer positions (bpf-ringbuf.ts).
   mmap: number;
   munmap: number;
@@ -101,6 +102,7 @@ const X86_64: SyscallNumbers = {
   inotify_rm_watch: 255,
   utimensat: 280,
   close_range: 436,
+  getdents64: 217,
   mmap: 9,
   munmap: 11,
   ppoll: 271,
@@ -156,6 +158,7 @@ const AARCH64: SyscallNumbers = {
   inotify_rm_watch: 28,
   utimensat: 88,
   close_range: 436,
+  getdents64: 61,
   mmap: 222,
   munmap: 215,
   ppoll: 73,

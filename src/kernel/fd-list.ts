@@ -1,0 +1,63 @@
+/**
+ * The fds a process has open, read with getdents64 into one buffer and
+ * parsed in place. fs.readdirSync makes a string per entry (then a regex
+ * test, a number and a sort): with tens of thousands of fds that was half
+ * of the listing's time.
+ */
+import { closeSync, constants, openSync } from "node:fs";
+import { O_CLOEXEC, addressOf, check, rawSyscall, syscallNumbers } from "./libc.js";
+
+/** Room for ~10,000 entries a call (24 bytes each for names of up to 5 digits). */
+const BUFFER_SIZE = 256 << 10;
+/** struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), then d_name. */
+const RECLEN_AT = 16;
+const NAME_AT = 19;
+
+/**
+ * The fd numbers of `pid`, ascending. The directory's open fails as
+ * fs.openSync fails (`code` ENOENT for a process that is gone, EACCES...);
+ * a failed read throws a SyscallError with its errno's name as `code`.
+ */
+export function listOpenFds(pid: number | "self"): number[] {
+  const path = `/proc/${pid}/fd`;
+  const dir = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC);
+  try {
+    const buf = Buffer.allocUnsafeSlow(BUFFER_SIZE);
+    const address = addressOf(buf);
+    const nr = syscallNumbers().getdents64;
+    const fds: number[] = [];
+    let ascending = true;
+    let last = -1;
+    for (;;) {
+      const n = check(rawSyscall(nr, dir, address, BUFFER_SIZE), "getdents64", path);
+      if (n === 0) break;
+      for (let at = 0; at < n; ) {
+        const end = at + buf.readUInt16LE(at + RECLEN_AT);
+        // A name of digits only: "." and ".." are not fds.
+        let fd = 0;
+        let digits = 0;
+        for (let p = at + NAME_AT; p < end; p++) {
+          const c = buf[p];
+          if (c === 0) break;
+          if (c < 48 || c > 57) {
+            digits = -1;
+            break;
+          }
+          fd = fd * 10 + (c - 48);
+          digits++;
+        }
+        if (digits > 0) {
+          if (fd < last) ascending = false;
+          last = fd;
+          fds.push(fd);
+        }
+        at = end;
+      }
+    }
+    // The kernel lists fds in order; not relied on.
+    if (!ascending) fds.sort((a, b) => a - b);
+    return fds;
+  } finally {
+    closeSync(dir);
+  }
+}
