@@ -6,9 +6,12 @@
  */
 import { closeSync, constants, openSync } from "node:fs";
 import { O_CLOEXEC, addressOf, check, rawSyscall, syscallNumbers } from "./libc.js";
+import { openFdCount } from "./procfs.js";
 
-/** Room for ~10,000 entries a call (24 bytes each for names of up to 5 digits). */
-const BUFFER_SIZE = 256 << 10;
+/** An entry takes 24 bytes (names of up to 4 digits) or 32 (up to 12). */
+const ENTRY_MAX = 32;
+/** At most ~8,000 entries a call: a larger table takes more calls. */
+const BUFFER_MAX = 256 << 10;
 /** struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), then d_name. */
 const RECLEN_AT = 16;
 const NAME_AT = 19;
@@ -22,14 +25,16 @@ export function listOpenFds(pid: number | "self"): number[] {
   const path = `/proc/${pid}/fd`;
   const dir = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC);
   try {
-    const buf = Buffer.allocUnsafeSlow(BUFFER_SIZE);
+    // Sized by the count Linux gives the directory: most processes need a page, not 256 KiB.
+    const size = Math.min(BUFFER_MAX, Math.max(4096, ((openFdCount(pid) ?? BUFFER_MAX) + 16) * ENTRY_MAX));
+    const buf = Buffer.allocUnsafeSlow(size);
     const address = addressOf(buf);
     const nr = syscallNumbers().getdents64;
     const fds: number[] = [];
     let ascending = true;
     let last = -1;
     for (;;) {
-      const n = check(rawSyscall(nr, dir, address, BUFFER_SIZE), "getdents64", path);
+      const n = check(rawSyscall(nr, dir, address, size), "getdents64", path);
       if (n === 0) break;
       for (let at = 0; at < n; ) {
         const end = at + buf.readUInt16LE(at + RECLEN_AT);
