@@ -102,8 +102,9 @@ const MANY_FDS = 1024;
  * A process of thousands of fds makes the same few functions hot thousands
  * of times over, and V8's optimizing compiler, on the same CPUs as the
  * dump's two threads, then spends more CPU time inlining them than the
- * inlined code saves (a dump of 10,000 maps: 5% less CPU without it, in A/B
- * runs; a dump of one large map is 3% slower without it, so only then). A
+ * inlined code saves (a dump of 10,000 maps: 3% less wall and CPU time
+ * without it, in A/B runs; a dump of one large map is 3% slower without
+ * it, so only then). A
  * V8 flag is this whole process's: the command sets it, the library never.
  */
 async function tuneForManyFds(pid: number, log: ((m: string) => void) | undefined): Promise<void> {
