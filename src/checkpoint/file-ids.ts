@@ -16,6 +16,13 @@ const KCMP_EQUAL = 0;
 const KCMP_LESS = 1;
 const KCMP_UNORDERED = 3;
 
+/** The group under `key`, made (empty) when there is none and `make` is set. */
+function groupIn<K>(groups: Map<K, Known[]>, key: K, make: boolean): Known[] | undefined {
+  let group = groups.get(key);
+  if (!group && make) groups.set(key, (group = []));
+  return group;
+}
+
 /**
  * Open files seen so far, grouped by inode and kept sorted in kcmp's order
  * within a group: kcmp(KCMP_FILE) orders open files (by an obfuscated
@@ -44,22 +51,10 @@ export class FileIds {
    */
   private group(fd: TaskFd, make: boolean): Known[] | undefined {
     const f = fd.fdinfo;
-    let group: Known[] | undefined;
-    if (f.bpfMap) {
-      group = this.byMapId.get(f.bpfMap.mapId);
-      if (!group && make) this.byMapId.set(f.bpfMap.mapId, (group = []));
-    } else if (f.bpfProg) {
-      group = this.byProgId.get(f.bpfProg.progId);
-      if (!group && make) this.byProgId.set(f.bpfProg.progId, (group = []));
-    } else if (f.eventfd?.id !== undefined) {
-      group = this.byEventfdId.get(f.eventfd.id);
-      if (!group && make) this.byEventfdId.set(f.eventfd.id, (group = []));
-    } else {
-      const key = `${fd.stat.dev}:${fd.stat.ino}`;
-      group = this.byInode.get(key);
-      if (!group && make) this.byInode.set(key, (group = []));
-    }
-    return group;
+    if (f.bpfMap) return groupIn(this.byMapId, f.bpfMap.mapId, make);
+    if (f.bpfProg) return groupIn(this.byProgId, f.bpfProg.progId, make);
+    if (f.eventfd?.id !== undefined) return groupIn(this.byEventfdId, f.eventfd.id, make);
+    return groupIn(this.byInode, `${fd.stat.dev}:${fd.stat.ino}`, make);
   }
 
   /** Where `fd` is, or would go, in a sorted group; `found` when it is there. */
