@@ -26,7 +26,7 @@ import { availableParallelism } from "node:os";
 import { monotonicMs } from "../kernel/random.js";
 
 /** Processes with this many fds get their fdinfo read ahead on a second thread. */
-const READ_AHEAD_FROM = 1024;
+export const READ_AHEAD_FROM = 1024;
 
 /** The process exists and has not exited (a zombie has nothing left to read). */
 function alive(pid: number): boolean {

@@ -95,22 +95,19 @@ async function dumpToArchive(flags: DumpFlags, archive: string): Promise<Dumped>
   }
 }
 
-/** From this many open fds in the top process (the dump's read-ahead threshold too). */
-const MANY_FDS = 1024;
-
 /**
- * A process of thousands of fds makes the same few functions hot thousands
- * of times over, and V8's optimizing compiler, on the same CPUs as the
- * dump's two threads, then spends more CPU time inlining them than the
- * inlined code saves (a dump of 10,000 maps: 3% less wall and CPU time
- * without it, in A/B runs; a dump of one large map is 3% slower without
- * it, so only then). A
- * V8 flag is this whole process's: the command sets it, the library never.
+ * A process of thousands of fds (as many as the dump reads ahead on its
+ * helper thread) makes the same few functions hot thousands of times over,
+ * and V8's optimizing compiler, on the same CPUs as the dump's two threads,
+ * then spends more CPU time inlining them than the inlined code saves (a
+ * dump of 10,000 maps: 3% less wall and CPU time without it, in A/B runs; a
+ * dump of one large map is 3% slower without it, so only then). A V8 flag
+ * is this whole process's: the command sets it, the library never.
  */
-async function tuneForManyFds(pid: number, log: ((m: string) => void) | undefined): Promise<void> {
+async function tuneForManyFds(pid: number, manyFds: number, log: ((m: string) => void) | undefined): Promise<void> {
   const { openFdCount } = await import("../../kernel/index.js");
   const open = openFdCount(pid) ?? 0;
-  if (open < MANY_FDS) return;
+  if (open < manyFds) return;
   log?.(`process ${pid} holds ${open} fds: V8's inlining is off for this dump`);
   // Required, not imported: the bundled command runs as a script, which has no dynamic import of its own.
   const v8 = createRequire(import.meta.url)("node:v8") as typeof import("node:v8");
@@ -130,9 +127,9 @@ async function dumpToDir(flags: DumpFlags & { imagesDir: string }): Promise<Dump
     return { summary, text: humanSummary(summary, flags.pinned) };
   }
   if (flags.tree === undefined) throw new InvalidArgumentError("dump needs -t PID (or --pinned BPFFS_DIR)");
-  const { dump } = await import("../../checkpoint/dump.js");
+  const { dump, READ_AHEAD_FROM } = await import("../../checkpoint/dump.js");
   const log = flags.verbose ? (m: string) => process.stderr.write(`${m}\n`) : undefined;
-  await tuneForManyFds(flags.tree, log);
+  await tuneForManyFds(flags.tree, READ_AHEAD_FROM, log);
   // cli-progress is loaded only when there is a terminal to draw on.
   // Not process.stderr.isTTY: creating that stream on a pipe loads Node's net module.
   const { isTerminal } = await import("../../kernel/index.js");
