@@ -13,7 +13,7 @@
  */
 import type { DumpContext } from "../contract/dump-context.js";
 import { type EventpollFileEntry, type EventpollTfdEntry, EventpollFileEntrySchema } from "../images/schema/types.js";
-import { KCMP, addressOf, isErrno, kcmp, listFds, stableBuffer, type EpollTarget } from "../kernel/index.js";
+import { KCMP, addressOf, isErrno, kcmp, listOpenFds, stableBuffer, type EpollTarget } from "../kernel/index.js";
 import { isAnonInode } from "./anon-inode.js";
 import type { RestorableFdKind, TaskFd } from "../contract/fd-kind.js";
 import { restoreEventpoll } from "./eventpoll-restore.js";
@@ -66,7 +66,7 @@ export const eventpollKind: RestorableFdKind = {
     const tfd: EventpollTfdEntry[] = targets.map((t, i) => {
       let fdNo = t.tfd;
       if (!isTarget(fd.pid, fdNo, fd.fd, t.tfd, offsets[i])) {
-        taskFds ??= listFds(fd.pid);
+        taskFds ??= listOpenFds(fd.pid);
         const found = taskFds.find((n) => isTarget(fd.pid, n, fd.fd, t.tfd, offsets[i]));
         if (found === undefined) {
           throw unsupported(fd, "EVENTPOLL", `watched file ${t.tfd} (inode ${t.ino}) is no longer open in the process, so it cannot be re-added on restore`);

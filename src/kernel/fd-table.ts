@@ -7,6 +7,7 @@
  */
 import { closeSync, openSync, readFileSync, readdirSync } from "node:fs";
 import { F_DUPFD, fcntl } from "./libc.js";
+import { openFdCount } from "./procfs.js";
 
 /** The soft RLIMIT_NOFILE, from /proc/self/limits; undefined if unlimited or unreadable. */
 function openFileLimit(): number | undefined {
@@ -22,7 +23,8 @@ function openFileLimit(): number | undefined {
 export function reserveFds(count: number): void {
   if (count < 128) return;
   try {
-    const open = readdirSync("/proc/self/fd").length;
+    // The count Linux gives the directory (no listing); a listing where it gives none.
+    const open = openFdCount("self") ?? readdirSync("/proc/self/fd").length;
     const limit = openFileLimit() ?? Number.MAX_SAFE_INTEGER;
     const highest = Math.min(limit - 1, open + count + 64);
     if (highest < 256) return;

@@ -28,11 +28,6 @@ export function readFdinfo(pid: Pid, fd: number): Fdinfo {
   return parseFdinfo(readProcText(`/proc/${pid}/fdinfo/${fd}`));
 }
 
-/** The fds a process has open, ascending. */
-export function listFds(pid: Pid): number[] {
-  return numericEntries(`/proc/${pid}/fd`);
-}
-
 /**
  * How many fds a process has open, from the size Linux ≥ 6.2 gives its
  * /proc/PID/fd directory (one stat, no listing); undefined where the kernel

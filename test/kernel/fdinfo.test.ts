@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ProcfsParseError, listFds, parseFdinfo, readFdinfo } from "../../src/kernel/index.js";
+import { ProcfsParseError, listOpenFds, parseFdinfo, readFdinfo } from "../../src/kernel/index.js";
 import { HAVE_FIXTURES, fixture, fixtureText } from "./helpers.js";
 import { parseFdinfoFully } from "../../src/kernel/fdinfo.js";
 
@@ -211,7 +211,7 @@ describe("fdinfo formats the fixtures lack", () => {
 describe("live fdinfo", () => {
   it("every fd of this process parses (libuv's epoll and eventfd included)", () => {
     let parsed = 0;
-    for (const fd of listFds("self")) {
+    for (const fd of listOpenFds("self")) {
       let info;
       try {
         info = readFdinfo("self", fd);

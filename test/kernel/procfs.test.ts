@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import {
   ProcfsParseError,
-  listFds,
+  listOpenFds,
   listTasks,
   parseChildren,
   parseCpuList,
@@ -121,7 +121,7 @@ describe("live /proc", () => {
     expect(tasks).toContain(process.pid);
     expect(tasks.length).toBe(status.threads);
     expect(readStat(process.pid, process.pid).pid).toBe(process.pid);
-    expect(listFds("self")).toContain(0);
+    expect(listOpenFds("self")).toContain(0);
     expect(typeof readFdLink("self", 0)).toBe("string");
   });
 
