@@ -96,10 +96,13 @@ export class Freezer {
     if (frozen) return frozen;
     let tree = discoverTree(root);
     for (let round = 0; round < 20; round++) {
+      // Every task is interrupted before any is waited for: they stop side by side, not one after another.
+      const stopping: [number, number][] = [];
       for (const p of tree) {
         if (p.zombie) continue;
-        for (const tid of p.threads) if (!this.seized.has(tid)) this.stopTask(p.pid, tid);
+        for (const tid of p.threads) if (!this.seized.has(tid) && this.interruptTask(p.pid, tid)) stopping.push([p.pid, tid]);
       }
+      for (const [pid, tid] of stopping) this.waitStopped(pid, tid);
       const again = discoverTree(root);
       if (sameTree(tree, again)) {
         this.log(`froze ${tree.length} process(es), ${this.seized.size} task(s)`);
@@ -110,11 +113,12 @@ export class Freezer {
     throw new TreeUnstableError(root);
   }
 
-  private stopTask(pid: number, tid: number): void {
+  /** Seizes and interrupts a task; false when it is gone (the next listing will tell). */
+  private interruptTask(pid: number, tid: number): boolean {
     try {
       ptraceSeize(tid);
     } catch (e) {
-      if (isErrno(e, "ESRCH")) return; // gone: the next listing will tell
+      if (isErrno(e, "ESRCH")) return false;
       if (isErrno(e, "EPERM")) throw permissionError(pid, tid);
       throw e;
     }
@@ -123,9 +127,13 @@ export class Freezer {
     try {
       ptraceInterrupt(tid);
     } catch (e) {
-      if (isErrno(e, "ESRCH")) return;
+      if (isErrno(e, "ESRCH")) return false;
       throw e;
     }
+    return true;
+  }
+
+  private waitStopped(pid: number, tid: number): void {
     const r: WaitResult | undefined = waitTask(tid, STOP_TIMEOUT_MS);
     if (!r) throw new StopTimeoutError(pid, tid);
     if (r.kind !== "stopped") {
