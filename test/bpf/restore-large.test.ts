@@ -1,6 +1,7 @@
 /**
- * Large hash maps load on two threads (each writing half of the elements):
- * the result must be exactly the recorded contents, per-CPU ones included.
+ * Large hash maps load on several threads (each writing a range of the
+ * elements; CRTOOL_THREADS sets how many): the result must be exactly the
+ * recorded contents, per-CPU ones included, whatever the count.
  */
 import { describe, expect, it } from "vitest";
 import { MAP_TYPE, mapLookupElem, possibleCpus } from "../../src/kernel/index.js";
@@ -25,8 +26,9 @@ function elements(n: number, stride: number) {
 describe.skipIf(!IS_ROOT)("restoring large hash maps", () => {
   const scratch = dumpDirPerTest();
 
-  for (const [type, name] of [[MAP_TYPE.HASH, "HASH"], [MAP_TYPE.PERCPU_HASH, "PERCPU_HASH"]] as const) {
-    it(`restores a 200k-element ${name} exactly`, async () => {
+  const cases = [[MAP_TYPE.HASH, "HASH", 2], [MAP_TYPE.HASH, "HASH", 3], [MAP_TYPE.PERCPU_HASH, "PERCPU_HASH", 4]] as const;
+  for (const [type, name, threads] of cases) {
+    it(`restores a 200k-element ${name} exactly on ${threads} threads`, async () => {
       const perCpu = type === MAP_TYPE.PERCPU_HASH;
       const n = 200_000;
       const stride = perCpu ? 8 * CPUS : 8;
@@ -39,15 +41,21 @@ describe.skipIf(!IS_ROOT)("restoring large hash maps", () => {
         },
       ]);
       const r = new TestRestore(scratch.dir);
+      const before = process.env.CRTOOL_THREADS;
+      process.env.CRTOOL_THREADS = String(threads);
       try {
         const fd = await r.restoreFile(1);
-        for (const i of [0, 1, n / 2 - 1, n / 2, n - 1]) {
+        // Each range's first and last element, and the map's.
+        const bounds = Array.from({ length: threads + 1 }, (_, t) => Math.floor((n * t) / threads));
+        for (const i of [...new Set([0, ...bounds.flatMap((b) => [b - 1, b])])].filter((i) => i >= 0 && i < n)) {
           const got = Buffer.alloc(stride);
           expect(mapLookupElem(fd, contents.keys.subarray(i * 4, i * 4 + 4), got)).toBe(true);
           expect(got.equals(contents.values.subarray(i * stride, (i + 1) * stride))).toBe(true);
         }
         expect(await verifyRestoredMaps(r.ctx)).toEqual([]);
       } finally {
+        if (before === undefined) delete process.env.CRTOOL_THREADS;
+        else process.env.CRTOOL_THREADS = before;
         await r.finish();
       }
     });

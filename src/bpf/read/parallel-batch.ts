@@ -4,7 +4,7 @@
  * buckets ([0, n/k), [n/k, 2n/k), ...); the kernel work, which is nearly all
  * of a large dump, is then shared. Each range goes to scratch files as it is
  * read; they are joined in bucket order, so the output is exactly what one
- * reader would produce.
+ * reader would produce. How many ranges: kernel-threads.ts.
  */
 import { availableParallelism } from "node:os";
 import { MAP_TYPE, MapBatchReader } from "../../kernel/index.js";
@@ -12,6 +12,7 @@ import { ElementSpool, type SpooledContents } from "../spool.js";
 import type { LiveMap } from "../map.js";
 import type { FileRange } from "../../contract/dump-context.js";
 import { batchSizeFor } from "./batch.js";
+import { largeMapThreads } from "../kernel-threads.js";
 
 const HASHES = new Set<number>([MAP_TYPE.HASH, MAP_TYPE.LRU_HASH, MAP_TYPE.PERCPU_HASH, MAP_TYPE.LRU_PERCPU_HASH]);
 /** Below this size a second thread costs more than it saves. */
@@ -100,15 +101,8 @@ class JoinedSpools implements SpooledContents {
   }
 }
 
-/** How many ranges a large map is read in: one per CPU, at least two. */
-export function readerCount(): number {
-  const asked = Number(process.env.CRTOOL_READERS);
-  if (Number.isInteger(asked) && asked >= 1 && asked <= 16) return asked;
-  return Math.max(2, Math.min(4, availableParallelism()));
-}
-
 /** Every element, in bucket order, read in `parts` bucket ranges at once into scratch files; `tick` hears of every batch. */
-export async function readByBatchParallel(map: LiveMap, spoolDir?: string, tick?: (n: number) => void, parts = readerCount()): Promise<SpooledContents> {
+export async function readByBatchParallel(map: LiveMap, spoolDir?: string, tick?: (n: number) => void, parts = largeMapThreads()): Promise<SpooledContents> {
   const buckets = bucketCount(map.maxEntries);
   const n = Math.max(1, Math.min(parts, buckets));
   const spools: ElementSpool[] = [];

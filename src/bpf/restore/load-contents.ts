@@ -3,8 +3,8 @@
  * and values of a few thousand elements are read by position from the image
  * file and written with one BPF_MAP_UPDATE_BATCH (one update per element for
  * types without batch ops, a push per element for QUEUE/STACK), so memory
- * stays a few MiB however large the map is. Large hash maps load on two
- * threads, each writing its half of the elements (the kernel work is nearly
+ * stays a few MiB however large the map is. Large hash maps load on
+ * several threads, each writing its range of the elements (the kernel work is nearly
  * all of the time, and hash inserts on different CPUs hardly contend).
  *
  *   - QUEUE / STACK values are recorded oldest first: pushing them in that
@@ -23,6 +23,7 @@ import type { MapData } from "./data-index.js";
 import { describeMap } from "./describe.js";
 import { MapRestoreError, MapRestoreNotSupportedError } from "./errors.js";
 import type { PayloadFile } from "./payload-file.js";
+import { largeMapThreads } from "../kernel-threads.js";
 import { needsRelayout, relayoutValues, type ValueLayout } from "./per-cpu.js";
 
 /** About this many bytes of keys and values per chunk. */
@@ -141,7 +142,7 @@ export class ChunkSource {
   }
 }
 
-/** Hash maps take inserts from several CPUs at once (per-bucket locks): large ones load on two threads. */
+/** Hash maps take inserts from several CPUs at once (per-bucket locks): large ones load on several threads (kernel-threads.ts). */
 const PARALLEL_TYPES = new Set<number>([MAP_TYPE.HASH, MAP_TYPE.PERCPU_HASH]);
 /** Below this a second thread costs more than it saves. */
 const PARALLEL_MIN = 1 << 16;
@@ -153,8 +154,10 @@ export async function loadContents(req: LoadRequest): Promise<number> {
   if (data.count === 0) return 0;
   const method = writeMethodFor(spec.mapType)!;
   if (method === "batch" && PARALLEL_TYPES.has(spec.mapType) && data.count >= PARALLEL_MIN && availableParallelism() >= 2) {
-    const half = Math.ceil(data.count / 2);
-    await loadInParallel(req, [[0, half], [half, data.count]]);
+    const parts = Math.min(largeMapThreads(), data.count);
+    const ranges: [number, number][] = [];
+    for (let i = 0; i < parts; i++) ranges.push([Math.floor((data.count * i) / parts), Math.floor((data.count * (i + 1)) / parts)]);
+    await loadInParallel(req, ranges);
     return data.count;
   }
   const writer = new ChunkWriter(req, method);
