@@ -10,7 +10,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeImage } from "../dist/images/index.js";
-import { benchSetup, have, interleaved, out, root, run } from "./lib.mjs";
+import { benchSetup, have, interleaved, out, pairedRatio, root, run } from "./lib.mjs";
 
 const { runs } = benchSetup();
 const crtoolCrit = [join(root, "dist", "cli", "crit.js")];
@@ -91,7 +91,7 @@ const goCols = goCrit ? " go-criu crit (s) | vs go-criu |" : "";
 console.log(`| image | mode | crtool crit (s) | Debian crit 3.17.1 (s) | vs Python |${goCols} crtool peak RSS (MB) | Python peak RSS (MB) |`);
 console.log(`|---|---|---:|---:|---:|${goCrit ? "---:|---:|" : ""}---:|---:|`);
 for (const r of rows) {
-  const go = r.go ? ` ${r.go.seconds.toFixed(3)} | ${(r.go.seconds / r.crtool.seconds).toFixed(2)}× |` : "";
-  console.log(`| ${r.image} | ${r.mode} | ${r.crtool.seconds.toFixed(3)} | ${r.python.seconds.toFixed(3)} | ${(r.python.seconds / r.crtool.seconds).toFixed(1)}× |${go} ${r.crtool.rssMb.toFixed(0)} | ${r.python.rssMb.toFixed(0)} |`);
+  const go = r.go ? ` ${r.go.seconds.toFixed(3)} | ${pairedRatio(r.go, r.crtool).toFixed(2)}× |` : "";
+  console.log(`| ${r.image} | ${r.mode} | ${r.crtool.seconds.toFixed(3)} | ${r.python.seconds.toFixed(3)} | ${pairedRatio(r.python, r.crtool).toFixed(1)}× |${go} ${r.crtool.rssMb.toFixed(0)} | ${r.python.rssMb.toFixed(0)} |`);
 }
-console.log(`\nmedians of ${runs} interleaved rounds after a warm-up; outputs checked before timing`);
+console.log(`\ntimes: medians of ${runs} interleaved rounds after a warm-up; ratios: medians of the rounds' own ratios; outputs checked before timing`);

@@ -80,9 +80,10 @@ export function startBusy() {
 }
 
 /**
- * Median wall times (and max RSS) of commands run in turn, `runs` rounds
- * after a warm-up round: on a noisy machine each round's commands see the
- * same conditions. `before` runs ahead of every command (untimed).
+ * Median wall times (and max RSS, and every round's time) of commands run in
+ * turn, `runs` rounds after a warm-up round: on a noisy machine each round's
+ * commands see the same conditions (pairedRatio compares them round by
+ * round). `before` runs ahead of every command (untimed).
  */
 export function interleaved(commands, runs = 5, before) {
   const results = commands.map(() => []);
@@ -93,7 +94,16 @@ export function interleaved(commands, runs = 5, before) {
       if (round > 0) results[i].push(r);
     });
   }
-  return results.map((rs) => ({ seconds: median(rs.map((r) => r.seconds)), rssMb: Math.max(...rs.map((r) => r.rssMb ?? 0)) }));
+  return results.map((rs) => ({ seconds: median(rs.map((r) => r.seconds)), rssMb: Math.max(...rs.map((r) => r.rssMb ?? 0)), times: rs.map((r) => r.seconds) }));
+}
+
+/**
+ * a / b as the median of the rounds' own ratios (a and b from one
+ * interleaved() call): the machine's speed drifts within minutes, and a
+ * ratio of two medians mixes rounds taken under different conditions.
+ */
+export function pairedRatio(a, b) {
+  return median(a.times.map((t, i) => t / b.times[i]));
 }
 
 /**

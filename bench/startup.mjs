@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { benchSetup, crtool, interleaved, out, root } from "./lib.mjs";
+import { benchSetup, crtool, interleaved, out, pairedRatio, root } from "./lib.mjs";
 
 const { runs: asked } = benchSetup(process.getuid() === 0 ? undefined : "it freezes a process to dump it");
 const runs = process.argv.includes("--runs") ? asked : 21;
@@ -31,7 +31,7 @@ const [node, dump, decode, version] = interleaved(
   },
 );
 rmSync(dir, { recursive: true, force: true });
-const row = (name, r, goal) => `| ${name} | ${(r.seconds * 1000).toFixed(1)} | ${(r.seconds / node.seconds).toFixed(2)}× | ${goal} |`;
+const row = (name, r, goal) => `| ${name} | ${(r.seconds * 1000).toFixed(1)} | ${pairedRatio(r, node).toFixed(2)}× | ${goal} |`;
 console.log(`| command | median (ms) | / node -e 0 | goal |`);
 console.log(`|---|---:|---:|---:|`);
 console.log(`| node -e 0 | ${(node.seconds * 1000).toFixed(1)} | 1.00× | |`);
