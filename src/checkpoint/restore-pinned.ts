@@ -14,6 +14,7 @@ import { mapSummaries, type RestoreSummary } from "./restore-summary.js";
 import { BPF_OBJECT_IMAGES, describeBpfObject } from "../images/bpf-objects.js";
 import { FD_KINDS } from "../fds/index.js";
 import { monotonicMs } from "../kernel/random.js";
+import { mark } from "../debug/timings.js";
 
 export interface PinnedRestoreRequest extends RestoreOptions {
   dir: string;
@@ -42,8 +43,10 @@ export async function restorePinned(req: PinnedRestoreRequest): Promise<RestoreS
     const btfBlob = (id: number) => session.records.btfBlob(id);
     // Every place checked before anything is created (pinRestoredMaps checks again right before pinning).
     planPins(req.bpffsDir, session.records.maps().map((m) => ({ oldId: m.spec.mapId, spec: m.spec })), { recorded: req.recorded, btfBlob });
+    mark("images read, pins planned");
     const maps = await session.restoreAll();
     const pins = pinRestoredMaps(req.bpffsDir, maps, { recorded: req.recorded, onRollback: r.ctx.onRollback, btfBlob });
+    mark("maps pinned");
     if (req.verify) await r.verify();
     const pinOf = new Map(pins.map((p) => [p.map, p.path]));
     const summary: RestoreSummary = {

@@ -16,6 +16,7 @@
  * the session until the restore's rollback closes them.
  */
 import { faultPoint } from "../../debug/hooks.js";
+import { mark, timingsEnabled } from "../../debug/timings.js";
 import { BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, btfGetFdById, btfGetInfo, close, findKernelBtf, kernelValueSize, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
 import { totalmem } from "node:os";
 import type { ImageMessage } from "../../images/index.js";
@@ -199,6 +200,7 @@ export class MapRestoreSession {
 
     const inner = spec.isMapInMap && data && layout ? await this.restoreInnerMaps(spec, data, layout) : [];
     const fd = this.createOuterOrPlain(spec, inner);
+    if (timingsEnabled()) mark(`map ${oldId}: created`);
     let count = 0;
     try {
       if (data && layout) {
@@ -206,6 +208,7 @@ export class MapRestoreSession {
         try {
           const req = { fd, spec, file, data, layout, innerFd: spec.isMapInMap ? (id: number) => this.innerFd(spec, id) : undefined };
           count = await loadContents(req);
+          if (timingsEnabled()) mark(`map ${oldId}: loaded ${count} elements`);
           if (mayEvict(req)) count -= this.checkEvictions(req);
         } finally {
           file.close();

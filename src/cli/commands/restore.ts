@@ -22,6 +22,7 @@ interface RestoreFlags {
   dryRun?: boolean;
   json?: boolean;
   verbose?: boolean;
+  timings?: boolean;
 }
 
 function pid(value: string): number {
@@ -31,6 +32,11 @@ function pid(value: string): number {
 }
 
 export async function restoreCommand(command: string[], flags: RestoreFlags): Promise<void> {
+  if (flags.timings) {
+    const t = await import("../../debug/timings.js");
+    t.enableTimings();
+    t.mark("start-up (node, modules, arguments)");
+  }
   if (flags.archive === undefined) {
     if (flags.imagesDir === undefined) throw new InvalidArgumentError("restore needs -D DIR (or --archive FILE|-)");
     return restoreFrom(command, flags, flags.imagesDir, flags.imagesDir);
@@ -48,7 +54,8 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
 /** Restore from the dump directory `dir`; `shown` is how messages and summaries name the checkpoint. */
 async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, shown: string): Promise<void> {
   const started = monotonicMs();
-  const [{ execWithTable, restoreTable }, { mapSummaries, summaryLines }] = await Promise.all([import("../../checkpoint/restore.js"), import("../../checkpoint/restore-summary.js")]);
+  const [{ execWithTable, restoreTable }, { mapSummaries, summaryLines }, { mark }] = await Promise.all([import("../../checkpoint/restore.js"), import("../../checkpoint/restore-summary.js"), import("../../debug/timings.js")]);
+  mark("restore modules loaded");
   const log = flags.verbose ? (m: string) => writeStderr(`${m}\n`) : undefined;
   const pinMode = flags.pin !== undefined || !!flags.pinRecorded;
   if (flags.dryRun) {
@@ -112,8 +119,14 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
     verified: table.verified,
     seconds: (monotonicMs() - started) / 1000,
   };
+  mark("fds restored");
   const report = () => writeStderr(flags.json ? JSON.stringify(summary) + "\n" : summaryLines(summary).map((l) => `crtool: ${l}\n`).join(""));
-  process.exitCode = await execWithTable(table, command, !!flags.restoreStdio, log, report).catch((e: unknown) => {
+  const commandStarted = (): void => {
+    // The command's own run time is the last phase ("exit").
+    mark("command started");
+    report();
+  };
+  process.exitCode = await execWithTable(table, command, !!flags.restoreStdio, log, commandStarted).catch((e: unknown) => {
     table.rollback();
     throw e;
   });
@@ -136,5 +149,6 @@ export function registerRestore(program: Command): void {
     .option("--dry-run", "make every check restore makes before creating anything (the same refusals), and say what it would do")
     .option("--json", "print the summary as one JSON line (on stderr when a command is run: its stdout is the command's)")
     .option("-v, --verbose", "say what is being done on stderr")
+    .option("--timings", "print where the time went (phases, in milliseconds) on stderr at exit")
     .action((command: string[], flags: RestoreFlags) => restoreCommand(command, flags));
 }
