@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { CrtoolError } from "../images/errors.js";
 import { isErrno, ptraceDetach, ptraceInterrupt, ptraceSeize, waitTask, type WaitResult } from "../kernel/index.js";
 import { onTerminate } from "../io/terminate.js";
+import { faultPoint } from "../debug/hooks.js";
 import { discoverTree, sameTree, NoSuchProcessError, type TreeProcess } from "./process-tree.js";
 import { CgroupFreeze, CgroupFreezerError, usableCgroup } from "./cgroup-freeze.js";
 
@@ -22,6 +23,8 @@ const SIGSTOP = 19;
 const SIGTRAP = 5;
 const PTRACE_EVENT_STOP = 128;
 const STOP_TIMEOUT_MS = 10_000;
+/** How long release() waits for a task that was interrupted but had not stopped yet. */
+const SETTLE_MS = 1_000;
 
 /** Not allowed to trace the target: says which rule applies. */
 export class PermissionError extends CrtoolError {
@@ -102,6 +105,7 @@ export class Freezer {
         if (p.zombie) continue;
         for (const tid of p.threads) if (!this.seized.has(tid) && this.interruptTask(p.pid, tid)) stopping.push([p.pid, tid]);
       }
+      if (stopping.length > 0) faultPoint("stop-wait");
       for (const [pid, tid] of stopping) this.waitStopped(pid, tid);
       const again = discoverTree(root);
       if (sameTree(tree, again)) {
@@ -145,6 +149,14 @@ export class Freezer {
     if (r.event !== PTRACE_EVENT_STOP && r.signal !== SIGSTOP && r.signal !== SIGTRAP) this.seized.set(tid, r.signal);
   }
 
+  private detachOnceStopped(tid: number, signal: number): void {
+    try {
+      if (waitTask(tid, SETTLE_MS)?.kind === "stopped") ptraceDetach(tid, signal);
+    } catch {
+      // Gone meanwhile: nothing to undo.
+    }
+  }
+
   /** Lets every task run again (or leaves them stopped with SIGSTOP). Idempotent. */
   release(leaveStopped: boolean): void {
     if (this.released) return;
@@ -169,8 +181,11 @@ export class Freezer {
     for (const [tid, pending] of this.seized) {
       try {
         ptraceDetach(tid, leaveStopped ? 0 : pending);
-      } catch {
-        // Already gone, or already released by the kernel: nothing to undo.
+      } catch (e) {
+        // Interrupted but not stopped yet (a freeze that failed while its tasks were stopping): PTRACE_DETACH
+        // refuses a running tracee, which would stop a moment later and stay stopped as long as crtool lives.
+        if (isErrno(e, "ESRCH")) this.detachOnceStopped(tid, leaveStopped ? 0 : pending);
+        // Otherwise already gone, or already released by the kernel: nothing to undo.
       }
     }
     this.log(`${leaveStopped ? "left stopped" : "resumed"} ${this.seized.size} task(s)`);

@@ -7,6 +7,7 @@
  *   CRTOOL_PAUSE=after-freeze:2000   sleep 2 s once the tree is frozen
  *   CRTOOL_FAULT=map-create          fail at the first "map-create" step
  *   CRTOOL_FAULT=helper-thread       the dump's helper thread dies as it starts
+ *   CRTOOL_FAULT=stop-wait           the ptrace freezer fails with its tasks interrupted, none waited for
  *
  * and switches for comparing a fast path with the plain one:
  *
@@ -21,7 +22,7 @@
 import { CrtoolError } from "../images/errors.js";
 
 /** The steps CRTOOL_FAULT can fail. */
-export const FAULT_STEPS = ["map-create", "batch-update", "freeze", "btf-load", "fd-install", "pin", "exec", "exec-fixup", "helper-thread"] as const;
+export const FAULT_STEPS = ["map-create", "batch-update", "freeze", "btf-load", "fd-install", "pin", "exec", "exec-fixup", "helper-thread", "stop-wait"] as const;
 /** The points CRTOOL_PAUSE can wait at. */
 export const PAUSE_POINTS = ["after-freeze", "before-commit", "before-exec"] as const;
 /** The fast paths CRTOOL_PLAIN can turn off. */
