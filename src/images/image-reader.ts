@@ -9,7 +9,8 @@ import { IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, magicName, type MagicName } from "
 import { imageKind, type ImageKind } from "./kinds.js";
 import { CrtoolError, ImageFormatError, TruncatedImageError, UnknownMagicError, type Location } from "./errors.js";
 import type { MessageType } from "./schema/message-type.js";
-import { WireReader, decodeMessage, decodeMessageAt } from "./wire/decode-message.js";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { decodeMessage, decodeMessageAt } from "./wire/decode-message.js";
 import type { ImageMessage } from "./wire/message.js";
 import { InputBuffer, type ImageSource } from "./wire/input.js";
 import { fixedLength, roundUp, type IpcMessage, type Payload, type PayloadLayout } from "./payloads/layout.js";
@@ -50,7 +51,7 @@ export class ImageReader {
   private pending: EntryHead | undefined;
   private msgType: MessageType | undefined;
   /** One wire reader per input buffer, reused for all the entries in it. */
-  private wireReader: { buf: Uint8Array; r: WireReader } | undefined;
+  private wireReader: { buf: Uint8Array; r: BinaryReader } | undefined;
 
   private constructor(
     private readonly input: InputBuffer,
@@ -130,7 +131,7 @@ export class ImageReader {
     const type = this.index === 0 || !this.msgType ? this.kind.entryType(this.index, this.first) : this.msgType;
     let message: ImageMessage;
     try {
-      if (this.wireReader?.buf !== input.buffer) this.wireReader = { buf: input.buffer, r: new WireReader(input.buffer) };
+      if (this.wireReader?.buf !== input.buffer) this.wireReader = { buf: input.buffer, r: new BinaryReader(input.buffer) };
       message = decodeMessageAt(this.wireReader.r, type, input.position, input.position + size);
       input.skip(size);
     } catch (e) {

@@ -9,52 +9,6 @@ import { InvalidUtf8, UNKNOWN_FIELDS, type ImageMessage, type ScalarValue, type 
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** A BinaryReader whose bytes the decoder reads directly (readUint64). */
-export class WireReader extends BinaryReader {
-  get wire(): Uint8Array {
-    return this.buf;
-  }
-}
-
-/**
- * An unsigned 64-bit varint, as BinaryReader.uint64() reads it (the same
- * bytes, the same bounds check and errors) without the [lo, hi] array and
- * the DataView round trip it makes per value: uint64 fields (addresses,
- * offsets, sizes) are in most entries of the largest images.
- */
-function readUint64(r: WireReader): bigint {
-  const buf = r.wire;
-  let pos = r.pos;
-  let lo = 0;
-  let b: number;
-  for (let shift = 0; shift < 28; shift += 7) {
-    b = buf[pos++]!;
-    lo |= (b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return uint64At(r, pos, lo, 0);
-  }
-  b = buf[pos++]!;
-  lo |= (b & 0x0f) << 28;
-  let hi = (b & 0x70) >> 4;
-  if ((b & 0x80) === 0) return uint64At(r, pos, lo, hi);
-  for (let shift = 3; shift <= 31; shift += 7) {
-    b = buf[pos++]!;
-    hi |= (b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return uint64At(r, pos, lo, hi);
-  }
-  r.pos = pos;
-  throw new Error("invalid varint");
-}
-
-function uint64At(r: WireReader, pos: number, lo: number, hi: number): bigint {
-  r.pos = pos;
-  // Past the buffer the bytes read were undefined (taken as 0), as BinaryReader reads them, and refused the same way.
-  if (pos > r.len) throw new RangeError("premature EOF");
-  const high = hi >>> 0;
-  const low = lo >>> 0;
-  // Below 2^53 the Number is exact: one BigInt made, not three.
-  return high < 0x200000 ? BigInt(high * 4294967296 + low) : (BigInt(high) << 32n) | BigInt(low);
-}
-
 function decodeString(bytes: Uint8Array): string | InvalidUtf8 {
   // Short ASCII strings dominate (paths, names): skip TextDecoder for them.
   let ascii = bytes.length < 64;
@@ -67,7 +21,7 @@ function decodeString(bytes: Uint8Array): string | InvalidUtf8 {
   }
 }
 
-function readScalar(r: WireReader, t: number): ScalarValue {
+function readScalar(r: BinaryReader, t: number): ScalarValue {
   switch (t) {
     case T.ENUM: return r.int32();
     case T.UINT32: return r.uint32();
@@ -75,7 +29,7 @@ function readScalar(r: WireReader, t: number): ScalarValue {
     case T.SINT32: return r.sint32();
     case T.FIXED32: return r.fixed32();
     case T.SFIXED32: return r.sfixed32();
-    case T.UINT64: return readUint64(r);
+    case T.UINT64: return r.uint64() as bigint;
     case T.INT64: return r.int64() as bigint;
     case T.SINT64: return r.sint64() as bigint;
     case T.FIXED64: return r.fixed64() as bigint;
@@ -90,9 +44,9 @@ function readScalar(r: WireReader, t: number): ScalarValue {
 }
 
 /** One message's bytes [r.pos, end), field by field as the schema says. */
-type MessageReader = (r: WireReader, end: number, depth: number) => ImageMessage;
+type MessageReader = (r: BinaryReader, end: number, depth: number) => ImageMessage;
 
-function readField(r: WireReader, f: FieldType, end: number, depth: number): ScalarValue | ImageMessage {
+function readField(r: BinaryReader, f: FieldType, end: number, depth: number): ScalarValue | ImageMessage {
   if (f.kind !== "message") return readScalar(r, f.type);
   const len = r.uint32();
   const subEnd = r.pos + len;
@@ -107,7 +61,7 @@ function readField(r: WireReader, f: FieldType, end: number, depth: number): Sca
  * with another wire type (packed repeated scalars), or one it does not know
  * (kept, with its bytes, as unknown). Returns the unknown list.
  */
-function readOther(r: WireReader, type: MessageType, msg: ImageMessage, tag: number, end: number, depth: number, unknown: UnknownField[] | undefined): UnknownField[] | undefined {
+function readOther(r: BinaryReader, type: MessageType, msg: ImageMessage, tag: number, end: number, depth: number, unknown: UnknownField[] | undefined): UnknownField[] | undefined {
   const no = tag >>> 3;
   const wt = tag & 7;
   if (no === 0 || wt > 5) throw new RangeError(`illegal tag: field ${no}, wire type ${wt}`);
@@ -133,15 +87,15 @@ function readOther(r: WireReader, type: MessageType, msg: ImageMessage, tag: num
   return unknown;
 }
 
-function finish(type: MessageType, msg: ImageMessage, r: WireReader, end: number, unknown: UnknownField[] | undefined): ImageMessage {
+function finish(type: MessageType, msg: ImageMessage, r: BinaryReader, end: number, unknown: UnknownField[] | undefined): ImageMessage {
   if (r.pos !== end) throw new RangeError("premature EOF");
   if (unknown) msg[UNKNOWN_FIELDS] = unknown;
-  for (const f of type.requiredFields) if (msg[f.name] === undefined) missingField(type, f);
+  for (const f of type.requiredFields) {
+    if (msg[f.name] === undefined) {
+      throw new InvalidMessageError(`${type.name}: required field "${f.name}" (${f.no}) is missing`);
+    }
+  }
   return msg;
-}
-
-function missingField(type: MessageType, f: FieldType): never {
-  throw new InvalidMessageError(`${type.name}: required field "${f.name}" (${f.no}) is missing`);
 }
 
 function genericReader(type: MessageType): MessageReader {
@@ -161,7 +115,7 @@ const SCALAR_READS: Readonly<Record<number, string>> = {
   [T.SINT32]: "r.sint32()",
   [T.FIXED32]: "r.fixed32()",
   [T.SFIXED32]: "r.sfixed32()",
-  [T.UINT64]: "u64(r)",
+  [T.UINT64]: "r.uint64()",
   [T.INT64]: "r.int64()",
   [T.SINT64]: "r.sint64()",
   [T.FIXED64]: "r.fixed64()",
@@ -192,9 +146,6 @@ function compileReader(type: MessageType): MessageReader {
       ? `case ${tag}: (m.${f.name} ??= []).push(${value}); break;\n`
       : `case ${tag}: m.${f.name} = ${value}; break;\n`;
   });
-  // finish(), written out: each required field checked by its name, in the schema's order.
-  let required = "";
-  for (const f of type.requiredFields) required += `if (m.${f.name} === undefined) missing(type, F[${type.fields.indexOf(f)}]);\n`;
   const body = `return function (r, end, depth) {
 const m = {};
 let unknown;
@@ -204,17 +155,15 @@ switch (tag) {
 ${cases}default: unknown = other(r, type, m, tag, end, depth, unknown);
 }
 }
-if (r.pos !== end) throw new RangeError("premature EOF");
-if (unknown) m[UNKNOWN] = unknown;
-${required}return m;
+return finish(type, m, r, end, unknown);
 };`;
-  const make = makeFunction(["type", "F", "field", "other", "missing", "str", "copy", "u64", "UNKNOWN"], body);
-  return make ? (make(type, type.fields, readField, readOther, missingField, decodeString, copyBytes, readUint64, UNKNOWN_FIELDS) as MessageReader) : genericReader(type);
+  const make = makeFunction(["type", "F", "field", "other", "finish", "str", "copy"], body);
+  return make ? (make(type, type.fields, readField, readOther, finish, decodeString, copyBytes) as MessageReader) : genericReader(type);
 }
 
 const readers = new WeakMap<MessageType, MessageReader>();
 
-function readMessage(r: WireReader, type: MessageType, end: number, depth: number): ImageMessage {
+function readMessage(r: BinaryReader, type: MessageType, end: number, depth: number): ImageMessage {
   if (depth > 64) throw new InvalidMessageError(`${type.name}: messages nested too deeply`);
   let read = readers.get(type);
   if (!read) readers.set(type, (read = compileReader(type)));
@@ -227,14 +176,14 @@ function readMessage(r: WireReader, type: MessageType, end: number, depth: numbe
  * message of this type.
  */
 export function decodeMessage(type: MessageType, bytes: Uint8Array): ImageMessage {
-  return decodeMessageAt(new WireReader(bytes), type, 0, bytes.length);
+  return decodeMessageAt(new BinaryReader(bytes), type, 0, bytes.length);
 }
 
 /**
  * Decodes the message in bytes [start, end) of the reader's buffer. Lets a
  * caller decode many entries of one buffer with a single BinaryReader.
  */
-export function decodeMessageAt(r: WireReader, type: MessageType, start: number, end: number): ImageMessage {
+export function decodeMessageAt(r: BinaryReader, type: MessageType, start: number, end: number): ImageMessage {
   r.pos = start;
   try {
     return readMessage(r, type, end, 0);

@@ -1,7 +1,8 @@
 /**
- * uint64 fields are read by crtool's own varint loop (decode-message.ts):
- * every value, and every malformed or cut-off varint, must come out as
- * @bufbuild/protobuf's BinaryReader.uint64() has it.
+ * The decoder at the edges of the wire format: uint64 fields of every width,
+ * overlong, 11-byte and cut-off varints (taken or refused as
+ * @bufbuild/protobuf's reader does, with the entry's type named), and a
+ * missing required field named in the schema's order.
  */
 import { describe, expect, it } from "vitest";
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
@@ -69,7 +70,7 @@ describe("uint64 varints", () => {
   });
 });
 
-describe("required fields (checked in the decoder made per type)", () => {
+describe("required fields", () => {
   it("names the first missing one in the schema's order", () => {
     expect(() => decodeMessage(PAGEMAP, Uint8Array.from([0x20, 0x01]))).toThrow('pagemap_entry: required field "vaddr" (1) is missing');
     expect(() => decodeMessage(PAGEMAP, Uint8Array.from([0x08, 0x01]))).toThrow('pagemap_entry: required field "compat_nr_pages" (2) is missing');
