@@ -16,3 +16,10 @@ export function largeMapThreads(): number {
   if (Number.isInteger(asked) && asked >= 1 && asked <= 16) return asked;
   return Math.max(2, Math.min(4, availableParallelism()));
 }
+
+/** [0, total) cut into `parts` consecutive ranges [from, until) of near-equal size. */
+export function evenRanges(total: number, parts: number): [from: number, until: number][] {
+  const ranges: [number, number][] = [];
+  for (let i = 0; i < parts; i++) ranges.push([Math.floor((total * i) / parts), Math.floor((total * (i + 1)) / parts)]);
+  return ranges;
+}

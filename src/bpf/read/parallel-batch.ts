@@ -12,7 +12,7 @@ import { ElementSpool, type SpooledContents } from "../spool.js";
 import type { LiveMap } from "../map.js";
 import type { FileRange } from "../../contract/dump-context.js";
 import { batchSizeFor } from "./batch.js";
-import { largeMapThreads } from "../kernel-threads.js";
+import { evenRanges, largeMapThreads } from "../kernel-threads.js";
 
 const HASHES = new Set<number>([MAP_TYPE.HASH, MAP_TYPE.LRU_HASH, MAP_TYPE.PERCPU_HASH, MAP_TYPE.LRU_PERCPU_HASH]);
 /** Below this size a second thread costs more than it saves. */
@@ -108,8 +108,9 @@ export async function readByBatchParallel(map: LiveMap, spoolDir?: string, tick?
   const spools: ElementSpool[] = [];
   try {
     for (let i = 0; i < n; i++) spools.push(new ElementSpool(spoolDir));
-    const bounds = spools.map((_, i) => Math.floor((buckets * i) / n));
-    const ranges = await Promise.all(spools.map((spool, i) => readRange(map, bounds[i]!, i + 1 < n ? bounds[i + 1]! : Infinity, spool, tick)));
+    const bounds = evenRanges(buckets, n);
+    // The last range reads on to the map's end, wherever its batches stop.
+    const ranges = await Promise.all(spools.map((spool, i) => readRange(map, bounds[i]![0], i + 1 < n ? bounds[i]![1] : Infinity, spool, tick)));
     // A batch does not stop at a range's end: each range's last batch is cut where the next range starts.
     for (let i = 0; i + 1 < n; i++) trimOverlap(ranges[i]!, ranges[i + 1]!, map.keySize, map.valueStride);
     return new JoinedSpools(spools);

@@ -23,7 +23,7 @@ import type { MapData } from "./data-index.js";
 import { describeMap } from "./describe.js";
 import { MapRestoreError, MapRestoreNotSupportedError } from "./errors.js";
 import type { PayloadFile } from "./payload-file.js";
-import { largeMapThreads } from "../kernel-threads.js";
+import { evenRanges, largeMapThreads } from "../kernel-threads.js";
 import { needsRelayout, relayoutValues, type ValueLayout } from "./per-cpu.js";
 
 /** About this many bytes of keys and values per chunk. */
@@ -154,10 +154,7 @@ export async function loadContents(req: LoadRequest): Promise<number> {
   if (data.count === 0) return 0;
   const method = writeMethodFor(spec.mapType)!;
   if (method === "batch" && PARALLEL_TYPES.has(spec.mapType) && data.count >= PARALLEL_MIN && availableParallelism() >= 2) {
-    const parts = Math.min(largeMapThreads(), data.count);
-    const ranges: [number, number][] = [];
-    for (let i = 0; i < parts; i++) ranges.push([Math.floor((data.count * i) / parts), Math.floor((data.count * (i + 1)) / parts)]);
-    await loadInParallel(req, ranges);
+    await loadInParallel(req, evenRanges(data.count, Math.min(largeMapThreads(), data.count)));
     return data.count;
   }
   const writer = new ChunkWriter(req, method);
