@@ -7,7 +7,7 @@
 // (--skip-large leaves out the 1 GiB map, not the 10,000 small ones)
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { benchSetup, crtool, firstMapPayload, have, interleaved, measure, median, out, pairedRatio, root, run, startHolder as holder } from "./lib.mjs";
+import { benchSetup, crtool, firstMapPayload, have, interleaved, measure, out, pairedRatio, root, run, startHolder as holder } from "./lib.mjs";
 
 const { runs } = benchSetup("it creates BPF maps and freezes a process");
 
@@ -84,27 +84,11 @@ for (const [name, ours, c, tool] of rows) {
   const manyHolder = await holder(["--maps", "10000", "--entries", "100", "--key", "4", "--value", "8"]);
   try {
     const dir = join(out, "dump");
-    const dumpOnce = (pid, env = {}) => {
-      rmSync(dir, { recursive: true, force: true });
-      return run("node", dumpArgs(pid, dir), { env: { ...process.env, ...env } });
-    };
-    // A first round warms the page cache.
-    dumpOnce(bigHolder.pid);
-    dumpOnce(manyHolder.pid);
-    const big = [], many = [], ratios = [];
-    let bigRss = 0, manyRss = 0;
-    for (let i = 0; i < runs; i++) {
-      const b = dumpOnce(bigHolder.pid);
-      const m = dumpOnce(manyHolder.pid);
-      big.push(b.seconds);
-      many.push(m.seconds);
-      ratios.push(m.seconds / b.seconds);
-      bigRss = Math.max(bigRss, b.rssMb ?? 0);
-      manyRss = Math.max(manyRss, m.rssMb ?? 0);
-    }
-    const bigSeconds = median(big);
-    lines.push(`| 1 HASH of 1,000,000 entries | ${bigSeconds.toFixed(2)} | ${bigRss.toFixed(0)} |`);
-    lines.push(`| 10,000 HASH maps of 100 entries | ${median(many).toFixed(2)} (${median(ratios).toFixed(2)}× the 1M map, median of ${runs} rounds' ratios) | ${manyRss.toFixed(0)} |`);
+    // A first round warms the page cache (interleaved's warm-up round).
+    const [big, many] = interleaved([["node", dumpArgs(bigHolder.pid, dir)], ["node", dumpArgs(manyHolder.pid, dir)]], runs, () => rmSync(dir, { recursive: true, force: true }));
+    const bigSeconds = big.seconds;
+    lines.push(`| 1 HASH of 1,000,000 entries | ${bigSeconds.toFixed(2)} | ${big.rssMb.toFixed(0)} |`);
+    lines.push(`| 10,000 HASH maps of 100 entries | ${many.seconds.toFixed(2)} (${pairedRatio(many, big).toFixed(2)}× the 1M map, median of ${runs} rounds' ratios) | ${many.rssMb.toFixed(0)} |`);
     // The same without the helper thread (src/kernel/dump-helper-thread.ts).
     const plain = measureDump(manyHolder.pid, { CRTOOL_PLAIN: "prefetch,fdinfo-ahead" });
     lines.push(`| the same, CRTOOL_PLAIN=prefetch,fdinfo-ahead (one thread) | ${plain.seconds.toFixed(2)} (${(plain.seconds / bigSeconds).toFixed(2)}× the 1M map) | ${plain.rssMb.toFixed(0)} |`);
