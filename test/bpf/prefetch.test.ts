@@ -148,13 +148,18 @@ describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on t
   });
 
   it("writes the same fd images as a dump that reads every fdinfo itself", () => {
-    const ahead = dumpHolder(holder.pid, scratch, "");
+    // The helper thread shares two CPUs with the main thread: on a loaded machine it can fall behind for a
+    // whole dump, and the main thread then reads every fdinfo itself (a right dump, but not the path under
+    // test). Up to three dumps, the first that read ahead is compared.
+    const readAhead = /fdinfo of (\d+) fds was read ahead on a second thread \(with (\d+) BPF map fds taken and asked about\)/;
+    let ahead = dumpHolder(holder.pid, scratch, "");
+    for (let attempt = 2; attempt <= 3 && !readAhead.test(ahead.stderr); attempt++) ahead = dumpHolder(holder.pid, scratch, "", {}, `default-${attempt}`);
     const itself = dumpHolder(holder.pid, scratch, "fdinfo-ahead");
     const neither = dumpHolder(holder.pid, scratch, "fdinfo-ahead,prefetch");
     // The helper thread dies as it starts: the main thread does its work, the dump is the same.
     const dead = dumpHolder(holder.pid, scratch, "", { CRTOOL_FAULT: "helper-thread" }, "dead-helper");
     expect(dead.stderr).not.toMatch(/second thread/);
-    const m = /fdinfo of (\d+) fds was read ahead on a second thread \(with (\d+) BPF map fds taken and asked about\)/.exec(ahead.stderr);
+    const m = readAhead.exec(ahead.stderr);
     expect(m, ahead.stderr).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(0);
     expect(Number(m![2])).toBeGreaterThan(0);
