@@ -3,10 +3,15 @@
  * (dump) or filling it (restore). Nearly all of that work is the kernel's,
  * on per-bucket locks, so it divides across CPUs without contention.
  *
- * One per CPU, from two to four (koffi's asynchronous calls run on libuv's
- * pool of four threads). More threads than CPUs were measured on a 2-CPU
- * machine, idle and beside a CPU-bound process: no faster (4 against 2,
- * paired rounds, dump and restore of a 1M-element hash).
+ * Four (koffi's asynchronous calls run on libuv's pool of four threads),
+ * two on a single CPU. More ranges than CPUs: each range waits for the main
+ * thread between its calls (the batch spooled, the next chunk read), and
+ * with two ranges per CPU another range's call fills that gap. Measured on
+ * 2-CPU machines in paired rounds against the C programs of bench/: 4 ranges
+ * against 2 read a 1M-element hash in 0.94× vs 1.07× the C time idle and
+ * 1.07–1.10× vs 1.22× beside a CPU-bound process, and loaded it in 0.77× vs
+ * 0.82× (idle) and 0.90× vs 1.00× (busy); on a machine with dearer syscalls
+ * the two counts measured the same.
  * `CRTOOL_THREADS=N` (1–16) sets the count.
  */
 import { availableParallelism } from "node:os";
@@ -14,7 +19,7 @@ import { availableParallelism } from "node:os";
 export function largeMapThreads(): number {
   const asked = Number(process.env.CRTOOL_THREADS);
   if (Number.isInteger(asked) && asked >= 1 && asked <= 16) return asked;
-  return Math.max(2, Math.min(4, availableParallelism()));
+  return availableParallelism() >= 2 ? 4 : 2;
 }
 
 /** [0, total) cut into `parts` consecutive ranges [from, until) of near-equal size. */
