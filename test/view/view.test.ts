@@ -220,6 +220,8 @@ describe.skipIf(!CHROMIUM || !HAVE_DIST || !HAVE_FIXTURES)("crtool view in a bro
       expect(await page.textContent("#title")).toBe("dropped.tar");
       const hash = (golden("bpf-basic", "files.img.decode.json").entries.find((e) => (e.bpf as { map_name?: string } | undefined)?.map_name === "basic_hash")!.bpf as { map_id: number }).map_id;
       await page.click(`button.map[data-map-id="${hash}"]`);
+      // The map's elements are read from the dropped file after the click: wait for their table.
+      await page.waitForSelector(`table.elements[data-map-id="${hash}"]`);
       const rows = await cells(page, `table.elements[data-map-id="${hash}"]`);
       const bpftool = JSON.parse(readFileSync(join(FIXTURES, "bpf-basic", "proc", "bpftool", `map-dump-id-${hash}.json`), "utf8")) as { key: string[]; value: string[] }[];
       expect(rows.map((r) => [r[1], r[2]]).sort()).toEqual(bpftool.map((e) => [hex(e.key), hex(e.value)]).sort());
