@@ -20,18 +20,11 @@ function dumpArgs(pid, dir) {
   return [crtool, "dump", "-t", String(pid), "-D", dir];
 }
 
+/** Median wall time and peak RSS of crtool dumps of `pid` (interleaved()'s warm-up round is neither timed nor counted). */
 function measureDump(pid, env = {}) {
   const dir = join(out, "dump");
-  const times = [];
-  let rss = 0;
-  for (let i = 0; i <= runs; i++) {
-    rmSync(dir, { recursive: true, force: true });
-    const r = run("node", dumpArgs(pid, dir), { env: { ...process.env, ...env } });
-    if (i > 0) times.push(r.seconds); // the first run warms the page cache
-    rss = Math.max(rss, r.rssMb ?? 0);
-  }
-  times.sort((a, b) => a - b);
-  return { seconds: times[Math.floor(times.length / 2)], rssMb: rss, dir };
+  const [r] = interleaved([["node", dumpArgs(pid, dir), { env: { ...process.env, ...env } }]], runs, () => rmSync(dir, { recursive: true, force: true }));
+  return { ...r, dir };
 }
 
 const rows = [];
