@@ -23,10 +23,27 @@ export function benchSetup(needsRootFor) {
   }
   mkdirSync(out, { recursive: true });
   waitForQuiet();
+  printHost();
   const busy = process.argv.includes("--busy");
   busyRun = busy;
   if (busy) startBusy();
   return { runs: Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5, busy };
+}
+
+/**
+ * One line on what this machine charges for a system call and a page fault,
+ * and whether NODE_EXTRA_CA_CERTS makes every Node start-up read a
+ * certificate bundle: the ratios move with all three from host to host
+ * (bench/c/host-costs.c; nothing is printed where gcc is missing).
+ */
+function printHost() {
+  const bin = join(out, "host-costs");
+  const built = spawnSync("gcc", ["-O2", "-o", bin, join(root, "bench", "c", "host-costs.c")]);
+  const r = built.status === 0 ? spawnSync(bin, { encoding: "utf8" }) : undefined;
+  if (!r || r.status !== 0) return;
+  const { syscallNs, pageFaultNs } = JSON.parse(r.stdout);
+  const certs = process.env.NODE_EXTRA_CA_CERTS ? `; NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}` : "";
+  console.log(`(this machine: a system call ${(syscallNs / 1000).toFixed(2)} µs, a page fault ${(pageFaultNs / 1000).toFixed(2)} µs${certs})`);
 }
 
 /** A run beside a CPU-bound process (never quiet: not waited for). */
