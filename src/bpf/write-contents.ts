@@ -49,7 +49,7 @@ async function readAndWrite(map: LiveMap, image: ImageSink, opts: WriteContentsO
     const inspect = opts.inspect;
     let count: number;
     if (!opts.prefetched && !inspect && canReadInParallel(reader)) {
-      spool = await readByBatchParallel(reader, opts.spoolDir, progress ? (n) => progress.tick(n) : undefined);
+      spool = await readByBatchParallel(reader, { spoolDir: opts.spoolDir, tick: progress ? (n) => progress.tick(n) : undefined });
       count = spool.count;
     } else {
       const buffer = new ElementBuffer(opts.spoolDir);

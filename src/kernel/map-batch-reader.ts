@@ -41,6 +41,13 @@ export class MapBatchReader {
   /** The last call reached the end of the map. */
   done = false;
   batchSize: number;
+  /**
+   * At most this many elements in the next calls, when smaller than
+   * batchSize: a reader of a range of buckets asks for about what the range
+   * has left (a call never stops at a bucket of the caller's choosing, only
+   * at a count). Dropped when one bucket holds more (the call is retried).
+   */
+  limit: number | undefined;
   readonly keySize: number;
   readonly valueSize: number;
   private readonly attr = new BpfAttr();
@@ -149,6 +156,7 @@ export class MapBatchReader {
     this.started = false;
     this.done = false;
     this.count = 0;
+    this.limit = undefined;
   }
 
   /** Views of element i of the last batch (these allocate; index keys/values directly in hot loops). */
@@ -173,10 +181,16 @@ export class MapBatchReader {
     this.busy = true;
   }
 
+  /** Elements the next call asks for. */
+  private get callSize(): number {
+    const limit = this.limit;
+    return limit !== undefined && limit >= 1 && limit < this.batchSize ? Math.floor(limit) : this.batchSize;
+  }
+
   private prepare(): BpfAttr {
     // in_batch and out_batch share one buffer: the kernel reads the token before writing the next one.
     this.attr.setU64(BATCH.inBatch, this.started ? this.tokenAddress : 0);
-    this.attr.setU32(BATCH.count, this.batchSize);
+    this.attr.setU32(BATCH.count, this.callSize);
     return this.attr;
   }
 
@@ -189,7 +203,13 @@ export class MapBatchReader {
       return (this.count = n);
     }
     this.count = 0;
-    const err = batchError(this.cmd, -r, n, this.batchSize, this.fd);
+    const asked = this.callSize;
+    const err = batchError(this.cmd, -r, n, asked, this.fd);
+    if (err instanceof BatchTooSmallError && asked < this.batchSize) {
+      // A bucket larger than the limit: the limit goes, the buffers hold the bucket or grow as before.
+      this.limit = undefined;
+      return -1;
+    }
     if (err instanceof BatchTooSmallError && this.autoGrow) {
       this.grow();
       return -1;

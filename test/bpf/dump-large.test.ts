@@ -71,8 +71,8 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("dumping large hash maps", () => {
 
   // Ranges that find nothing, and batches that run past several ranges: a
   // sparse map (8 elements in 131,072 buckets) read in 2 to 8 ranges, and a
-  // full one in 3.
-  for (const [parts, count] of [[2, 8], [3, 8], [8, 8], [3, 100_000]] as const) {
+  // full one in 3 to 16 (more ranges than libuv's four threads).
+  for (const [parts, count] of [[2, 8], [3, 8], [8, 8], [3, 100_000], [8, 100_000], [16, 100_000]] as const) {
     it(`reads ${count} elements in ${parts} ranges exactly as one reader does`, async () => {
       const fd = mapCreate({ mapType: "HASH", keySize: 4, valueSize: 8, maxEntries: 1 << 17, name: "lg_ranges" });
       const map = LiveMap.fromFd(fd);
@@ -85,7 +85,7 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("dumping large hash maps", () => {
         }
         mapUpdateBatch(fd, { keySize: 4, valueSize: 8, keys, values, count });
         const expected = readWhole(fd, 4, 8);
-        const spooled = await readByBatchParallel(map, work, undefined, parts);
+        const spooled = await readByBatchParallel(map, { spoolDir: work, ranges: parts });
         try {
           expect(spooled.count).toBe(count);
           expect(Buffer.concat([...spooled.pieces()]).equals(expected)).toBe(true);

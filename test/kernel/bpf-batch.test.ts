@@ -129,6 +129,32 @@ describe.skipIf(!IS_ROOT)("batch commands", () => {
     expect(auto.batchSize).toBeGreaterThan(1);
   });
 
+  it("a limit bounds each call, and a bucket larger than the limit drops it instead of failing", () => {
+    // 64 keys in 64 buckets with a fixed seed: some bucket holds two or more.
+    const fd = u32Hash(64, 64, BPF_F_ZERO_SEED);
+    const bounded = MapBatchReader.forMap(fd, mapGetInfo(fd), { batchSize: 128 });
+    bounded.limit = 8;
+    const seen = new Map<number, bigint>();
+    let calls = 0;
+    while (!bounded.done) {
+      const held = bounded.limit;
+      const n = bounded.next();
+      calls++;
+      if (held !== undefined && bounded.limit !== undefined) expect(n).toBeLessThanOrEqual(held);
+      for (let i = 0; i < n; i++) seen.set(bounded.keys.readUInt32LE(4 * i), bounded.values.readBigUInt64LE(8 * i));
+    }
+    expect(seen.size).toBe(64);
+    expect(calls).toBeGreaterThanOrEqual(8);
+
+    const one = MapBatchReader.forMap(fd, mapGetInfo(fd), { batchSize: 128 });
+    one.limit = 1;
+    const all = drain(one);
+    expect(all.size).toBe(64);
+    for (const [k, v] of all) expect(v).toBe(BigInt(k) * 1000n + 7n);
+    expect(one.limit).toBeUndefined();
+    expect(one.batchSize).toBe(128);
+  });
+
   it("an empty map ends at once", () => {
     const fd = u32Hash(16, 0);
     const r = MapBatchReader.forMap(fd, mapGetInfo(fd));
