@@ -116,6 +116,38 @@ export function hasMessageType(name: string): boolean {
   return Object.prototype.hasOwnProperty.call(MESSAGES, name);
 }
 
+/**
+ * A field of a message type. A class, so that every field has one hidden
+ * class: an object literal with its own `get message()` gave each field a
+ * map of its own, and every read of `f.no` or `f.type` in the codec's loops
+ * went through V8's generic load stub (29% of encoding a BPF map's file
+ * entry).
+ */
+class Field implements FieldType {
+  constructor(
+    readonly no: number,
+    readonly name: string,
+    readonly kind: FieldKind,
+    readonly type: number,
+    readonly wireType: number,
+    readonly repeated: boolean,
+    readonly packed: boolean,
+    readonly required: boolean,
+    readonly is64: boolean,
+    readonly isInteger: boolean,
+    readonly opts: CritOptions,
+    readonly enumNames: ReadonlyMap<number, string> | undefined,
+    readonly enumNumbers: ReadonlyMap<string, number> | undefined,
+    readonly ref: string | undefined,
+    readonly defaultText: string | undefined,
+  ) {}
+
+  /** Compiled on first use: message types refer to each other, some to themselves. */
+  get message(): MessageType | undefined {
+    return this.kind === "message" ? messageType(this.ref!) : undefined;
+  }
+}
+
 function compile(name: string): MessageType {
   const table = MESSAGES[name];
   if (!table) throw new Error(`message ${name} is not in crtool's schema`);
@@ -123,26 +155,23 @@ function compile(name: string): MessageType {
     const kind: FieldKind = type === T.MESSAGE ? "message" : type === T.ENUM ? "enum" : "scalar";
     const e = kind === "enum" ? enumTables(extra!.ref!) : undefined;
     const ref = extra?.ref;
-    return {
+    return new Field(
       no,
-      name: fname,
+      fname,
       kind,
       type,
-      wireType: wireTypeOf(type),
-      repeated: label === L.REPEATED,
-      packed: extra?.packed === true,
-      required: label === L.REQUIRED,
-      is64: SIXTY_FOUR.has(type),
-      isInteger: !NOT_INTEGER.has(type),
-      opts: optionsOf(extra?.opts),
-      enumNames: e?.names,
-      enumNumbers: e?.numbers,
+      wireTypeOf(type),
+      label === L.REPEATED,
+      extra?.packed === true,
+      label === L.REQUIRED,
+      SIXTY_FOUR.has(type),
+      !NOT_INTEGER.has(type),
+      optionsOf(extra?.opts),
+      e?.names,
+      e?.numbers,
       ref,
-      get message() {
-        return kind === "message" ? messageType(ref!) : undefined;
-      },
-      defaultText: extra?.default,
-    };
+      extra?.default,
+    );
   });
   fields.sort((a, b) => a.no - b.no);
   const max = fields.reduce((m, f) => Math.max(m, f.no), 0);
