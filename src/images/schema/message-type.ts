@@ -142,9 +142,13 @@ class Field implements FieldType {
     readonly defaultText: string | undefined,
   ) {}
 
+  /** The sub-message type once looked up (every field has the slot, so all share one hidden class). */
+  private resolved: MessageType | undefined = undefined;
+
   /** Compiled on first use: message types refer to each other, some to themselves. */
   get message(): MessageType | undefined {
-    return this.kind === "message" ? messageType(this.ref!) : undefined;
+    if (this.kind !== "message") return undefined;
+    return (this.resolved ??= messageType(this.ref!));
   }
 }
 
