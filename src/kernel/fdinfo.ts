@@ -151,6 +151,8 @@ function isBlank(c: number): boolean {
  */
 const KEYS_KEPT = 32;
 const lastKeys: (string | undefined)[] = new Array<string | undefined>(KEYS_KEPT).fill(undefined);
+/** Each kept key's FAST_KEYS index (-1: not a fast key), so a kept key is not looked up again either. */
+const lastIndexes: number[] = new Array<number>(KEYS_KEPT).fill(-1);
 
 /**
  * Keys of a plain file's or a BPF map's fdinfo, by their index in
@@ -198,15 +200,18 @@ function parseFast(text: string): Fdinfo | undefined {
     while (vs < ve && isBlank(text.charCodeAt(vs))) vs++;
     while (ve > vs && isBlank(text.charCodeAt(ve - 1))) ve--;
     const last = n < KEYS_KEPT ? lastKeys[n] : undefined;
-    let key: string;
-    if (last !== undefined && last.length === ke - ks && text.startsWith(last, ks)) key = last;
+    let i: number;
+    if (last !== undefined && last.length === ke - ks && text.startsWith(last, ks)) i = lastIndexes[n]!;
     else {
-      key = text.slice(ks, ke);
-      if (n < KEYS_KEPT) lastKeys[n] = key;
+      const key = text.slice(ks, ke);
+      i = FAST_KEYS.get(key) ?? -1;
+      if (n < KEYS_KEPT) {
+        lastKeys[n] = key;
+        lastIndexes[n] = i;
+      }
     }
     n++;
-    const i = FAST_KEYS.get(key);
-    if (i === undefined) return undefined;
+    if (i < 0) return undefined;
     if (v[i] === undefined) v[i] = text.slice(vs, ve);
     if (i >= MAP_FIRST) isMap = true;
   }
