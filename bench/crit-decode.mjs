@@ -10,10 +10,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodeImage } from "../dist/images/index.js";
-import { benchSetup, have, interleaved, out, pairedRatio, root, run } from "./lib.mjs";
+import { benchSetup, crit, have, interleaved, out, pairedRatio, root, run } from "./lib.mjs";
 
 const { runs } = benchSetup();
-const crtoolCrit = [join(root, "dist", "cli", "crit.js")];
+// crtool's crit, run as a program (lib.mjs).
 const goCrit = process.env.GO_CRIT;
 if (!goCrit) console.log("(GO_CRIT is not set: go-criu's crit is not measured)");
 
@@ -70,11 +70,11 @@ for (const img of images) {
   writeFileSync(img.file, img.make());
   for (const pretty of [false, true]) {
     const flags = ["decode", ...(pretty ? ["--pretty"] : []), "-i", img.file];
-    const ours = run("node", [...crtoolCrit, ...flags]).stdout.toString();
+    const ours = run(crit, flags).stdout.toString();
     const theirs = run("crit", flags).stdout.toString();
     if (img.normalize(ours) !== theirs) throw new Error(`${img.name}${pretty ? " --pretty" : ""}: outputs differ`);
     const commands = [
-      ["node", [...crtoolCrit, ...flags, "-o", "/dev/null"]],
+      [crit, [...flags, "-o", "/dev/null"]],
       ["crit", [...flags, "-o", "/dev/null"]],
     ];
     if (goCrit) {

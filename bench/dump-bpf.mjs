@@ -17,13 +17,13 @@ const cManyBin = join(out, "many-dump");
 run("gcc", ["-O2", "-o", cManyBin, join(root, "bench", "c", "many-dump.c")]);
 
 function dumpArgs(pid, dir) {
-  return [crtool, "dump", "-t", String(pid), "-D", dir];
+  return ["dump", "-t", String(pid), "-D", dir];
 }
 
 /** Median wall time and peak RSS of crtool dumps of `pid` (interleaved()'s warm-up round is neither timed nor counted). */
 function measureDump(pid, env = {}) {
   const dir = join(out, "dump");
-  const [r] = interleaved([["node", dumpArgs(pid, dir), { env: { ...process.env, ...env } }]], runs, () => rmSync(dir, { recursive: true, force: true }));
+  const [r] = interleaved([[crtool, dumpArgs(pid, dir), { env: { ...process.env, ...env } }]], runs, () => rmSync(dir, { recursive: true, force: true }));
   return { ...r, dir };
 }
 
@@ -35,7 +35,7 @@ const rows = [];
     const cOut = join(out, "c-dump.bin");
     const dir = join(out, "dump");
     // C and crtool in turn, round after round: both see the same machine.
-    const [c, dumped] = interleaved([[cBin, [String(id), cOut]], ["node", dumpArgs(h.pid, dir)]], runs, (i) => {
+    const [c, dumped] = interleaved([[cBin, [String(id), cOut]], [crtool, dumpArgs(h.pid, dir)]], runs, (i) => {
       if (i === 1) rmSync(dir, { recursive: true, force: true });
     });
     const ours = { ...dumped, dir };
@@ -81,7 +81,7 @@ for (const [name, ours, c, tool] of rows) {
   try {
     const dir = join(out, "dump");
     // A first round warms the page cache (interleaved's warm-up round).
-    const [big, many] = interleaved([["node", dumpArgs(bigHolder.pid, dir)], ["node", dumpArgs(manyHolder.pid, dir)]], runs, () => rmSync(dir, { recursive: true, force: true }));
+    const [big, many] = interleaved([[crtool, dumpArgs(bigHolder.pid, dir)], [crtool, dumpArgs(manyHolder.pid, dir)]], runs, () => rmSync(dir, { recursive: true, force: true }));
     const bigSeconds = big.seconds;
     lines.push(`| 1 HASH of 1,000,000 entries | ${bigSeconds.toFixed(2)} | ${big.rssMb.toFixed(0)} |`);
     lines.push(`| 10,000 HASH maps of 100 entries | ${many.seconds.toFixed(2)} (${pairedRatio(many, big).toFixed(2)}× the 1M map, median of ${runs} rounds' ratios) | ${many.rssMb.toFixed(0)} |`);

@@ -40,7 +40,7 @@ closeSync(fd);
 
 const crit = join(root, "dist", "cli", "crit.js");
 const json = join(out, "large.json");
-const toFile = run("node", [crit, "decode", "-i", img, "-o", json]);
+const toFile = run(crit, ["decode", "-i", img, "-o", json]);
 rmSync(json, { force: true });
 // Through pipes, each side's peak RSS measured on its own; the result must be the input again.
 const back = join(out, "large-back.img");

@@ -9,7 +9,10 @@ import { ImageReader } from "../dist/images/index.js";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
 export const out = join(root, "bench", "out");
+// The bins, run as programs as users run them (npx, PATH): through their shell
+// line, which starts node without NODE_EXTRA_CA_CERTS (scripts/postbuild.mjs).
 export const crtool = join(root, "dist", "cli", "crtool.js");
+export const crit = join(root, "dist", "cli", "crit.js");
 
 /**
  * --runs N (default 5); --busy: a CPU-bound process competes for the whole

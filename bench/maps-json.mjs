@@ -19,11 +19,11 @@ const h = await startHolder(["--entries", String(entries), "--key", "4", "--valu
 const dir = join(out, "maps-json");
 try {
   rmSync(dir, { recursive: true, force: true });
-  run("node", [crtool, "dump", "-t", String(h.pid), "-D", dir]);
+  run(crtool, ["dump", "-t", String(h.pid), "-D", dir]);
   // Output to /dev/null: the figure is the tool's own memory, not a pipe's.
   const devnull = openSync("/dev/null", "w");
   const options = { stdio: ["ignore", devnull, "pipe"] };
-  const ours = measure(process.execPath, [crtool, "maps", dir, "--json"], runs, options);
+  const ours = measure(crtool, ["maps", dir, "--json"], runs, options);
   const tool = have("bpftool") ? measure("bpftool", ["map", "dump", "id", String(h.maps[0].id), "-j"], runs, options) : undefined;
   closeSync(devnull);
   console.log(`| elements | crtool maps --json (s) | crtool peak RSS (MB) | bpftool map dump -j (s) | bpftool peak RSS (MB) |`);

@@ -20,7 +20,7 @@ async function dumpOf(args) {
   const { child, pid } = await startHolder(args);
   const dir = join(out, "restore-src");
   rmSync(dir, { recursive: true, force: true });
-  run("node", [crtool, "dump", "-t", String(pid), "-D", dir, "--skip-unsupported"]);
+  run(crtool, ["dump", "-t", String(pid), "-D", dir, "--skip-unsupported"]);
   child.kill("SIGKILL");
   return dir;
 }
@@ -37,7 +37,7 @@ function timeRestore(dir) {
   let rss = 0;
   for (let i = 0; i <= runs; i++) {
     rmSync(join(bpffs, "bench_0"), { force: true });
-    const r = run("node", [crtool, "restore", "-D", dir, "--pin", bpffs]);
+    const r = run(crtool, ["restore", "-D", dir, "--pin", bpffs]);
     if (i > 0) times.push(r.seconds);
     rss = Math.max(rss, r.rssMb ?? 0);
   }
@@ -48,7 +48,7 @@ function timeRestore(dir) {
 const dir = await dumpOf(["--entries", "1000000", "--key", "4", "--value", "8"]);
 const { file, count } = await payloadFile(dir);
 // C and crtool in turn, round after round: both see the same machine.
-const [cRun, ours] = interleaved([[cBin, [file, String(count), "4", "8"]], ["node", [crtool, "restore", "-D", dir, "--pin", bpffs]]], runs, () => rmSync(join(bpffs, "bench_0"), { force: true }));
+const [cRun, ours] = interleaved([[cBin, [file, String(count), "4", "8"]], [crtool, ["restore", "-D", dir, "--pin", bpffs]]], runs, () => rmSync(join(bpffs, "bench_0"), { force: true }));
 rmSync(join(bpffs, "bench_0"), { force: true });
 const c = cRun.seconds;
 console.log("| map | crtool restore --pin (s) | C read + UPDATE_BATCH (s) | crtool / C | crtool peak RSS (MB) |");

@@ -129,9 +129,30 @@ async function bundle(name, outfile, plugins) {
 // relative to the module that starts it: the library's copy and the bundles'.
 for (const dir of ["dist/kernel", "dist/cli"]) copyFileSync("src/kernel/dump-helper-worker.cjs", `${dir}/dump-helper-worker.cjs`);
 
+/**
+ * A bin: a file that is both a shell script and JavaScript. Run as a program
+ * (npx, PATH, node_modules/.bin), /bin/sh reads its second line and execs
+ * node on the same file; to node that line is a string and a comment.
+ * Through sh, the bin starts node without NODE_EXTRA_CA_CERTS: Node 20 reads
+ * and parses that bundle of certificates (and its own root certificates) at
+ * every start-up, before any JavaScript runs (37 ms of a 60 ms `node -e 0`
+ * with Debian's system bundle), and neither tool makes a TLS connection. The
+ * value is carried in CRTOOL_NODE_EXTRA_CA_CERTS and put back by launch.cjs
+ * before anything runs, so processes the tools start see it as it was. `node
+ * dist/cli/NAME.js` runs the same JavaScript without that step.
+ */
+function binScript(name) {
+  return [
+    "#!/bin/sh",
+    `':' //; [ -z "\${NODE_EXTRA_CA_CERTS-}" ] || { CRTOOL_NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export CRTOOL_NODE_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS; }; exec node "$0" "$@"`,
+    `require("./launch.cjs").run(${JSON.stringify(name)});`,
+    "",
+  ].join("\n");
+}
+
 for (const name of ["crtool", "crit"]) {
   await bundle(name, `dist/cli/${name}-main.cjs`, []);
-  writeFileSync(`dist/cli/${name}.js`, `#!/usr/bin/env node\nrequire("./launch.cjs").run(${JSON.stringify(name)});\n`);
+  writeFileSync(`dist/cli/${name}.js`, binScript(name));
   chmodSync(`dist/cli/${name}.js`, 0o755);
   // The main bundle's code cache: what every run compiles, the bundle and
   // its command table (--version).

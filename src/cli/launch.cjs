@@ -23,6 +23,13 @@ function readIfThere(path, encoding) {
 }
 
 exports.run = function run(name) {
+  // The bin's shell line took NODE_EXTRA_CA_CERTS out of node's start-up (see
+  // binScript in scripts/postbuild.mjs): it is put back for what runs next.
+  const caCerts = process.env.CRTOOL_NODE_EXTRA_CA_CERTS;
+  if (caCerts !== undefined) {
+    process.env.NODE_EXTRA_CA_CERTS = caCerts;
+    delete process.env.CRTOOL_NODE_EXTRA_CA_CERTS;
+  }
   const command = process.argv[2];
   let file = command !== undefined && /^[a-z][a-z-]*$/.test(command) ? join(__dirname, `${name}-${command}.cjs`) : undefined;
   // The bundles are ASCII (esbuild escapes the rest): latin1 is the cheapest decoding.
