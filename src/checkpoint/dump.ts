@@ -13,7 +13,7 @@ import { faultRequested, pausePoint, plainPath } from "../debug/hooks.js";
 import { mark } from "../debug/timings.js";
 import { ImageSet } from "./image-set.js";
 import { Freezer, type FreezerMode } from "./freezer.js";
-import { FdGrabber, listTaskFds, readTaskFd } from "./task-fds.js";
+import { FdGrabber, listTaskFds, openTaskFdList, readTaskFd } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
 import { CONTENTS_PREFETCH, ContentsPrefetch } from "../bpf/read/prefetch.js";
 import { releaseBatchReaders } from "../bpf/read/batch.js";
@@ -21,7 +21,7 @@ import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } fro
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
 import { readFileSync } from "node:fs";
-import { DumpHelperThread, openFdCount, reserveFds } from "../kernel/index.js";
+import { DumpHelperThread, openFdCount, reserveFds, reserveFdsInBackground } from "../kernel/index.js";
 import { availableParallelism } from "node:os";
 import { monotonicMs } from "../kernel/random.js";
 
@@ -243,15 +243,41 @@ export class DumpSession {
   private readonly tablesDone = new Set<number>();
   private rootNs: Record<string, number> = {};
 
+  /**
+   * Lists the tree's fds, and grows crtool's own fd table once for all of
+   * them: every fd is duplicated into crtool at some point (small maps'
+   * copies are kept until the end). The growth waits for an RCU grace period
+   * (crtool has threads), which passes on another thread while this one
+   * lists (the directories are opened first: an fd opened during the growth
+   * would wait for it).
+   */
+  private async listFdsAndReserve(tree: TreeProcess[]): Promise<void> {
+    const live = tree.filter((p) => !p.zombie && !this.fdLists.has(p.pid));
+    let expected = 0;
+    for (const p of live) expected += openFdCount(p.pid) ?? 0;
+    if (expected === 0) {
+      // No count from the kernel: list, then grow the table by what the listing found.
+      let total = 0;
+      for (const p of tree) if (!p.zombie) total += this.fdsOf(p.pid).length;
+      reserveFds(total);
+      return;
+    }
+    const lists = live.map((p) => [p.pid, openTaskFdList(p.pid)] as const);
+    const reserved = reserveFdsInBackground(expected);
+    try {
+      for (const [pid, list] of lists) this.fdLists.set(pid, list.read());
+    } finally {
+      for (const [, list] of lists) list.close();
+      await reserved;
+    }
+  }
+
   /** Dumps a process tree (frozen by the caller). */
   async run(tree: TreeProcess[]): Promise<void> {
     const ns = namespaceIds(this.ctx);
     // Namespaces of the tree first, in CRIU's order, before any namespace fd.
     for (const p of tree) if (!p.zombie) namespaceIdsOf(p.pid, ns);
-    let total = 0;
-    for (const p of tree) if (!p.zombie) total += this.fdsOf(p.pid).length;
-    // Every fd is duplicated into crtool at some point (small maps' copies are kept until the end).
-    reserveFds(total);
+    await this.listFdsAndReserve(tree);
     for (const p of tree) {
       try {
         await this.dumpProcess(p, tree[0].pid);

@@ -4,7 +4,7 @@
  * and to read through. Duplicates are closed when the dump ends.
  */
 import { fstatSync } from "node:fs";
-import { FdinfoReader, close, parseFdinfo, isErrno, listOpenFds, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type DumpHelperThread, type FdLink, type Fdinfo, type MapFdProbe } from "../kernel/index.js";
+import { FdinfoReader, close, parseFdinfo, isErrno, openFdList, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type DumpHelperThread, type FdList, type FdLink, type Fdinfo, type MapFdProbe } from "../kernel/index.js";
 import type { FileStat, TaskFd } from "../contract/fd-kind.js";
 import { NoSuchProcessError } from "./process-tree.js";
 import { PermissionError } from "./freezer.js";
@@ -168,8 +168,18 @@ export class FdGrabber {
 
 /** The fd numbers of a process, in order. */
 export function listTaskFds(pid: number): number[] {
+  return openTaskFdList(pid).read();
+}
+
+/** listTaskFds in two steps (see openFdList): the directory is opened now and listed by read(). */
+export function openTaskFdList(pid: number): FdList {
+  const list = withTaskFdErrors(pid, () => openFdList(pid));
+  return { read: () => withTaskFdErrors(pid, () => list.read()), close: () => list.close() };
+}
+
+function withTaskFdErrors<T>(pid: number, f: () => T): T {
   try {
-    return listOpenFds(pid);
+    return f();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new NoSuchProcessError(`process ${pid} exited during the dump`);
     if ((e as NodeJS.ErrnoException).code === "EACCES") throw new PermissionError(`not permitted to read /proc/${pid}/fd (run as root or as the target's user)`);

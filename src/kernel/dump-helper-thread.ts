@@ -162,7 +162,6 @@ export class DumpHelperThread {
     this.worker = new Worker(new URL("./dump-helper-worker.cjs", import.meta.url), {
       workerData: {
         attrSize: ATTR_SIZE,
-        koffi: createRequire(import.meta.url).resolve("koffi"),
         ctrl: this.ctrl.buffer,
         jobs,
         attr,
@@ -199,6 +198,10 @@ export class DumpHelperThread {
         fail: opts.failAtStart ?? false,
       },
       transferList: [channel.port2],
+      // The thread prints nothing. Piped to this process's (the default), it would make Node set up
+      // process.stdout and process.stderr streams here, at the start of the dump.
+      stdout: true,
+      stderr: true,
     });
     // It never keeps the process alive, and an error of its own surfaces as a failed job.
     this.worker.unref();

@@ -3,11 +3,13 @@
 // into shared memory (with, for a BPF map, crtool's duplicate of its fd, its
 // signal and owner, and its bpf_map_info). CommonJS with no imports but koffi, as a plain file so
 // that it runs the same from src/ (tests), dist/kernel/ (the library) and
-// dist/cli/ (the bundled commands, beside which the build copies it). It
-// may only use what workerData gives.
+// dist/cli/ (the bundled commands, beside which the build copies it). Of
+// crtool's own code it may only use what workerData gives.
 "use strict";
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
-const koffi = require(workerData.koffi);
+// Resolved from this file's own place, as the module that starts the thread resolves it (the same
+// package, the same copy), and on this thread: the resolution costs the main thread nothing.
+const koffi = require("koffi");
 const lib = koffi.load("libc.so.6");
 const sys4 = lib.func("long syscall(long, long, long, long)");
 const sys5 = lib.func("long syscall(long, long, long, long, long)");
