@@ -8,6 +8,7 @@ import { W, type FieldType, type MessageType } from "../schema/message-type.js";
 import { EncodeError } from "../errors.js";
 import { InvalidUtf8, UNKNOWN_FIELDS, type ImageMessage, type UnknownField } from "./message.js";
 import { Writer } from "./writer.js";
+import { hasPlainFieldNames, makeFunction } from "../schema/code-per-type.js";
 
 /** Value ranges of the integer types, as numbers (32-bit) and bigints (64-bit). */
 const RANGE32: Partial<Record<number, [number, number]>> = {
@@ -26,13 +27,18 @@ const RANGE64: Partial<Record<number, [bigint, bigint]>> = {
   [T.SFIXED64]: [-0x8000000000000000n, 0x7fffffffffffffffn],
 };
 
-/** A message's path, built only when there is an error to report. */
-type Where = () => string;
+/**
+ * Where a message is: the top-level message's name, or the field that holds
+ * it. Joined into a path only when there is an error to report.
+ */
+type Where = string | FieldAt;
 
 /**
- * Where a field is: its message's path, its name and (in a list) its index.
+ * Where a field is: its message's place, its name and (in a list) its index.
  * Passed as three values and joined only on error, so encoding a field
- * allocates nothing (a dump encodes hundreds of thousands of them).
+ * allocates nothing (a dump encodes hundreds of thousands of them). A nested
+ * message gets its parent's record as is: encoding is synchronous, so the
+ * record still names that field when an error inside the message is reported.
  */
 interface FieldAt {
   parent: Where;
@@ -40,17 +46,13 @@ interface FieldAt {
   index: number;
 }
 
-function pathOf(f: FieldAt): string {
-  return `${f.parent()}.${f.name}${f.index >= 0 ? `[${f.index}]` : ""}`;
+function pathOf(w: Where): string {
+  if (typeof w === "string") return w;
+  return `${pathOf(w.parent)}.${w.name}${w.index >= 0 ? `[${w.index}]` : ""}`;
 }
 
-function whereOf(f: FieldAt): Where {
-  const { parent, name, index } = f;
-  return () => pathOf({ parent, name, index });
-}
-
-function fail(where: Where | FieldAt, why: string): never {
-  throw new EncodeError(`${typeof where === "function" ? where() : pathOf(where)}: ${why}`);
+function fail(where: Where, why: string): never {
+  throw new EncodeError(`${pathOf(where)}: ${why}`);
 }
 
 function typeLabel(f: FieldType): string {
@@ -132,18 +134,18 @@ function writeField(w: Writer, f: FieldType, value: unknown, where: FieldAt): vo
       fail(where, "expected a message object");
     }
     const start = w.begin();
-    writeMessage(w, f.message!, value as ImageMessage, whereOf(where));
+    writeMessage(w, f.message!, value as ImageMessage, where);
     w.end(start);
     return;
   }
   writeScalar(w, f, value, where);
 }
 
-function writeMessage(w: Writer, type: MessageType, msg: ImageMessage, where: Where): void {
+function writeGeneric(w: Writer, type: MessageType, msg: ImageMessage, where: Where): void {
   const unknown = msg[UNKNOWN_FIELDS];
   const pending = unknown && unknown.length ? [...unknown].sort((a, b) => a.no - b.no) : undefined;
   let u = 0;
-  // One record per message, reused field after field (whereOf copies it for nested messages).
+  // One record per message, reused field after field.
   const here: FieldAt = { parent: where, name: "", index: -1 };
   for (const f of type.fields) {
     if (pending) while (u < pending.length && pending[u].no < f.no) writeUnknown(w, pending[u++]);
@@ -158,31 +160,102 @@ function writeMessage(w: Writer, type: MessageType, msg: ImageMessage, where: Wh
       writeField(w, f, value, here);
       continue;
     }
-    if (!Array.isArray(value)) fail(here, "expected a list");
-    if (f.packed && f.kind !== "message") {
-      if (value.length === 0) continue;
-      w.varint32(((f.no << 3) | W.LEN) >>> 0);
-      const start = w.begin();
-      for (let i = 0; i < value.length; i++) {
-        here.index = i;
-        writeScalar(w, f, value[i], here);
-      }
-      w.end(start);
-    } else {
-      for (let i = 0; i < value.length; i++) {
-        here.index = i;
-        writeField(w, f, value[i], here);
-      }
-    }
+    writeRepeated(w, f, value, here);
   }
   if (pending) while (u < pending.length) writeUnknown(w, pending[u++]);
+}
+
+/** Writes one message of its type: the fields, in number order, with any unknown fields among them. */
+type MessageWriter = (w: Writer, msg: ImageMessage, where: Where) => void;
+
+/**
+ * The fast path of one field, as source text, for `v` (neither undefined nor
+ * null): the checks that hold for nearly every value, then the write. Any
+ * other value takes writeField, which converts what it may (a bigint for a
+ * 32-bit field) and names what it may not. undefined: always writeField.
+ */
+function fastWrite(f: FieldType, tag: number): string | undefined {
+  const t = `w.varint32(${tag});`;
+  if (f.kind === "enum") return `if (typeof v === "number" && (v | 0) === v) { ${t} w.int32(v); }`;
+  if (f.kind === "message") return undefined;
+  switch (f.type) {
+    case T.UINT32: return `if (typeof v === "number" && v >>> 0 === v) { ${t} w.varint32(v); }`;
+    case T.INT32: return `if (typeof v === "number" && (v | 0) === v) { ${t} w.int32(v); }`;
+    case T.UINT64: return `if (typeof v === "bigint" && v >= 0n && v <= 0xffffffffffffffffn) { ${t} w.uint64(v); } else if (typeof v === "number" && v >>> 0 === v) { ${t} w.varint32(v); }`;
+    case T.BOOL: return `if (typeof v === "boolean") { ${t} w.varint32(v ? 1 : 0); }`;
+    case T.STRING: return `if (typeof v === "string") { ${t} w.string(v); }`;
+    case T.BYTES: return `if (v instanceof Uint8Array) { ${t} w.bytes(v); }`;
+    default: return undefined;
+  }
+}
+
+/**
+ * The encode loop unrolled for one message type, each field read by its name
+ * (so V8 caches the load for the shape the type's messages share, where the
+ * generic loop's load by a different key each time is megamorphic), with the
+ * common values written inline. Repeated fields, nested messages, unusual
+ * values and messages with unknown fields go through the generic code, which
+ * gives the same bytes and the same errors. Where code cannot be made at run
+ * time, the generic loop.
+ */
+function compileWriter(type: MessageType): MessageWriter {
+  const generic: MessageWriter = (w, msg, where) => writeGeneric(w, type, msg, where);
+  if (!hasPlainFieldNames(type)) return generic;
+  let body = "";
+  type.fields.forEach((f, i) => {
+    const at = `{ parent: where, name: F[${i}].name, index: -1 }`;
+    const missing = f.required ? `fail(${at}, "required field is missing");` : "";
+    let write: string;
+    if (f.repeated) write = `repeated(w, F[${i}], v, ${at});`;
+    else {
+      const fast = fastWrite(f, ((f.no << 3) | f.wireType) >>> 0);
+      const slow = `field(w, F[${i}], v, ${at});`;
+      write = fast ? `${fast} else ${slow}` : slow;
+    }
+    body += `v = m.${f.name};\nif (v === undefined || v === null) { ${missing} } else { ${write} }\n`;
+  });
+  const source = `return function (w, m, where) {
+const unknown = m[UNKNOWN];
+if (unknown !== undefined && unknown.length > 0) return generic(w, m, where);
+let v;
+${body}};`;
+  const make = makeFunction(["F", "generic", "field", "repeated", "fail", "UNKNOWN"], source);
+  return make ? (make(type.fields, generic, writeField, writeRepeated, fail, UNKNOWN_FIELDS) as MessageWriter) : generic;
+}
+
+/** A repeated field's values (v is neither undefined nor null), as writeGeneric writes them. */
+function writeRepeated(w: Writer, f: FieldType, value: unknown, here: FieldAt): void {
+  if (!Array.isArray(value)) fail(here, "expected a list");
+  if (f.packed && f.kind !== "message") {
+    if (value.length === 0) return;
+    w.varint32(((f.no << 3) | W.LEN) >>> 0);
+    const start = w.begin();
+    for (let i = 0; i < value.length; i++) {
+      here.index = i;
+      writeScalar(w, f, value[i], here);
+    }
+    w.end(start);
+  } else {
+    for (let i = 0; i < value.length; i++) {
+      here.index = i;
+      writeField(w, f, value[i], here);
+    }
+  }
+}
+
+const writers = new WeakMap<MessageType, MessageWriter>();
+
+function writeMessage(w: Writer, type: MessageType, msg: ImageMessage, where: Where): void {
+  let write = writers.get(type);
+  if (!write) writers.set(type, (write = compileWriter(type)));
+  write(w, msg, where);
 }
 
 /** Encodes one message; EncodeError names the offending field by path. */
 export function encodeMessage(type: MessageType, msg: ImageMessage): Uint8Array {
   const w = takeWriter();
   try {
-    writeMessage(w, type, msg, () => type.name);
+    writeMessage(w, type, msg, type.name);
     return w.finish();
   } finally {
     giveBack(w);
@@ -194,7 +267,7 @@ export function encodeEntry(type: MessageType, msg: ImageMessage): Uint8Array {
   const w = takeWriter();
   try {
     w.fixed32(0);
-    writeMessage(w, type, msg, () => type.name);
+    writeMessage(w, type, msg, type.name);
     const out = w.finish();
     new DataView(out.buffer, out.byteOffset, 4).setUint32(0, out.length - 4, true);
     return out;
@@ -211,7 +284,7 @@ export function encodeEntryInto(w: Writer, type: MessageType, msg: ImageMessage)
   const start = w.pos;
   try {
     w.fixed32(0);
-    writeMessage(w, type, msg, () => type.name);
+    writeMessage(w, type, msg, type.name);
   } catch (e) {
     w.pos = start;
     throw e;
@@ -237,4 +310,18 @@ function takeWriter(): Writer {
 function giveBack(w: Writer): void {
   // A writer grown by one huge entry is not kept.
   if (w.buf.length <= SPARE_MAX) spare = w;
+}
+
+/**
+ * encodeMessage through the generic loop only, never code made for the type:
+ * what a page that may not make code gets. Tests compare the two.
+ */
+export function encodeMessageGeneric(type: MessageType, msg: ImageMessage): Uint8Array {
+  const w = takeWriter();
+  try {
+    writeGeneric(w, type, msg, type.name);
+    return w.finish();
+  } finally {
+    giveBack(w);
+  }
 }
