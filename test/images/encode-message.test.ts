@@ -53,7 +53,7 @@ describe("encoder made per type: values and errors the generic code handles", ()
     ["a number in a 64-bit field", "file_entry", { type: 1, id: 7, reg: { ...reg, pos: 4096 } }],
     ["a 64-bit value past 2^32", "file_entry", { type: 1, id: 7, reg: { ...reg, pos: 0x1_0000_0001n } }],
     ["a negative enum", "file_entry", { type: -1, id: 7 }],
-    ["null for an optional field", "file_entry", { type: 1, id: 7, reg: { ...reg, size: null } }],
+    ["null for an optional field", "file_entry", { type: 1, id: 7, reg: { ...reg, size: null } as unknown as ImageMessage }],
   ])("%s: same bytes", (_, type, msg) => {
     const [fast, generic] = both(type, msg);
     expect(fast).not.toMatch(/^error/);
