@@ -156,15 +156,20 @@ const lastIndexes: number[] = new Array<number>(KEYS_KEPT).fill(-1);
 
 /**
  * Keys of a plain file's or a BPF map's fdinfo, by their index in
- * `fastValues`: such a text is parsed without building `fields` (see
+ * `valueStart`: such a text is parsed without building `fields` (see
  * FastFdinfo). Indexes from MAP_FIRST are a BPF map's.
  */
 const FAST_KEYS = new Map<string, number>(
   ["pos", "flags", "mnt_id", "ino", "map_type", "key_size", "value_size", "max_entries", "map_flags", "map_extra", "memlock", "map_id", "frozen", "owner_prog_type", "owner_jited"].map((k, i) => [k, i]),
 );
 const MAP_FIRST = 4;
-/** The values of the text being parsed, by FAST_KEYS index (one parse at a time: it is synchronous). */
-const fastValues: (string | undefined)[] = new Array<string | undefined>(FAST_KEYS.size).fill(undefined);
+/**
+ * Where each value of the text being parsed is, by FAST_KEYS index: start
+ * and end offsets in the text, -1 when the line is absent (one parse at a
+ * time: it is synchronous). Values are read in place, without a string each.
+ */
+const valueStart = new Int32Array(FAST_KEYS.size);
+const valueEnd = new Int32Array(FAST_KEYS.size);
 
 export function parseFdinfo(text: string): Fdinfo {
   return parseFast(text) ?? parseFdinfoFully(text);
@@ -179,8 +184,7 @@ export function parseFdinfo(text: string): Fdinfo {
  * per fd, tens of thousands at times.
  */
 function parseFast(text: string): Fdinfo | undefined {
-  const v = fastValues;
-  v.fill(undefined);
+  valueStart.fill(-1);
   let isMap = false;
   for (let start = 0, n = 0; start < text.length; ) {
     let end = text.indexOf("\n", start);
@@ -212,51 +216,131 @@ function parseFast(text: string): Fdinfo | undefined {
     }
     n++;
     if (i < 0) return undefined;
-    if (v[i] === undefined) v[i] = text.slice(vs, ve);
+    if (valueStart[i] < 0) {
+      valueStart[i] = vs;
+      valueEnd[i] = ve;
+    }
     if (i >= MAP_FIRST) isMap = true;
   }
-  const need = (i: number, key: string): string => {
-    const value = v[i];
-    if (value === undefined) throw new ProcfsParseError(`fdinfo has no "${key}:" line`);
-    return value;
-  };
-  const ino = v[3];
-  return new FastFdinfo(text, dec64(need(0, "pos")), oct(need(1, "flags")), dec(need(2, "mnt_id")), ino === undefined ? undefined : dec64(ino), isMap ? bpfMapFast(need) : undefined);
+  const pos = fastNeed(0, "pos");
+  const flags = fastNeed(1, "flags");
+  const mntId = fastNeed(2, "mnt_id");
+  return new FastFdinfo(
+    text,
+    dec64At(text, pos),
+    octAt(text, flags),
+    decAt(text, mntId),
+    valueStart[3] < 0 ? undefined : dec64At(text, 3),
+    isMap ? bpfMapFast(text) : undefined,
+  );
 }
 
-/** A BPF map's values from `fastValues`. */
-function bpfMapFast(need: (i: number, key: string) => string): BpfMapFdinfo {
-  const v = fastValues;
-  const mapExtra = v[9];
-  const frozen = v[12];
-  const ownerProgType = v[13];
-  const ownerJited = v[14];
+/** Value `i`'s index (itself) when its line is there; else the full parse's error. */
+function fastNeed(i: number, key: string): number {
+  if (valueStart[i] < 0) throw new ProcfsParseError(`fdinfo has no "${key}:" line`);
+  return i;
+}
+
+/**
+ * The decimal of at most 15 digits (so exact in a double) in text[s, e),
+ * with an optional minus sign; NaN for anything else, which the string
+ * readers of proc-numbers.ts then take (and refuse with their errors).
+ */
+function plainDecimal(text: string, s: number, e: number): number {
+  let i = s;
+  const negative = i < e && text.charCodeAt(i) === 45;
+  if (negative) i++;
+  if (e - i < 1 || e - i > 15) return NaN;
+  let n = 0;
+  for (; i < e; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    n = n * 10 + d;
+  }
+  return negative ? -n : n;
+}
+
+function decAt(text: string, i: number): number {
+  const n = plainDecimal(text, valueStart[i], valueEnd[i]);
+  return n === n ? n : dec(text.slice(valueStart[i], valueEnd[i]));
+}
+
+function dec64At(text: string, i: number): bigint {
+  const n = plainDecimal(text, valueStart[i], valueEnd[i]);
+  if (n !== n) return dec64(text.slice(valueStart[i], valueEnd[i]));
+  return n === 0 ? 0n : BigInt(n);
+}
+
+/** Octal of at most 17 digits (below 2^51); else the string reader. */
+function octAt(text: string, i: number): number {
+  const s = valueStart[i];
+  const e = valueEnd[i];
+  let n = 0;
+  let ok = e - s >= 1 && e - s <= 17;
+  for (let k = s; ok && k < e; k++) {
+    const d = text.charCodeAt(k) - 48;
+    if (d < 0 || d > 7) ok = false;
+    else n = n * 8 + d;
+  }
+  return ok ? n : oct(text.slice(s, e));
+}
+
+/** Hex digits of text[s, e) after an optional "0x", at most 13 (below 2^52); NaN for anything else. */
+function plainHex(text: string, s: number, e: number): number {
+  if (e - s >= 2 && text.charCodeAt(s) === 48 && (text.charCodeAt(s + 1) | 0x20) === 120) s += 2;
+  if (e - s < 1 || e - s > 13) return NaN;
+  let n = 0;
+  for (let k = s; k < e; k++) {
+    const c = text.charCodeAt(k);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if ((c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
+    else return NaN;
+    n = n * 16 + d;
+  }
+  return n;
+}
+
+function hexAt(text: string, i: number): number {
+  const n = plainHex(text, valueStart[i], valueEnd[i]);
+  return n === n ? n : hexStr(text.slice(valueStart[i], valueEnd[i]));
+}
+
+function hex64At(text: string, i: number): bigint {
+  const n = plainHex(text, valueStart[i], valueEnd[i]);
+  if (n !== n) return hex64(text.slice(valueStart[i], valueEnd[i]));
+  return n === 0 ? 0n : BigInt(n);
+}
+
+/** A BPF map's values from `valueStart`/`valueEnd`. */
+function bpfMapFast(text: string): BpfMapFdinfo {
   return {
-    mapType: dec(need(4, "map_type")),
-    keySize: dec(need(5, "key_size")),
-    valueSize: dec(need(6, "value_size")),
-    maxEntries: dec(need(7, "max_entries")),
-    mapFlags: hexStr(need(8, "map_flags")),
-    mapExtra: mapExtra !== undefined ? hex64(mapExtra) : 0n,
-    memlock: dec(need(10, "memlock")),
-    mapId: dec(need(11, "map_id")),
-    frozen: frozen !== undefined ? dec(frozen) !== 0 : false,
-    ownerProgType: ownerProgType !== undefined ? dec(ownerProgType) : undefined,
-    ownerJited: ownerJited !== undefined ? dec(ownerJited) !== 0 : undefined,
+    mapType: decAt(text, fastNeed(4, "map_type")),
+    keySize: decAt(text, fastNeed(5, "key_size")),
+    valueSize: decAt(text, fastNeed(6, "value_size")),
+    maxEntries: decAt(text, fastNeed(7, "max_entries")),
+    mapFlags: hexAt(text, fastNeed(8, "map_flags")),
+    mapExtra: valueStart[9] >= 0 ? hex64At(text, 9) : 0n,
+    memlock: decAt(text, fastNeed(10, "memlock")),
+    mapId: decAt(text, fastNeed(11, "map_id")),
+    frozen: valueStart[12] >= 0 ? decAt(text, 12) !== 0 : false,
+    ownerProgType: valueStart[13] >= 0 ? decAt(text, 13) : undefined,
+    ownerJited: valueStart[14] >= 0 ? decAt(text, 14) !== 0 : undefined,
   };
 }
 
 class FastFdinfo implements Fdinfo {
-  readonly epoll = undefined;
-  readonly inotify = undefined;
-  readonly fanotify = undefined;
-  readonly eventfd = undefined;
-  readonly timerfd = undefined;
-  readonly signalfd = undefined;
-  readonly bpfProg = undefined;
-  readonly bpfLink = undefined;
-  readonly btfId = undefined;
-  private parsedFields: Map<string, string> | undefined;
+  // What only other kinds of fd have: on the prototype (below), not set on every instance.
+  declare readonly epoll: undefined;
+  declare readonly inotify: undefined;
+  declare readonly fanotify: undefined;
+  declare readonly eventfd: undefined;
+  declare readonly timerfd: undefined;
+  declare readonly signalfd: undefined;
+  declare readonly bpfProg: undefined;
+  declare readonly bpfLink: undefined;
+  declare readonly btfId: undefined;
+  private parsedFields: Map<string, string> | undefined = undefined;
 
   constructor(
     private readonly text: string,
@@ -270,6 +354,9 @@ class FastFdinfo implements Fdinfo {
   get fields(): Map<string, string> {
     return (this.parsedFields ??= parseFdinfoFully(this.text).fields);
   }
+}
+for (const key of ["epoll", "inotify", "fanotify", "eventfd", "timerfd", "signalfd", "bpfProg", "bpfLink", "btfId"]) {
+  Object.defineProperty(FastFdinfo.prototype, key, { value: undefined, enumerable: false, writable: false });
 }
 
 /** Every kind of fdinfo, `fields` included (exported for tests: parseFdinfo must agree with it). */

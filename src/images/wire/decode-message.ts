@@ -161,12 +161,11 @@ return finish(type, m, r, end, unknown);
   return make ? (make(type, type.fields, readField, readOther, finish, decodeString, copyBytes) as MessageReader) : genericReader(type);
 }
 
-const readers = new WeakMap<MessageType, MessageReader>();
-
 function readMessage(r: BinaryReader, type: MessageType, end: number, depth: number): ImageMessage {
   if (depth > 64) throw new InvalidMessageError(`${type.name}: messages nested too deeply`);
-  let read = readers.get(type);
-  if (!read) readers.set(type, (read = compileReader(type)));
+  const made = type.made;
+  let read = made.decode as MessageReader | undefined;
+  if (read === undefined) made.decode = read = compileReader(type);
   return read(r, end, depth);
 }
 

@@ -243,11 +243,10 @@ function writeRepeated(w: Writer, f: FieldType, value: unknown, here: FieldAt): 
   }
 }
 
-const writers = new WeakMap<MessageType, MessageWriter>();
-
 function writeMessage(w: Writer, type: MessageType, msg: ImageMessage, where: Where): void {
-  let write = writers.get(type);
-  if (!write) writers.set(type, (write = compileWriter(type)));
+  const made = type.made;
+  let write = made.encode as MessageWriter | undefined;
+  if (write === undefined) made.encode = write = compileWriter(type);
   write(w, msg, where);
 }
 
