@@ -3,13 +3,23 @@
  * same bytes for every entry of every fixture, the same conversions, and the
  * same errors (named by path) for values the fast paths leave to it.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { ImageReader } from "../../src/images/image-reader.js";
 import { messageTypeByName } from "../../src/images/schema/registry.js";
 import { encodeMessage, encodeMessageGeneric } from "../../src/images/wire/encode-message.js";
 import { UNKNOWN_FIELDS, type ImageMessage } from "../../src/images/wire/message.js";
 import { EncodeError } from "../../src/images/errors.js";
+import { setMakeCodeAfter } from "../../src/images/schema/message-type.js";
+
+// Every message through the code made for its type, from the first one.
+let before: number;
+beforeAll(() => {
+  before = setMakeCodeAfter(0);
+});
+afterAll(() => {
+  setMakeCodeAfter(before);
+});
 import { HAVE_FIXTURES, imagePath, imagesOf, scenarios } from "../helpers/fixtures.js";
 
 const fileEntry = messageTypeByName("file_entry");

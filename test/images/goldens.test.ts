@@ -2,7 +2,7 @@
  * crit 4.2 compatibility: every golden file produced by CRIU 4.2's crit on the
  * shared fixtures must come out of crtool byte for byte.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURES, HAVE_FIXTURES, goldenPath, imagePath, imagesOf, scenarios } from "../helpers/fixtures.js";
@@ -10,10 +10,26 @@ import { decodeToString } from "../helpers/decode.js";
 import { UnknownMagicError } from "../../src/images/errors.js";
 import { explore, EXPLORERS } from "../../src/images/explore/explorers.js";
 import { readImageMessages } from "../../src/images/read-all.js";
+import { setMakeCodeAfter } from "../../src/images/schema/message-type.js";
 
 const golden = (scenario: string, name: string) => readFileSync(goldenPath(scenario, name), "utf8");
 
-describe.skipIf(!HAVE_FIXTURES)("crit 4.2 goldens", () => {
+// Twice: a small image's messages go through the generic decode and render
+// loops (code is made for a type once it has had a few messages), a large
+// image's through code made for their types. Each way, for every type.
+const MODES = [
+  ["the generic loops", Infinity],
+  ["code made per message type", 0],
+] as const;
+
+for (const [mode, after] of MODES) describe.skipIf(!HAVE_FIXTURES)(`crit 4.2 goldens, ${mode}`, () => {
+  let before: number;
+  beforeAll(() => {
+    before = setMakeCodeAfter(after);
+  });
+  afterAll(() => {
+    setMakeCodeAfter(before);
+  });
   for (const scenario of scenarios()) {
     describe(scenario, () => {
       for (const image of imagesOf(scenario)) {

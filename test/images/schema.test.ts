@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/fixtures.js";
 import { MAGICS, type MagicName } from "../../src/images/magic.js";
 import { imageKind } from "../../src/images/kinds.js";
-import { MESSAGES } from "../../src/images/schema/tables.js";
+import { MESSAGE_TABLES } from "../../src/images/schema/tables.js";
 import { messageType } from "../../src/images/schema/message-type.js";
 import { fromMessage } from "../../src/images/index.js";
 import { FdTypesValues, FileEntrySchema, FownEntrySchema } from "../../src/images/schema/types.js";
@@ -26,7 +26,7 @@ describe("schema", () => {
   }, 60_000);
 
   it("every message compiles and every reference resolves", () => {
-    for (const name of Object.keys(MESSAGES)) {
+    for (const name of Object.keys(MESSAGE_TABLES)) {
       const t = messageType(name);
       for (const f of t.fields) if (f.kind === "message") expect(f.message!.name).toBe(f.ref);
     }

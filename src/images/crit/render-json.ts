@@ -5,7 +5,7 @@
  * dev, then flags, then dict; and ipadd for address lists.
  */
 import { T, TYPE_NAMES } from "../schema/table-types.js";
-import type { FieldType, MessageType } from "../schema/message-type.js";
+import { MAKE_CODE_AFTER, type FieldType, type MessageType } from "../schema/message-type.js";
 import { hasPlainFieldNames, makeFunction } from "../schema/code-per-type.js";
 import { InvalidUtf8, UNKNOWN_FIELDS, type ImageMessage } from "../wire/message.js";
 import { encodeBase64Lines } from "../text/base64.js";
@@ -181,12 +181,21 @@ function compileFields(type: MessageType, humanize: boolean): FieldsRenderer {
   return make ? (make(type.fields, renderField, renderScalar, renderMessage, pyJsonString) as FieldsRenderer) : renderFieldsGeneric(type);
 }
 
-const fieldRenderers = [new WeakMap<MessageType, FieldsRenderer>(), new WeakMap<MessageType, FieldsRenderer>()];
+/** The generic renderer of each type, made once (a closure over the type). */
+const genericRenderers = new WeakMap<MessageType, FieldsRenderer>();
 
 function fieldsRenderer(type: MessageType, humanize: boolean): FieldsRenderer {
-  const cache = fieldRenderers[humanize ? 1 : 0];
-  let r = cache.get(type);
-  if (!r) cache.set(type, (r = compileFields(type, humanize)));
+  const made = type.made;
+  let r = (humanize ? made.renderHumanized : made.render) as FieldsRenderer | undefined;
+  if (r !== undefined) return r;
+  if (++made.rendered <= MAKE_CODE_AFTER) {
+    let g = genericRenderers.get(type);
+    if (!g) genericRenderers.set(type, (g = renderFieldsGeneric(type)));
+    return g;
+  }
+  r = compileFields(type, humanize);
+  if (humanize) made.renderHumanized = r;
+  else made.render = r;
   return r;
 }
 

@@ -4,7 +4,7 @@
  * with their `(criu)` options and enum tables resolved once. Built lazily from
  * the generated tables, so start-up does not pay for schemas it never uses.
  */
-import { ENUMS, MESSAGES } from "./tables.js";
+import { ENUMS, MESSAGE_TABLES, messageTable } from "./tables.js";
 import { L, T, type CritOptionsTable } from "./table-types.js";
 
 export type FieldKind = "scalar" | "enum" | "message";
@@ -67,10 +67,34 @@ export interface MessageType {
   readonly made: MadeCode;
 }
 
-/** See MessageType.made: each slot is its owner's, undefined until first use. */
+/**
+ * See MessageType.made: each code slot is its owner's, undefined until made;
+ * each count is how many messages its owner handled without it (code is
+ * made once a type has had MAKE_CODE_AFTER messages: for the few messages of
+ * a small image the generic loops cost less than making the code).
+ */
 export interface MadeCode {
   decode: unknown;
   encode: unknown;
+  render: unknown;
+  renderHumanized: unknown;
+  decoded: number;
+  encoded: number;
+  rendered: number;
+}
+
+/** Messages of a type handled by the generic loops before code is made for the type. */
+export let MAKE_CODE_AFTER = 16;
+
+/**
+ * Sets MAKE_CODE_AFTER; returns the value before. Tests set 0 so that every
+ * message goes through the code made for its type (which the goldens then
+ * check), whatever the type's count of messages in the fixtures.
+ */
+export function setMakeCodeAfter(n: number): number {
+  const before = MAKE_CODE_AFTER;
+  MAKE_CODE_AFTER = n;
+  return before;
 }
 
 const NO_OPTIONS: CritOptions = { hex: false, ipadd: false, dev: false, odev: false };
@@ -126,7 +150,7 @@ export function messageType(name: string): MessageType {
 }
 
 export function hasMessageType(name: string): boolean {
-  return Object.prototype.hasOwnProperty.call(MESSAGES, name);
+  return Object.prototype.hasOwnProperty.call(MESSAGE_TABLES, name);
 }
 
 /**
@@ -166,7 +190,7 @@ class Field implements FieldType {
 }
 
 function compile(name: string): MessageType {
-  const table = MESSAGES[name];
+  const table = messageTable(name);
   if (!table) throw new Error(`message ${name} is not in crtool's schema`);
   const fields: FieldType[] = table.map(([no, fname, type, label, extra]) => {
     const kind: FieldKind = type === T.MESSAGE ? "message" : type === T.ENUM ? "enum" : "scalar";
@@ -202,6 +226,6 @@ function compile(name: string): MessageType {
     byNumberArray: dense,
     byName: new Map(fields.map((f) => [f.name, f])),
     requiredFields: fields.filter((f) => f.required),
-    made: { decode: undefined, encode: undefined },
+    made: { decode: undefined, encode: undefined, render: undefined, renderHumanized: undefined, decoded: 0, encoded: 0, rendered: 0 },
   };
 }

@@ -3,7 +3,7 @@ import { copyBytes } from "./bytes.js";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { T, TYPE_NAMES } from "../schema/table-types.js";
 import { InvalidMessageError } from "../errors.js";
-import type { FieldType, MessageType } from "../schema/message-type.js";
+import { MAKE_CODE_AFTER, type FieldType, type MessageType } from "../schema/message-type.js";
 import { hasPlainFieldNames, makeFunction } from "../schema/code-per-type.js";
 import { InvalidUtf8, UNKNOWN_FIELDS, type ImageMessage, type ScalarValue, type UnknownField } from "./message.js";
 
@@ -98,13 +98,15 @@ function finish(type: MessageType, msg: ImageMessage, r: BinaryReader, end: numb
   return msg;
 }
 
+function readGeneric(r: BinaryReader, type: MessageType, end: number, depth: number): ImageMessage {
+  const msg: ImageMessage = {};
+  let unknown: UnknownField[] | undefined;
+  while (r.pos < end) unknown = readOther(r, type, msg, r.uint32(), end, depth, unknown);
+  return finish(type, msg, r, end, unknown);
+}
+
 function genericReader(type: MessageType): MessageReader {
-  return (r, end, depth) => {
-    const msg: ImageMessage = {};
-    let unknown: UnknownField[] | undefined;
-    while (r.pos < end) unknown = readOther(r, type, msg, r.uint32(), end, depth, unknown);
-    return finish(type, msg, r, end, unknown);
-  };
+  return (r, end, depth) => readGeneric(r, type, end, depth);
 }
 
 /** The reader call of a scalar type, as source text. */
@@ -165,7 +167,10 @@ function readMessage(r: BinaryReader, type: MessageType, end: number, depth: num
   if (depth > 64) throw new InvalidMessageError(`${type.name}: messages nested too deeply`);
   const made = type.made;
   let read = made.decode as MessageReader | undefined;
-  if (read === undefined) made.decode = read = compileReader(type);
+  if (read === undefined) {
+    if (++made.decoded <= MAKE_CODE_AFTER) return readGeneric(r, type, end, depth);
+    made.decode = read = compileReader(type);
+  }
   return read(r, end, depth);
 }
 

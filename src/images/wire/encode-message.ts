@@ -4,7 +4,7 @@
  * unless the schema says packed, unknown fields back in number order.
  */
 import { T, TYPE_NAMES } from "../schema/table-types.js";
-import { W, type FieldType, type MessageType } from "../schema/message-type.js";
+import { MAKE_CODE_AFTER, W, type FieldType, type MessageType } from "../schema/message-type.js";
 import { EncodeError } from "../errors.js";
 import { InvalidUtf8, UNKNOWN_FIELDS, type ImageMessage, type UnknownField } from "./message.js";
 import { Writer } from "./writer.js";
@@ -246,7 +246,10 @@ function writeRepeated(w: Writer, f: FieldType, value: unknown, here: FieldAt): 
 function writeMessage(w: Writer, type: MessageType, msg: ImageMessage, where: Where): void {
   const made = type.made;
   let write = made.encode as MessageWriter | undefined;
-  if (write === undefined) made.encode = write = compileWriter(type);
+  if (write === undefined) {
+    if (++made.encoded <= MAKE_CODE_AFTER) return writeGeneric(w, type, msg, where);
+    made.encode = write = compileWriter(type);
+  }
   write(w, msg, where);
 }
 
