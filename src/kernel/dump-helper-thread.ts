@@ -31,7 +31,7 @@ import { createRequire } from "node:module";
 import { closeSync, constants, openSync } from "node:fs";
 import { BATCH, batchTokenSize } from "./bpf-batch.js";
 import { BPF_CMD } from "./bpf-constants.js";
-import { O_CLOEXEC, addressOf, syscallNumbers } from "./libc.js";
+import { O_CLOEXEC, addressOf, koffiAddonPath, syscallNumbers } from "./libc.js";
 import { pidfdOpen } from "./pidfd.js";
 import { MAP_INFO_SIZE, parseMapInfo, type MapInfo } from "./bpf-info.js";
 import { CrtoolError } from "../errors/base.js";
@@ -196,6 +196,7 @@ export class DumpHelperThread {
         port: channel.port2,
         // A test of the main thread's fallback when the thread dies.
         fail: opts.failAtStart ?? false,
+        koffiAddon: koffiAddonPath(),
       },
       transferList: [channel.port2],
       // The thread prints nothing. Piped to this process's (the default), it would make Node set up

@@ -7,9 +7,10 @@
 // crtool's own code it may only use what workerData gives.
 "use strict";
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
-// Resolved from this file's own place, as the module that starts the thread resolves it (the same
-// package, the same copy), and on this thread: the resolution costs the main thread nothing.
-const koffi = require("koffi");
+// The addon the main thread loaded by its path (the same file, already checked against koffi's
+// version), which spares this thread koffi's entry and its platform detection; else koffi's entry,
+// resolved from this file's own place as the module that starts the thread resolves it.
+const koffi = workerData.koffiAddon ? require(workerData.koffiAddon) : require("koffi");
 const lib = koffi.load("libc.so.6");
 const sys4 = lib.func("long syscall(long, long, long, long)");
 const sys5 = lib.func("long syscall(long, long, long, long, long)");

@@ -34,6 +34,18 @@ type Koffi = typeof koffiApi;
 
 let koffi: Koffi;
 let bound: Bindings | undefined;
+/** Where koffi's addon was loaded from, when it was loaded by its path (see loadKoffi). */
+let addonPath: string | undefined;
+
+/**
+ * The path of the koffi addon this thread loaded directly, if it did: a
+ * worker thread can load the same file without koffi's entry, whose
+ * platform detection costs a new thread 5–15 ms.
+ */
+export function koffiAddonPath(): string | undefined {
+  koffi ??= loadKoffi();
+  return addonPath;
+}
 
 /**
  * koffi's native module. Its package entry first finds the C library Node
@@ -51,9 +63,13 @@ function loadKoffi(): Koffi {
     const own = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
     for (const modules of [join(own, "node_modules"), dirname(own)]) {
       try {
-        const native = require(join(modules, "@koromix", `koffi-linux-${process.arch}`, `linux_${process.arch}`, "koffi.node")) as Koffi & { version?: string };
+        const path = join(modules, "@koromix", `koffi-linux-${process.arch}`, `linux_${process.arch}`, "koffi.node");
+        const native = require(path) as Koffi & { version?: string };
         const { version } = JSON.parse(readFileSync(join(modules, "koffi", "package.json"), "utf8")) as { version: string };
-        if (native.version === version) return native;
+        if (native.version === version) {
+          addonPath = path;
+          return native;
+        }
       } catch {
         // Not there, or not loadable here.
       }
