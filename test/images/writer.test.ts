@@ -3,7 +3,8 @@
  * bytes copied by hand) against the reference encoder, @bufbuild/protobuf's
  * BinaryWriter: the same bytes for strings around each boundary (127/128
  * characters, the first non-ASCII character at every position, astral
- * characters, lone surrogates) and for raw copies of 0 to 40 bytes.
+ * characters, lone surrogates), for raw copies of 0 to 40 bytes, and for
+ * length-delimited values around each length-prefix size, nested.
  */
 import { describe, expect, it } from "vitest";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
@@ -49,6 +50,25 @@ describe("Writer", () => {
         w.raw(bytes.subarray(1));
       });
       expect(Buffer.from(got)).toEqual(Buffer.concat([Buffer.from([1]), Buffer.from(bytes), Buffer.from(bytes.subarray(1))]));
+    }
+  });
+
+  it("fits the length of a length-delimited value around each prefix size, nested", () => {
+    for (const n of [0, 1, 127, 128, 129, 16383, 16384, 2097151, 2097152]) {
+      const body = Uint8Array.from({ length: n }, (_, i) => (i * 13 + n) & 0xff);
+      const got = ours((w) => {
+        w.varint32(9);
+        const outer = w.begin();
+        w.varint32(5);
+        const inner = w.begin();
+        w.raw(body);
+        w.end(inner);
+        w.varint32(6);
+        w.end(outer);
+        w.varint32(7);
+      });
+      const want = new BinaryWriter().uint32(9).fork().uint32(5).bytes(body).uint32(6).join().uint32(7).finish();
+      expect(Buffer.from(got).equals(Buffer.from(want)), `${n} bytes`).toBe(true);
     }
   });
 });

@@ -134,20 +134,25 @@ export class Writer {
     this.end(start);
   }
 
-  /** Starts a length-delimited value: room for its length is reserved. */
+  /** Starts a length-delimited value: one byte is reserved for its length (most are under 128 bytes). */
   begin(): number {
-    this.ensure(5);
-    this.pos += 5;
+    this.ensure(1);
+    this.pos += 1;
     return this.pos;
   }
 
-  /** Ends what begin() started: writes the length and moves the value next to it. */
+  /** Ends what begin() started: writes the length, moving the value on when it needs more than one byte. */
   end(start: number): void {
     const len = this.pos - start;
+    if (len < 0x80) {
+      this.buf[start - 1] = len;
+      return;
+    }
     let lenBytes = 1;
     for (let n = len; n > 0x7f; n >>>= 7) lenBytes++;
-    const at = start - 5;
-    if (lenBytes < 5) this.buf.copyWithin(at + lenBytes, start, this.pos);
+    this.ensure(lenBytes - 1);
+    this.buf.copyWithin(start + lenBytes - 1, start, this.pos);
+    const at = start - 1;
     this.pos = at;
     this.varint32(len);
     this.pos = at + lenBytes + len;
