@@ -59,8 +59,8 @@ export interface MessageType {
   readonly byName: ReadonlyMap<string, FieldType>;
   readonly requiredFields: readonly FieldType[];
   /**
-   * Code made for this type at run time, kept with it (wire/decode-message.ts
-   * and wire/encode-message.ts fill it on first use): a property of an
+   * Code made for this type at run time, kept with it (wire/decode-message.ts,
+   * wire/encode-message.ts and crit/render-json.ts fill it): a property of an
    * object every type shares the shape of, which V8 reads faster than a
    * WeakMap lookup per message.
    */

@@ -255,9 +255,14 @@ function writeMessage(w: Writer, type: MessageType, msg: ImageMessage, where: Wh
 
 /** Encodes one message; EncodeError names the offending field by path. */
 export function encodeMessage(type: MessageType, msg: ImageMessage): Uint8Array {
+  return encodeWith(writeMessage, type, msg);
+}
+
+/** One message through `write`, in the spare writer, copied out. */
+function encodeWith(write: typeof writeGeneric, type: MessageType, msg: ImageMessage): Uint8Array {
   const w = takeWriter();
   try {
-    writeMessage(w, type, msg, type.name);
+    write(w, type, msg, type.name);
     return w.finish();
   } finally {
     giveBack(w);
@@ -319,11 +324,5 @@ function giveBack(w: Writer): void {
  * what a page that may not make code gets. Tests compare the two.
  */
 export function encodeMessageGeneric(type: MessageType, msg: ImageMessage): Uint8Array {
-  const w = takeWriter();
-  try {
-    writeGeneric(w, type, msg, type.name);
-    return w.finish();
-  } finally {
-    giveBack(w);
-  }
+  return encodeWith(writeGeneric, type, msg);
 }
