@@ -114,7 +114,13 @@ export function interleaved(commands, runs = 5, before) {
       if (round > 0) results[i].push(r);
     });
   }
-  return results.map((rs) => ({ seconds: median(rs.map((r) => r.seconds)), rssMb: Math.max(...rs.map((r) => r.rssMb ?? 0)), times: rs.map((r) => r.seconds) }));
+  return results.map((rs) => ({
+    seconds: median(rs.map((r) => r.seconds)),
+    rssMb: Math.max(...rs.map((r) => r.rssMb ?? 0)),
+    times: rs.map((r) => r.seconds),
+    // Median CPU time (user + system, all threads); undefined without /usr/bin/time.
+    cpuSeconds: rs[0].cpuSeconds === undefined ? undefined : median(rs.map((r) => r.cpuSeconds)),
+  }));
 }
 
 /**
@@ -150,10 +156,11 @@ export async function firstMapPayload(dir) {
 
 export const TIME = "/usr/bin/time";
 
-/** Runs a command; returns wall seconds and peak RSS (MB, via GNU time when available). */
+/** Runs a command; returns wall seconds, and peak RSS (MB) and CPU seconds via GNU time when available. */
 export function run(cmd, args, options = {}) {
   const useTime = existsSync(TIME);
-  const argv = useTime ? ["-f", "%M", cmd, ...args] : args;
+  // Peak RSS (KB), then user and system CPU seconds (the command's and its children's threads together).
+  const argv = useTime ? ["-f", "%M %U %S", cmd, ...args] : args;
   const t0 = process.hrtime.bigint();
   const r = spawnSync(useTime ? TIME : cmd, argv, { maxBuffer: 1 << 30, ...options });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -161,11 +168,14 @@ export function run(cmd, args, options = {}) {
     throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr?.toString().slice(-500)}`);
   }
   let rssMb;
+  let cpuSeconds;
   if (useTime) {
     const lines = r.stderr.toString().trim().split("\n");
-    rssMb = Number(lines.pop()) / 1024;
+    const [rssKb, user, system] = lines.pop().split(" ").map(Number);
+    rssMb = rssKb / 1024;
+    cpuSeconds = user + system;
   }
-  return { seconds, rssMb, stdout: r.stdout };
+  return { seconds, rssMb, cpuSeconds, stdout: r.stdout };
 }
 
 export function median(xs) {
@@ -173,11 +183,15 @@ export function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Median wall time and max RSS of `runs` runs (after one warm-up run). */
+/** Median wall time, max RSS and median CPU time of `runs` runs (after one warm-up run). */
 export function measure(cmd, args, runs = 5, options = {}) {
   run(cmd, args, options);
   const results = Array.from({ length: runs }, () => run(cmd, args, options));
-  return { seconds: median(results.map((r) => r.seconds)), rssMb: Math.max(...results.map((r) => r.rssMb ?? 0)) };
+  return {
+    seconds: median(results.map((r) => r.seconds)),
+    rssMb: Math.max(...results.map((r) => r.rssMb ?? 0)),
+    cpuSeconds: results[0].cpuSeconds === undefined ? undefined : median(results.map((r) => r.cpuSeconds)),
+  };
 }
 
 export function have(cmd) {
