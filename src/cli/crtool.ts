@@ -9,13 +9,14 @@ import { registerMaps } from "./commands/maps.js";
 import { registerMemparse } from "./commands/memparse.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerView } from "./commands/view.js";
-import { runProgram } from "./main.js";
+import { SYNC_OUTPUT, runProgram } from "./main.js";
 import { packageVersion } from "./version.js";
 
 const program = new Command("crtool")
   .description("Checkpoint/restore of file descriptors and BPF maps in CRIU's image format, and a crit-compatible image toolkit")
   .version(packageVersion(), "--version")
-  .showHelpAfterError("(use crtool --help for usage)");
+  .showHelpAfterError("(use crtool --help for usage)")
+  .configureOutput(SYNC_OUTPUT);
 registerImageCommands(program, { namedExtensions: true });
 registerDump(program);
 registerCheck(program);

@@ -6,7 +6,16 @@
 import { CommanderError, type Command } from "commander";
 import { CrtoolError } from "../images/errors.js";
 import { checkHooks } from "../debug/hooks.js";
-import { writeStderr } from "../io/output.js";
+import { writeStderr, writeStdout } from "../io/output.js";
+
+/**
+ * What commander prints (--version, help, usage errors) goes out as the
+ * commands' own output does, by write(2): its default, process.stdout and
+ * process.stderr, creates a stream whose first use on a pipe loads Node's net
+ * and stream modules (~5 ms of `crtool --version`). Subcommands inherit it.
+ * Help still asks process.stdout for a terminal's width.
+ */
+export const SYNC_OUTPUT = { writeOut: writeStdout, writeErr: writeStderr } as const;
 
 export const EXIT_FAILURE = 1;
 export const EXIT_INTERNAL = 70;
