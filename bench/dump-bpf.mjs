@@ -94,6 +94,15 @@ for (const [name, ours, c, tool] of rows) {
     // The kernel work alone, in C on one thread: fdinfo, pidfd_getfd, map info, batch lookup, write.
     const c = measure(cManyBin, [String(manyHolder.pid), join(out, "many-dump.out")], runs);
     lines.push(`| the same, C doing only the per-fd kernel work (bench/c/many-dump.c, one thread) | ${c.seconds.toFixed(2)} (${(c.seconds / bigSeconds).toFixed(2)}× crtool's 1M map) | ${cpu(c)} | ${c.rssMb.toFixed(0)} |`);
+    // The same work in JavaScript through koffi and nothing else: what Node and koffi add to the C
+    // program, and so what crtool's own code adds beyond that. Node started as the bins start it,
+    // without NODE_EXTRA_CA_CERTS (scripts/postbuild.mjs, binScript).
+    const jsEnv = { ...process.env };
+    delete jsEnv.NODE_EXTRA_CA_CERTS;
+    const jsOut = join(out, "js-many-dump.out");
+    const js = measure(process.execPath, [join(root, "bench", "js-many-dump.mjs"), String(manyHolder.pid), jsOut], runs, { env: jsEnv });
+    if (!readFileSync(jsOut).equals(readFileSync(join(out, "many-dump.out")))) throw new Error("bench/js-many-dump.mjs wrote other bytes than bench/c/many-dump.c");
+    lines.push(`| the same, JavaScript doing only that work through koffi (bench/js-many-dump.mjs, one thread) | ${js.seconds.toFixed(2)} (${(js.seconds / bigSeconds).toFixed(2)}× crtool's 1M map) | ${cpu(js)} | ${js.rssMb.toFixed(0)} |`);
   } finally {
     bigHolder.child.kill("SIGKILL");
     manyHolder.child.kill("SIGKILL");
