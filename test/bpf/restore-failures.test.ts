@@ -9,7 +9,7 @@ import { CrtoolError, NotSupportedError, TruncatedImageError } from "../../src/i
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { BtfRestoreError, MapRestoreError } from "../../src/bpf/restore/errors.js";
 import { IS_ROOT, countBpfFds } from "../kernel/helpers.js";
-import { TestRestore, btfIds, mapIdsAbove, maxMapId, removeDir, tempDir, u32Elements, writeSyntheticDump } from "./restore-harness.js";
+import { TestRestore, btfIds, mapIdsAboveSettled, maxMapId, removeDir, tempDir, u32Elements, writeSyntheticDump } from "./restore-harness.js";
 import { readFileSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 
@@ -41,7 +41,7 @@ describe.skipIf(!IS_ROOT)("failed map restores", () => {
     const err = await r.restoreFile(fileId).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CrtoolError);
     r.rollback();
-    expect(mapIdsAbove(above), "maps left behind").toEqual([]);
+    expect(await mapIdsAboveSettled(above), "maps left behind").toEqual([]);
     // Compared as "no new ones": maps freed earlier release their BTF later, from a kernel work queue.
     expect(btfIds().filter((id) => !btfBefore.includes(id)), "BTF objects left behind").toEqual([]);
     expect(countBpfFds(), "fds left open").toBe(fdsBefore);

@@ -153,6 +153,20 @@ export function mapIdsAbove(above: number): number[] {
   return mapIds().filter((id) => id > above);
 }
 
+/**
+ * mapIdsAbove once the kernel has caught up (at most `ms`): an outer map's
+ * inner maps are released by the work queue that frees the outer map, after
+ * its last fd is closed, so their ids can outlive that close a little on a
+ * busy machine.
+ */
+export async function mapIdsAboveSettled(above: number, ms = 5000): Promise<number[]> {
+  let left = mapIdsAbove(above);
+  for (const until = Date.now() + ms; left.length > 0 && Date.now() < until; left = mapIdsAbove(above)) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return left;
+}
+
 export function maxMapId(): number {
   return Math.max(0, ...mapIds());
 }

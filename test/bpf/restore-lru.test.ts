@@ -10,7 +10,7 @@ import { NotSupportedError } from "../../src/images/errors.js";
 import { MapSpec } from "../../src/bpf/map-spec.js";
 import { verifyRestoredMaps } from "../../src/bpf/restore/verify.js";
 import { IS_ROOT } from "../kernel/helpers.js";
-import { TestRestore, dumpDirPerTest, mapIdsAbove, maxMapId, u32Elements, writeSyntheticDump } from "./restore-harness.js";
+import { TestRestore, dumpDirPerTest, mapIdsAboveSettled, maxMapId, u32Elements, writeSyntheticDump } from "./restore-harness.js";
 
 const CPUS = possibleCpus();
 const range = (n: number) => Array.from({ length: n }, (_, i) => i * 7 + 1);
@@ -54,7 +54,7 @@ describe.skipIf(!IS_ROOT)("restoring full LRU maps", () => {
       new RegExp(`^BPF map "percpu_lists" \\(id 601 at dump time, LRU_HASH\\): the kernel evicted \\d+ of its 1000 elements while they were loaded \\(with BPF_F_NO_COMMON_LRU, one CPU holds at most max_entries / ${CPUS} elements\\)$`),
     );
     r.rollback();
-    expect(mapIdsAbove(above)).toEqual([]);
+    expect(await mapIdsAboveSettled(above)).toEqual([]);
 
     const lenient = new TestRestore(scratch.dir, { skipUnsupported: true });
     try {

@@ -40,7 +40,7 @@ import {
   elementSet,
   fdinfoWithoutId,
   infoWithoutId,
-  mapIdsAbove,
+  mapIdsAboveSettled,
   maxMapId,
   removeDir,
   tempDir,
@@ -146,7 +146,7 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("restoring BPF map fds", () => {
     await restore?.finish();
     dump?.cleanup();
     if (dump) removeDir(dump.dir);
-    expect(mapIdsAbove(idsBefore), "maps left behind").toEqual([]);
+    expect(await mapIdsAboveSettled(idsBefore), "maps left behind").toEqual([]);
     expect(countBpfFds()).toBe(bpfFdsBefore);
   });
 

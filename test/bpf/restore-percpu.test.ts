@@ -11,7 +11,7 @@ import { MapSpec } from "../../src/bpf/map-spec.js";
 import { PossibleCpusMismatchError } from "../../src/bpf/restore/errors.js";
 import { verifyRestoredMaps } from "../../src/bpf/restore/verify.js";
 import { IS_ROOT, countBpfFds } from "../kernel/helpers.js";
-import { TestRestore, mapIdsAbove, maxMapId, removeDir, tempDir, writeSyntheticDump } from "./restore-harness.js";
+import { TestRestore, mapIdsAboveSettled, maxMapId, removeDir, tempDir, writeSyntheticDump } from "./restore-harness.js";
 
 const CPUS = possibleCpus();
 const VALUE_SIZE = 4;
@@ -71,7 +71,7 @@ describe.skipIf(!IS_ROOT)("per-CPU maps across possible-CPU counts", () => {
         `restore with cpuMismatch "truncate-or-zero-fill" to accept that the values of CPUs ${CPUS}-${CPUS + 1} would be dropped`,
     );
     r.rollback();
-    expect(mapIdsAbove(above)).toEqual([]);
+    expect(await mapIdsAboveSettled(above)).toEqual([]);
   });
 
   it("with truncate-or-zero-fill, gives each CPU here its recorded value and drops the others", async () => {
