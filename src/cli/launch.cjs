@@ -1,6 +1,7 @@
 "use strict";
 /**
- * What the bins (dist/cli/crtool.js, crit.js) run: a bundle of the program
+ * The bins' JavaScript (the build writes this file into dist/cli/crtool.js
+ * and crit.js after their shell line: scripts/postbuild.mjs, binScript). It runs a bundle of the program
  * compiled through the V8 code cache made beside it at build time, so a
  * start-up does not parse and compile the bundle again (Node 20 has no
  * compile cache of its own). A command measured for its start-up has a
