@@ -132,7 +132,7 @@ for (const dir of ["dist/kernel", "dist/cli"]) copyFileSync("src/kernel/dump-hel
 /**
  * A bin: a file that is both a shell script and JavaScript, with the
  * launcher (src/cli/launch.cjs) in it: one module less to resolve, read and
- * compile at every start-up (~0.8 ms of `crit decode` of a small image,
+ * compile at every start-up (0.3-1.1 ms of `crit decode` of a small image,
  * with the lazy import.meta.url above, 2 x 100 paired rounds). Run as a program
  * (npx, PATH, node_modules/.bin), /bin/sh reads its second line and execs
  * node on the same file; to node that line is a string and a comment.
