@@ -171,6 +171,13 @@ export async function extractArchive(input: Readable, dir: string, what: string,
   const extract = tar.extract();
   const seen = new Map<string, number>();
   let manifest: Manifest | undefined;
+  /**
+   * Members being written, each until its file is closed: an extraction that
+   * fails waits for them, so that the caller's removal of `dir` does not race
+   * a file still being created in it (ENOTEMPTY).
+   */
+  const writing = new Set<Promise<void>>();
+  const files = new Set<WriteStream>();
   extract.on("entry", (header, body, next) => {
     // An archive cut short fails the member being read and the whole extraction: reported once, by the latter.
     body.on("error", () => {});
@@ -205,6 +212,13 @@ export async function extractArchive(input: Readable, dir: string, what: string,
       return;
     }
     const file: WriteStream = createWriteStream(join(dir, name), { mode: 0o600 });
+    files.add(file);
+    const closed = new Promise<void>((resolve) => file.once("close", () => resolve()));
+    writing.add(closed);
+    void closed.then(() => {
+      writing.delete(closed);
+      files.delete(file);
+    });
     let size = 0;
     body.on("data", (d: unknown) => (size += (d as Buffer).length));
     pipeline(body, file).then(
@@ -219,6 +233,9 @@ export async function extractArchive(input: Readable, dir: string, what: string,
     await pipeline(tarStream, extract);
     if (zdone) await zdone;
   } catch (e) {
+    // The member being written when the archive failed is closed (destroyed if need be) before the caller cleans up.
+    for (const file of files) file.destroy();
+    await Promise.all(writing);
     if (e instanceof IoError || e instanceof NotSupportedError) throw e;
     throw new IoError(`${what}: not a complete checkpoint archive (${(e as Error).message})`);
   }
