@@ -13,9 +13,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import tar from "tar-stream";
 import { FIXTURES, HAVE_FIXTURES, goldenPath } from "../helpers/fixtures.js";
 import { runCli } from "../helpers/run-cli.js";
+import { tarOf, type TarMember as Member } from "../helpers/tar.js";
 import { HAVE_DIST } from "../bpf/harness.js";
 
 const HAVE_ZSTD = spawnSync("zstd", ["--version"], { stdio: "ignore" }).status === 0;
@@ -23,22 +23,6 @@ if (!HAVE_ZSTD) console.warn("skipping the .tar.zst inspect case: the zstd progr
 
 const work = mkdtempSync(join(tmpdir(), "crtool-inspect-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-interface Member {
-  name: string;
-  data: Buffer;
-}
-
-async function tarOf(members: Member[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on("data", (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((resolve) => pack.on("end", () => resolve()));
-  for (const m of members) pack.entry({ name: m.name, size: m.data.length }, m.data);
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
 
 function compress(raw: Buffer, kind: "tar" | "tar.gz" | "tar.zst"): Buffer {
   if (kind === "tar.gz") return gzipSync(raw);

@@ -11,20 +11,9 @@ import { pbkdf2 } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import tar from "tar-stream";
 import { extractArchive } from "../../src/io/archive.js";
 import { IoError } from "../../src/images/errors.js";
-
-async function tarOf(members: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on("data", (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((resolve) => pack.on("end", () => resolve()));
-  for (const m of members) pack.entry({ name: m.name, size: m.data.length }, m.data);
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
-}
+import { tarOf } from "../helpers/tar.js";
 
 /** Keeps libuv's thread pool, where files are opened and written, busy for a while. */
 function occupyThreadPool(): Promise<unknown[]> {

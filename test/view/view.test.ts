@@ -15,10 +15,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
-import tar from "tar-stream";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { FIXTURES, HAVE_FIXTURES, REPO_ROOT, goldenPath } from "../helpers/fixtures.js";
 import { runCli } from "../helpers/run-cli.js";
+import { tarOf } from "../helpers/tar.js";
 import { HAVE_DIST } from "../bpf/harness.js";
 import { IS_ROOT, bpffsDir, type Bpffs } from "../kernel/helpers.js";
 import { BtfBuilder } from "../helpers/btf-builder.js";
@@ -58,17 +58,6 @@ async function stop(s: Served | undefined): Promise<void> {
   const exited = new Promise((r) => s.child.once("exit", r));
   s.child.kill("SIGTERM");
   await exited;
-}
-
-async function tarOf(members: { name: string; data: Buffer }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on("data", (c: unknown) => chunks.push(c as Buffer));
-  const done = new Promise<void>((resolve) => pack.on("end", () => resolve()));
-  for (const m of members) pack.entry({ name: m.name, size: m.data.length }, m.data);
-  pack.finalize();
-  await done;
-  return Buffer.concat(chunks);
 }
 
 function images(scenario: string, prefix = ""): { name: string; data: Buffer }[] {
