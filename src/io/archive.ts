@@ -172,12 +172,11 @@ export async function extractArchive(input: Readable, dir: string, what: string,
   const seen = new Map<string, number>();
   let manifest: Manifest | undefined;
   /**
-   * Members being written, each until its file is closed: an extraction that
-   * fails waits for them, so that the caller's removal of `dir` does not race
-   * a file still being created in it (ENOTEMPTY).
+   * Members' files not closed yet: an extraction that fails closes them and
+   * waits, so that the caller's removal of `dir` does not race a file still
+   * being created in it (ENOTEMPTY).
    */
-  const writing = new Set<Promise<void>>();
-  const files = new Set<WriteStream>();
+  const unclosed = new Set<WriteStream>();
   extract.on("entry", (header, body, next) => {
     // An archive cut short fails the member being read and the whole extraction: reported once, by the latter.
     body.on("error", () => {});
@@ -212,13 +211,8 @@ export async function extractArchive(input: Readable, dir: string, what: string,
       return;
     }
     const file: WriteStream = createWriteStream(join(dir, name), { mode: 0o600 });
-    files.add(file);
-    const closed = new Promise<void>((resolve) => file.once("close", () => resolve()));
-    writing.add(closed);
-    void closed.then(() => {
-      writing.delete(closed);
-      files.delete(file);
-    });
+    unclosed.add(file);
+    file.once("close", () => unclosed.delete(file));
     let size = 0;
     body.on("data", (d: unknown) => (size += (d as Buffer).length));
     pipeline(body, file).then(
@@ -234,8 +228,13 @@ export async function extractArchive(input: Readable, dir: string, what: string,
     if (zdone) await zdone;
   } catch (e) {
     // The member being written when the archive failed is closed (destroyed if need be) before the caller cleans up.
-    for (const file of files) file.destroy();
-    await Promise.all(writing);
+    await Promise.all(
+      [...unclosed].map((file) => {
+        const closed = new Promise<void>((resolve) => file.once("close", () => resolve()));
+        file.destroy();
+        return closed;
+      }),
+    );
     if (e instanceof IoError || e instanceof NotSupportedError) throw e;
     throw new IoError(`${what}: not a complete checkpoint archive (${(e as Error).message})`);
   }
