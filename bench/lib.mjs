@@ -114,13 +114,16 @@ export function interleaved(commands, runs = 5, before) {
       if (round > 0) results[i].push(r);
     });
   }
-  return results.map((rs) => ({
-    seconds: median(rs.map((r) => r.seconds)),
-    rssMb: Math.max(...rs.map((r) => r.rssMb ?? 0)),
-    times: rs.map((r) => r.seconds),
-    // Median CPU time (user + system, all threads); undefined without /usr/bin/time.
-    cpuSeconds: rs[0].cpuSeconds === undefined ? undefined : median(rs.map((r) => r.cpuSeconds)),
-  }));
+  return results.map((rs) => ({ ...summary(rs), times: rs.map((r) => r.seconds) }));
+}
+
+/** Median wall time, peak RSS and median CPU time (user + system, all threads; undefined without /usr/bin/time) of run() results. */
+function summary(results) {
+  return {
+    seconds: median(results.map((r) => r.seconds)),
+    rssMb: Math.max(...results.map((r) => r.rssMb ?? 0)),
+    cpuSeconds: results[0].cpuSeconds === undefined ? undefined : median(results.map((r) => r.cpuSeconds)),
+  };
 }
 
 /**
@@ -186,12 +189,7 @@ export function median(xs) {
 /** Median wall time, max RSS and median CPU time of `runs` runs (after one warm-up run). */
 export function measure(cmd, args, runs = 5, options = {}) {
   run(cmd, args, options);
-  const results = Array.from({ length: runs }, () => run(cmd, args, options));
-  return {
-    seconds: median(results.map((r) => r.seconds)),
-    rssMb: Math.max(...results.map((r) => r.rssMb ?? 0)),
-    cpuSeconds: results[0].cpuSeconds === undefined ? undefined : median(results.map((r) => r.cpuSeconds)),
-  };
+  return summary(Array.from({ length: runs }, () => run(cmd, args, options)));
 }
 
 export function have(cmd) {
