@@ -6,13 +6,13 @@
  *
  * Used by the BPFMAP fd kind (src/fds/bpfmap.ts) and by `crtool dump --pinned`.
  */
-import { O_CLOEXEC, readFdinfo, type BpfMapFdinfo, type MapInfo } from "../kernel/index.js";
+import { BPF_F_NUMA_NODE, O_ACCMODE, O_CLOEXEC, O_WRONLY, isPerCpuMap, readFdinfo, type BpfMapFdinfo, type MapInfo } from "../kernel/index.js";
 import type { ImageMessage } from "../images/index.js";
 import { FD_TYPE_NUMBERS } from "../contract/fd-kind.js";
 import type { DumpContext } from "../contract/dump-context.js";
 import type { CrtoolBpfmapFileExt, FownEntry } from "../images/schema/types.js";
 import { ringbufPositions } from "../kernel/index.js";
-import { eventStreamOf, hasReadPositions } from "./map-types.js";
+import { eventStreamOf, hasReadPositions, readPlanFor } from "./map-types.js";
 import { MapNotSupportedError } from "./errors.js";
 import { LiveMap } from "./map.js";
 import type { MapSpec } from "./map-spec.js";
@@ -71,6 +71,84 @@ export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: M
   }
   const done = contentsOnce(ctx, map.id, () => dumpContents(map, file.owner, ctx, opts));
   return done ? done.then(() => fileEntryOf(spec, file, pin)) : fileEntryOf(spec, file, pin);
+}
+
+/**
+ * What dumpPlainMapFile asks of a map that its fdinfo (and the open file's
+ * `flags`) can answer: a caller may ask this before it asks the kernel for
+ * the rest (bpf_map_info, the file's owner).
+ */
+export function mayBePlainMap(fi: BpfMapFdinfo, flags: number, ctx: DumpContext): boolean {
+  if (!plainType(fi.mapType) || fi.mapFlags & BPF_F_NUMA_NODE || (flags & O_ACCMODE) === O_WRONLY) return false;
+  return ctx.slot(CONTENTS_PREFETCH)?.wouldTake(fi.keySize, fi.valueSize, fi.maxEntries) ?? false;
+}
+
+/** By map type: read by plain batch lookups, one value per key, no inner maps, no event stream (asked once per type). */
+const plainTypes: (boolean | undefined)[] = [];
+
+function plainType(mapType: number): boolean {
+  let yes = plainTypes[mapType];
+  if (yes === undefined) {
+    const plan = readPlanFor(mapType);
+    yes = !isPerCpuMap(mapType) && eventStreamOf(mapType) === undefined && !("unsupported" in plan) && plan.method === "batch" && !plan.innerMaps;
+    if (mapType >= 0 && mapType < 1024) plainTypes[mapType] = yes;
+  }
+  return yes;
+}
+
+/** What dumpPlainMapFile needs of an open file of a map, all of it already known. */
+export interface PlainMapFile extends MapFileAttrs {
+  owner: { pid: number; fd: number };
+  /** The owner's fdinfo of this file. */
+  fdinfo: BpfMapFdinfo;
+  info: MapInfo;
+}
+
+/**
+ * dumpMapFile for the common case of processes with thousands of maps,
+ * without the general path's objects (LiveMap's checks, MapSpec, extension
+ * fields): a map seen for the first time, without BTF, not per-CPU, not
+ * NUMA-bound, read by plain batch lookups through this fd, small enough for
+ * the helper thread. Writes what dumpMapFile would write, in the same order
+ * (test/bpf/plain-map-path.test.ts compares them), and returns the same
+ * entry; undefined, having done nothing, for any other map. The caller has
+ * asked mayBePlainMap() of this file just before (not asked again here: a
+ * dump of thousands of maps asks it once per map).
+ */
+export function dumpPlainMapFile(fd: number, file: PlainMapFile, ctx: DumpContext, opts: MapDumpOptions = {}): ImageMessage | Promise<ImageMessage> | undefined {
+  const { info, fdinfo: fi } = file;
+  if (info.btfId !== 0 || info.type !== fi.mapType || info.id !== fi.mapId || info.keySize !== fi.keySize || info.valueSize !== fi.valueSize || info.maxEntries !== fi.maxEntries) return undefined;
+  const prefetch = ctx.slot(CONTENTS_PREFETCH)!;
+  // Last: from here on the map is this path's.
+  if (!ctx.firstTime("bpfmap-record", info.id)) return undefined;
+  // As fileEntryOf(captureSpec(...)) makes it: CRIU's fields from the fdinfo, the name and ifindex from bpf_map_info.
+  const entry: ImageMessage = {
+    id: file.id,
+    flags: file.flags,
+    pos: file.pos,
+    fown: file.fown as unknown as ImageMessage,
+    map_type: fi.mapType,
+    key_size: fi.keySize,
+    value_size: fi.valueSize,
+    map_id: fi.mapId,
+    max_entries: fi.maxEntries,
+    map_flags: fi.mapFlags,
+    memlock: BigInt(fi.memlock),
+    frozen: fi.frozen,
+    map_name: info.name,
+    ifindex: info.ifindex,
+  };
+  if (file.mntId !== undefined) entry.mnt_id = file.mntId;
+  if (fi.mapExtra !== 0n) entry.map_extra = fi.mapExtra;
+  const map = LiveMap.fromFd(fd, { accessMode: file.flags & O_ACCMODE, info });
+  const owner = file.owner;
+  const done = contentsOnce(ctx, info.id, () => {
+    const offered = prefetch.offerEligible(map, (m, got) => writeMapContents(m, owner, ctx, opts, got));
+    if (offered === true) return;
+    if (offered === false) return readNow(map, owner, ctx, opts, prefetch);
+    return offered.then((taken) => (taken ? undefined : readNow(map, owner, ctx, opts, prefetch)));
+  });
+  return done ? done.then(() => entry) : entry;
 }
 
 /** Per dump: map ids whose contents are written (true) or being written (the promise). */

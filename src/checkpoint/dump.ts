@@ -7,7 +7,7 @@ import { NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../contract/fd-kind.js";
 import { describeUnknown, kindOf } from "../fds/index.js";
-import { createDumpContext, emptyStats, type DumpContext, type DumpOptions, type DumpSlot, type DumpStats, type ProgressTicker } from "../contract/dump-context.js";
+import { createDumpContext, emptyStats, type DumpContext, type DumpOptions, type DumpSlot, type DumpStats, type ImageSink, type ProgressTicker } from "../contract/dump-context.js";
 import { DumpDir } from "./dump-dir.js";
 import { faultRequested, pausePoint, plainPath } from "../debug/hooks.js";
 import { mark } from "../debug/timings.js";
@@ -16,12 +16,14 @@ import { Freezer, type FreezerMode } from "./freezer.js";
 import { FdGrabber, listTaskFds, openTaskFdList, readTaskFd } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
 import { CONTENTS_PREFETCH, ContentsPrefetch } from "../bpf/read/prefetch.js";
+import { dumpPlainMapFile, mayBePlainMap } from "../bpf/dump-map.js";
+import { readFown } from "../fds/fown.js";
 import { releaseBatchReaders } from "../bpf/read/batch.js";
 import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } from "./task-images.js";
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
 import { readFileSync } from "node:fs";
-import { DumpHelperThread, openFdCount, reserveFds, reserveFdsInBackground } from "../kernel/index.js";
+import { DumpHelperThread, O_CLOEXEC, mapGetInfo, openFdCount, parseMapFdinfoBytes, reserveFds, reserveFdsInBackground } from "../kernel/index.js";
 import { availableParallelism } from "node:os";
 import { monotonicMs } from "../kernel/random.js";
 
@@ -135,7 +137,7 @@ export class DumpSession {
     try {
       msg = kind.dump(fd, id, this.ctx);
     } catch (e) {
-      this.unsupportedOrThrow(e, fd, kind);
+      this.unsupportedOrThrow(e, fd.pid, fd.fd, kind.extKind ?? kind.type);
       return;
     }
     if (!(msg instanceof Promise)) {
@@ -144,8 +146,68 @@ export class DumpSession {
     }
     return msg.then(
       (m) => this.fileDumped(fd, kind, id, m, fdinfo),
-      (e: unknown) => this.unsupportedOrThrow(e, fd, kind),
+      (e: unknown) => this.unsupportedOrThrow(e, fd.pid, fd.fd, kind.extKind ?? kind.type),
     );
+  }
+
+  /**
+   * A BPF map's fd the short way, when dumpPlainMapFile takes its map: the
+   * fdinfo parsed from its bytes, and no TaskFd, fd kind lookup or kcmp (a
+   * map's first fd). Writes what dumpFd writes. false: not such an fd;
+   * nothing was done but reading its fdinfo, which readTaskFd then parses.
+   */
+  private dumpMapFd(pid: number, n: number, fdinfo: ImageSink): false | void | Promise<void> {
+    const g = this.grabber;
+    const len = g.rawFdinfo(pid, n);
+    if (len < 0) return false;
+    const f = parseMapFdinfoBytes(g.rawBytes, len);
+    if (!f || this.fileIds.knowsMap(f.map.mapId) || !mayBePlainMap(f.map, f.flags, this.ctx)) return false;
+    const ours = g.grab(pid, n);
+    const probe = g.probe(pid, n);
+    const id = this.fileIds.peekId();
+    let msg: ImageMessage | Promise<ImageMessage> | undefined;
+    try {
+      msg = dumpPlainMapFile(
+        ours,
+        {
+          owner: { pid, fd: n },
+          id,
+          // FD_CLOEXEC belongs to the fd (its fdinfo_entry), not to the open file.
+          flags: f.flags & ~O_CLOEXEC,
+          pos: f.pos,
+          fown: readFown(ours, f.flags, probe),
+          info: probe?.info ?? mapGetInfo(ours, { knownMap: true }),
+          mntId: f.mntId,
+          fdinfo: f.map,
+        },
+        this.ctx,
+        { spoolDir: this.ctx.spoolDir },
+      );
+    } catch (e) {
+      this.fileIds.newId();
+      this.unsupportedOrThrow(e, pid, n, "BPFMAP");
+      return;
+    }
+    if (msg === undefined) return false;
+    this.fileIds.newId();
+    if (!(msg instanceof Promise)) return this.mapFdDumped(pid, n, f.flags, f.map.mapId, id, msg, fdinfo);
+    return msg.then(
+      (m) => this.mapFdDumped(pid, n, f.flags, f.map.mapId, id, m, fdinfo),
+      (e: unknown) => this.unsupportedOrThrow(e, pid, n, "BPFMAP"),
+    );
+  }
+
+  /** BPF map fds dumped by dumpMapFd. */
+  private mapFdsShort = 0;
+
+  /** fileDumped for dumpMapFd. */
+  private mapFdDumped(pid: number, n: number, flags: number, mapId: number, id: number, msg: ImageMessage, fdinfo: ImageSink): void {
+    this.mapFdsShort++;
+    this.fileIds.rememberFirstOfMap(mapId, pid, n, id);
+    this.ctx.addFile({ type: FD_TYPE_NUMBERS.BPFMAP, id, bpf: msg });
+    fdinfo.append({ id, flags: flags & O_CLOEXEC ? 1 : 0, type: FD_TYPE_NUMBERS.BPFMAP, fd: n });
+    this.stats.fds++;
+    this.stats.fdsByKind.BPFMAP = (this.stats.fdsByKind.BPFMAP ?? 0) + 1;
   }
 
   /**
@@ -153,14 +215,13 @@ export class DumpSession {
    * listed, else it joins the refusals the dump reports together at the end.
    * Anything else is thrown.
    */
-  private unsupportedOrThrow(e: unknown, fd: TaskFd, kind: FdKind): void {
+  private unsupportedOrThrow(e: unknown, pid: number, fd: number, label: string): void {
     if (!(e instanceof NotSupportedError)) throw e;
-    const label = kind.extKind ?? kind.type;
     if (this.req.skipUnsupported) {
-      this.skip(fd, label, e.reason);
+      this.ctx.skip({ pid, fd, kind: label, why: e.reason });
       return;
     }
-    const where = `pid ${fd.pid} fd ${fd.fd}`;
+    const where = `pid ${pid} fd ${fd}`;
     this.refused.push(e.message.startsWith(where) ? e.message : `${where} (${label}): ${e.message}`);
   }
 
@@ -307,8 +368,14 @@ export class DumpSession {
       const fdinfo = this.images.image(`fdinfo-${ids.files_id}.img`, "FDINFO");
       const fds = this.fdsOf(p.pid);
       if (this.readsAhead(fds.length)) this.grabber.readAhead(p.pid, fds, this.helperThread());
+      const short = !plainPath("map-fds");
       for (const n of fds) {
         try {
+          const mapDone = short ? this.dumpMapFd(p.pid, n, fdinfo) : false;
+          if (mapDone !== false) {
+            if (mapDone) await mapDone;
+            continue;
+          }
           const pending = this.dumpFd(readTaskFd(p.pid, n, this.grabber), fdinfo);
           if (pending) await pending;
         } finally {
@@ -328,6 +395,7 @@ export class DumpSession {
     this.prefetch.close();
     releaseBatchReaders();
     if (this.prefetch.used > 0) this.ctx.log(`contents of ${this.prefetch.used} small BPF maps were read on a second thread`);
+    if (this.mapFdsShort > 0) this.ctx.log(`${this.mapFdsShort} BPF map fds took the short path (fdinfo read from its bytes, a map seen for the first time)`);
     const ahead = this.helper?.readAheadUsed ?? 0;
     const probed = this.helper?.probesUsed ?? 0;
     this.closeHelper();

@@ -43,6 +43,21 @@ export class FileIds {
     return this.next++;
   }
 
+  /** The id newId() will give next. */
+  peekId(): number {
+    return this.next;
+  }
+
+  /** Whether an fd of BPF map `mapId` was seen (another fd of it may share its open file: find() says). */
+  knowsMap(mapId: number): boolean {
+    return this.byMapId.has(mapId);
+  }
+
+  /** remember() for the first fd seen of BPF map `mapId` (knowsMap() was false). */
+  rememberFirstOfMap(mapId: number, pid: number, fd: number, id: number): void {
+    this.byMapId.set(mapId, [{ pid, fd, id }]);
+  }
+
   /**
    * The group an open file belongs to: its inode, narrowed by the object id
    * fdinfo shows for anonymous-inode files that have one (all BPF maps share

@@ -4,7 +4,7 @@
  * and to read through. Duplicates are closed when the dump ends.
  */
 import { fstatSync } from "node:fs";
-import { FdinfoReader, close, parseFdinfo, isErrno, openFdList, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, type DumpHelperThread, type FdList, type FdLink, type Fdinfo, type MapFdProbe } from "../kernel/index.js";
+import { FdinfoReader, close, parseFdinfo, isErrno, openFdList, parseFdLink, pidfdGetfd, pidfdOpen, readFdLinkBytes, O_CLOEXEC, FDINFO_AHEAD_MAX, type DumpHelperThread, type FdList, type FdLink, type Fdinfo, type MapFdProbe } from "../kernel/index.js";
 import type { FileStat, TaskFd } from "../contract/fd-kind.js";
 import { NoSuchProcessError } from "./process-tree.js";
 import { PermissionError } from "./freezer.js";
@@ -27,6 +27,8 @@ export class FdGrabber {
   private lastProbe: MapFdProbe | undefined;
   private lastProbePid = -1;
   private lastProbeFd = -1;
+  /** Where the helper thread's bytes of an fdinfo are copied (see rawFdinfo). */
+  private readonly aheadBytes = Buffer.allocUnsafe(FDINFO_AHEAD_MAX);
 
   /** Has `helper` read the fdinfo of `fds` of `pid` ahead of fdinfo() (see DumpHelperThread). */
   readAhead(pid: number, fds: readonly number[], helper: DumpHelperThread): void {
@@ -36,10 +38,36 @@ export class FdGrabber {
 
   /** The fdinfo of fd `fd` of `pid` (read ahead, or through one open /proc/PID/fdinfo per process). */
   fdinfo(pid: number, fd: number): Fdinfo {
-    const helper = this.helper;
-    const text = helper?.take(pid, fd);
+    if (this.rawPid === pid && this.rawFd === fd) {
+      // Read by rawFdinfo() already (and its duplicate and probe kept then).
+      this.rawPid = -1;
+      return parseFdinfo(this.rawBytes.toString("utf8", 0, this.rawLength));
+    }
+    const n = this.rawFdinfo(pid, fd);
+    this.rawPid = -1;
+    if (n >= 0) return parseFdinfo(this.rawBytes.toString("utf8", 0, n));
+    return this.reader(pid).read(fd);
+  }
+
+  /** Where rawFdinfo() put the bytes: [0, its length). */
+  rawBytes: Buffer = this.aheadBytes;
+  private rawLength = 0;
+  /** The fd whose bytes rawBytes holds, until fdinfo() takes them (-1: none). */
+  private rawPid = -1;
+  private rawFd = -1;
+
+  /**
+   * The fdinfo of fd `fd` of `pid` as bytes, in rawBytes (read ahead, or
+   * read now): its length, or -1 when it is too long for that (fdinfo()
+   * reads it whole). A following fdinfo() of the same fd parses these
+   * bytes instead of reading the file again.
+   */
+  rawFdinfo(pid: number, fd: number): number {
     this.lastProbe = undefined;
-    if (text !== undefined) {
+    const helper = this.helper;
+    const ahead = helper ? helper.takeInto(pid, fd, this.aheadBytes) : -1;
+    let n: number;
+    if (ahead >= 0) {
       // A BPF map's duplicate, taken by the thread with its fdinfo: grab() will return it.
       if (helper!.takenFd >= 0) {
         this.keep(pid, fd, helper!.takenFd);
@@ -49,8 +77,20 @@ export class FdGrabber {
           this.lastProbeFd = fd;
         }
       }
-      return parseFdinfo(text);
+      this.rawBytes = this.aheadBytes;
+      n = ahead;
+    } else {
+      const r = this.reader(pid);
+      n = r.readRaw(fd);
+      this.rawBytes = r.bytes;
     }
+    this.rawPid = n >= 0 ? pid : -1;
+    this.rawFd = fd;
+    this.rawLength = n;
+    return n;
+  }
+
+  private reader(pid: number): FdinfoReader {
     let r = this.fdinfoReaders.get(pid);
     if (!r) {
       try {
@@ -62,7 +102,7 @@ export class FdGrabber {
       }
       this.fdinfoReaders.set(pid, r);
     }
-    return r.read(fd);
+    return r;
   }
 
   private pidfd(pid: number): number {

@@ -62,6 +62,8 @@ const TOKEN_SIZE = 256;
 /** fdinfo files read ahead at most, and room per file (a longer one is read by the caller). */
 const WINDOW = 1024;
 const SLOT = 1024;
+/** Bytes a buffer given to takeInto() must hold. */
+export const FDINFO_AHEAD_MAX = SLOT;
 
 export interface BatchJobResult {
   /** Elements read (valid even when errno is set: what was read before the error). */
@@ -338,17 +340,30 @@ export class DumpHelperThread {
     this.ring();
   }
 
+  /** Where take() copies a slot's bytes before they become text. */
+  private readonly taken = Buffer.allocUnsafe(SLOT);
+
   /**
    * The text of fd `fd` of `pid`'s fdinfo if the thread has read it;
    * undefined when the caller must read it (not read yet, an error, too
    * long, or not the next fd of the list).
    */
   take(pid: number, fd: number): string | undefined {
+    const n = this.takeInto(pid, fd, this.taken);
+    return n < 0 ? undefined : this.taken.toString("utf8", 0, n);
+  }
+
+  /**
+   * take() without the text: the bytes are copied into `into` (SLOT bytes
+   * at least) and their length returned, or -1 when the caller must read
+   * the file itself. takenFd and takenProbe are set as take() sets them.
+   */
+  takeInto(pid: number, fd: number, into: Buffer): number {
     const l = this.list;
-    if (!l || l.pid !== pid || l.next >= l.fds.length || l.fds[l.next] !== fd) return undefined;
+    if (!l || l.pid !== pid || l.next >= l.fds.length || l.fds[l.next] !== fd) return -1;
     const i = l.next++;
     const s = i % WINDOW;
-    let text: string | undefined;
+    let length = -1;
     this.takenFd = -1;
     this.takenProbe = undefined;
     // Where the main thread is, before it looks: the thread keeps away from it (see READ_AHEAD_GAP).
@@ -356,7 +371,9 @@ export class DumpHelperThread {
     if (Atomics.load(this.tagIdx, s) === i && this.tagGen[s] === l.gen) {
       const n = this.lens[s];
       if (n >= 0 && n < SLOT) {
-        text = this.slots.toString("utf8", s * SLOT, s * SLOT + n);
+        // Copied before the slot is given back below: the thread may fill it again at once.
+        this.slots.copy(into, 0, s * SLOT, s * SLOT + n);
+        length = n;
         this.readAheadUsed++;
         this.takenFd = Atomics.exchange(this.grabs, s, -1);
         const len = this.takenFd >= 0 ? this.probes[s * 4 + 2] : -1;
@@ -369,7 +386,7 @@ export class DumpHelperThread {
     // The slot is free again once read: let the thread go on when it waits for that.
     Atomics.store(this.ctrl, C.taken, l.next);
     if (Atomics.load(this.ctrl, C.sleeping) && l.next >= Atomics.load(this.ctrl, C.wakeAt)) this.ring();
-    return text;
+    return length;
   }
 
   close(): void {

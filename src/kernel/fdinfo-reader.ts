@@ -23,7 +23,16 @@ export class FdinfoReader {
     this.dir = openSync(`/proc/${pid}/fdinfo`, constants.O_RDONLY | constants.O_DIRECTORY);
   }
 
-  read(fd: number): Fdinfo {
+  /** The bytes read last by readRaw(), at [0, length). */
+  get bytes(): Buffer {
+    return this.buf;
+  }
+
+  /**
+   * Reads fd `fd`'s fdinfo into `bytes` and returns its length, or -1 when
+   * it does not fit (read() reads those whole).
+   */
+  readRaw(fd: number): number {
     if (this.dir === undefined) throw new Error("FdinfoReader used after close()");
     const nr = syscallNumbers();
     const len = this.name.write(String(fd), 0, "latin1");
@@ -37,8 +46,13 @@ export class FdinfoReader {
       rawSyscall(nr.close, f);
     }
     if (n < 0) throw new SyscallError({ syscall: "read", errno: -n, detail: `/proc/${this.pid}/fdinfo/${fd}` });
+    return n < BUF_SIZE ? n : -1;
+  }
+
+  read(fd: number): Fdinfo {
+    const n = this.readRaw(fd);
     // Long epoll/inotify target lists do not fit: read those whole.
-    const text = n < BUF_SIZE ? this.buf.toString("utf8", 0, n) : readFileSync(`/proc/${this.pid}/fdinfo/${fd}`, "utf8");
+    const text = n >= 0 ? this.buf.toString("utf8", 0, n) : readFileSync(`/proc/${this.pid}/fdinfo/${fd}`, "utf8");
     return parseFdinfo(text);
   }
 

@@ -81,6 +81,28 @@ export class ContentsPrefetch {
   offer(map: LiveMap, write: ContentsWriter): boolean | Promise<boolean> {
     if (!this.enabled || !eligible(map)) return false;
     if (++this.offered <= START_AFTER) return false;
+    return this.submitCopy(map, write);
+  }
+
+  /**
+   * Whether offer() would take a map that reads by plain batch lookups
+   * through its fd as it is, of this shape, now (asking counts nothing as
+   * offered): a caller that has checked that much may then call offerEligible().
+   */
+  wouldTake(keySize: number, valueStride: number, maxEntries: number): boolean {
+    if (!this.enabled || this.offered < START_AFTER) return false;
+    const capacity = maxEntries + 1;
+    if (capacity * (keySize + valueStride) > MAX_MAP_BYTES) return false;
+    return (this.worker ??= this.helper()).fits({ keySize, valueSize: valueStride, capacity });
+  }
+
+  /** offer() of a map wouldTake() accepted: the same, without asking again. */
+  offerEligible(map: LiveMap, write: ContentsWriter): boolean | Promise<boolean> {
+    this.offered++;
+    return this.submitCopy(map, write);
+  }
+
+  private submitCopy(map: LiveMap, write: ContentsWriter): boolean | Promise<boolean> {
     // One slot more than max_entries: the call that fills it also reaches the end (ENOENT).
     const shape: BatchJobRequest = { fd: -1, keySize: map.keySize, valueSize: map.valueStride, capacity: map.maxEntries + 1 };
     const worker = (this.worker ??= this.helper());
