@@ -23,7 +23,7 @@ import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } fro
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
 import { readFileSync } from "node:fs";
-import { DumpHelperThread, O_CLOEXEC, mapGetInfo, openFdCount, parseMapFdinfoBytes, reserveFds, reserveFdsInBackground } from "../kernel/index.js";
+import { DumpHelperThread, MapFdProber, O_CLOEXEC, mapGetInfo, openFdCount, parseMapFdinfoBytes, reserveFds, reserveFdsInBackground } from "../kernel/index.js";
 import { availableParallelism } from "node:os";
 import { monotonicMs } from "../kernel/random.js";
 
@@ -163,7 +163,8 @@ export class DumpSession {
     const f = parseMapFdinfoBytes(g.rawBytes, len);
     if (!f || this.fileIds.knowsMap(f.map.mapId) || !mayBePlainMap(f.map, f.flags, this.ctx)) return false;
     const ours = g.grab(pid, n);
-    const probe = g.probe(pid, n);
+    // Asked by the helper thread with the fdinfo, or here the same way.
+    const probe = g.probe(pid, n) ?? this.prober.probe(ours);
     const id = this.fileIds.peekId();
     let msg: ImageMessage | Promise<ImageMessage> | undefined;
     try {
@@ -197,6 +198,7 @@ export class DumpSession {
     );
   }
 
+  private readonly prober = new MapFdProber();
   /** BPF map fds dumped by dumpMapFd. */
   private mapFdsShort = 0;
 

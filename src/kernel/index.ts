@@ -50,6 +50,7 @@ export * from "./remote-syscalls.js";
 export * from "./cgroup-freezer.js";
 export * from "./fdinfo-reader.js";
 export * from "./map-fdinfo-bytes.js";
+export * from "./map-fd-probe.js";
 export * from "./fd-table.js";
 export * from "./fd-list.js";
 export * from "./mountinfo.js";
