@@ -23,14 +23,24 @@ if (workerData.fail) { Atomics.store(c, K.alive, 2); throw new Error("injected f
 const len = new Int32Array(lens), tg = new Int32Array(tagGen), ti = new Int32Array(tagIdx), gr = new Int32Array(grabs);
 const slotBytes = Buffer.from(slots);
 const cr = new Int32Array(closeRing);
-const pr = new Int32Array(probes), infoBytes = Buffer.from(infos);
+const pr = new Int32Array(probes);
 const infosAddress = Number(koffi.address(new Uint8Array(infos)));
-const owner = Buffer.alloc(8);
+// Off the V8 heap (an ArrayBuffer of its own): the kernel writes to it by address, which must not move.
+const owner = new Int32Array(new ArrayBuffer(8));
 const ownerAddress = Number(koffi.address(owner));
+// Views and numbers made once: the thread's code runs mostly before V8 optimises it, where Buffer's
+// JavaScript helpers (fill, readInt32LE, write) and a BigInt per pointer cost more than the calls they wrap.
+const infoU8 = new Uint8Array(infos);
+const tokenLo = tokenAddress % 0x100000000, tokenHi = Math.floor(tokenAddress / 0x100000000);
+/** A u64 pointer field of the attr at `off`, without a BigInt. */
+function setPtr(off, address) {
+  a.setUint32(off, address % 0x100000000, true);
+  a.setUint32(off + 4, Math.floor(address / 0x100000000), true);
+}
 const F_GETSIG = 11, F_GETOWN_EX = 16;
 const MAP_LINE = Buffer.from("\nmap_id:");
 const slotsAddress = Number(koffi.address(new Uint8Array(slots)));
-const name = Buffer.alloc(16);
+const name = new Uint8Array(new ArrayBuffer(16));
 const nameAddress = Number(koffi.address(name));
 let next = 0, gen = 0, list = null, dir = -1, pidfd = -1, ri = 0;
 
@@ -41,10 +51,11 @@ function batchJob(n) {
   let total = 0, errno = 0, started = false;
   for (;;) {
     attrBytes.fill(0);
-    a.setBigUint64(B.inBatch, started ? BigInt(tokenAddress) : 0n, true);
-    a.setBigUint64(B.outBatch, BigInt(tokenAddress), true);
-    a.setBigUint64(B.keys, BigInt(arenaAddress + keysAt + total * ks), true);
-    a.setBigUint64(B.values, BigInt(arenaAddress + valuesAt + total * vs), true);
+    if (started) { a.setUint32(B.inBatch, tokenLo, true); a.setUint32(B.inBatch + 4, tokenHi, true); }
+    a.setUint32(B.outBatch, tokenLo, true);
+    a.setUint32(B.outBatch + 4, tokenHi, true);
+    setPtr(B.keys, arenaAddress + keysAt + total * ks);
+    setPtr(B.values, arenaAddress + valuesAt + total * vs);
     a.setUint32(B.count, cap - total, true);
     a.setUint32(B.mapFd, fd, true);
     const r = sys4(nr.bpf, cmd, attrAddress, attrSize);
@@ -70,17 +81,18 @@ function probe(s, fd) {
   pr[p + 2] = -1;
   const sig = sys4(nr.fcntl, fd, F_GETSIG, 0);
   if (sig < 0) return;
-  owner.fill(0);
+  owner[0] = 0;
+  owner[1] = 0;
   if (sys4(nr.fcntl, fd, F_GETOWN_EX, ownerAddress) < 0) return;
   // Zeroed: the kernel refuses a longer struct whose tail it does not know unless it is zero.
-  infoBytes.fill(0, s * infoSize, (s + 1) * infoSize);
+  infoU8.fill(0, s * infoSize, (s + 1) * infoSize);
   attrBytes.fill(0);
   a.setUint32(0, fd, true);
   a.setUint32(4, infoSize, true);
-  a.setBigUint64(8, BigInt(infosAddress + s * infoSize), true);
+  setPtr(8, infosAddress + s * infoSize);
   if (sys4(nr.bpf, infoCmd, attrAddress, attrSize) < 0) return;
   pr[p] = sig;
-  pr[p + 1] = owner.readInt32LE(4);
+  pr[p + 1] = owner[1];
   pr[p + 2] = a.getUint32(4, true);
 }
 
@@ -100,11 +112,18 @@ function dropGrab(s) {
   if (fd >= 0) sys4(nr.close, fd, 0, 0);
 }
 
+/** fd number `fd` in decimal, NUL-terminated, into `name` (the file's name in /proc/PID/fdinfo). */
+function writeName(fd) {
+  let len = 1;
+  for (let v = fd; v >= 10; v = Math.floor(v / 10)) len++;
+  for (let i = len - 1, v = fd; i >= 0; i--, v = Math.floor(v / 10)) name[i] = 48 + (v % 10);
+  name[len] = 0;
+}
+
 function readFdinfo(i) {
   const s = i % window;
   dropGrab(s);
-  const n = name.write(String(list[i]), 0, "latin1");
-  name[n] = 0;
+  writeName(list[i]);
   let r = sys5(nr.openat, dir, nameAddress, openFlags, 0);
   if (r === -1) r = -koffi.errno();
   else {
