@@ -396,7 +396,10 @@ export class DumpSession {
     await this.prefetch.drain();
     this.prefetch.close();
     releaseBatchReaders();
-    if (this.prefetch.used > 0) this.ctx.log(`contents of ${this.prefetch.used} small BPF maps were read on a second thread`);
+    const used = this.prefetch.used;
+    const takenBack = Math.min(used, this.helper?.stolen ?? 0);
+    if (used > takenBack) this.ctx.log(`contents of ${used - takenBack} small BPF maps were read on a second thread${takenBack > 0 ? ` (${takenBack} more queued for it were read by the main thread as it waited)` : ""}`);
+    else if (used > 0) this.ctx.log(`contents of ${used} small BPF maps queued for the helper thread were read by the main thread (the thread did not take them)`);
     if (this.mapFdsShort > 0) this.ctx.log(`${this.mapFdsShort} BPF map fds took the short path (fdinfo read from its bytes, a map seen for the first time)`);
     const ahead = this.helper?.readAheadUsed ?? 0;
     const probed = this.helper?.probesUsed ?? 0;

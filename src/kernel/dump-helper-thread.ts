@@ -31,13 +31,22 @@ import { createRequire } from "node:module";
 import { closeSync, constants, openSync } from "node:fs";
 import { BATCH, batchTokenSize } from "./bpf-batch.js";
 import { BPF_CMD } from "./bpf-constants.js";
-import { O_CLOEXEC, addressOf, koffiAddonPath, syscallNumbers } from "./libc.js";
+import { O_CLOEXEC, addressOf, koffiAddonPath, rawSyscall, stableBuffer, syscallNumbers } from "./libc.js";
+import { BpfAttr } from "./bpf-attr.js";
 import { pidfdOpen } from "./pidfd.js";
 import { MAP_INFO_SIZE, parseMapInfo, type MapInfo } from "./bpf-info.js";
 import { CrtoolError } from "../errors/base.js";
 
 /** Int32 fields of one batch job in the job table. */
 const JOB = { fd: 0, capacity: 1, keySize: 2, valueSize: 3, keysAt: 4, valuesAt: 5, count: 6, errno: 7, state: 8 } as const;
+/**
+ * A job's state word: whoever swaps `submitted` for its own mark does the
+ * job (the thread, or the main thread taking it back in wait()); `done`
+ * once its count and errno are written.
+ */
+const JOB_STATE = { submitted: 1, done: 2, takenByThread: 3, takenBack: 4 } as const;
+const ENOENT = 2;
+const ENOSPC = 28;
 const JOB_INTS = 9;
 /**
  * Control words: batch jobs published and finished, stop, the thread
@@ -156,6 +165,7 @@ export class DumpHelperThread {
     const arena = new SharedArrayBuffer(arenaBytes);
     this.jobs = new Int32Array(jobs);
     this.arena = new Uint8Array(arena);
+    this.arenaAt = addressOf(this.arena);
     // Loaded here: most dumps never start the thread, and worker_threads costs a start-up.
     const { Worker, MessageChannel } = createRequire(import.meta.url)("node:worker_threads") as typeof import("node:worker_threads");
     const channel = new MessageChannel();
@@ -183,11 +193,12 @@ export class DumpHelperThread {
         infoCmd: BPF_CMD.OBJ_GET_INFO_BY_FD,
         attrAddress: addressOf(new Uint8Array(attr)),
         tokenAddress: addressOf(new Uint8Array(token)),
-        arenaAddress: addressOf(this.arena),
+        arenaAddress: this.arenaAt,
         nr: { bpf: nr.bpf, openat: nr.openat, read: nr.read, close: nr.close, pidfd_getfd: nr.pidfd_getfd, fcntl: nr.fcntl },
         cmd: BPF_CMD.MAP_LOOKUP_BATCH,
         B: BATCH,
         J: JOB,
+        S: JOB_STATE,
         K: C,
         jobInts: JOB_INTS,
         jobCount,
@@ -242,7 +253,7 @@ export class DumpHelperThread {
     t[j + JOB.valuesAt] = this.arenaUsed + keysBytes;
     t[j + JOB.count] = 0;
     t[j + JOB.errno] = 0;
-    Atomics.store(t, j + JOB.state, 1);
+    Atomics.store(t, j + JOB.state, JOB_STATE.submitted);
     // Rounded up so every region starts 8-byte aligned, as values with u64 fields expect.
     this.arenaUsed += (bytes + 7) & ~7;
     this.submitted = n + 1;
@@ -259,24 +270,40 @@ export class DumpHelperThread {
 
   /** True when job `n` is done (wait() would not block); asking hands no job over. */
   done(n: number): boolean {
-    return n < this.published && Atomics.load(this.ctrl, C.finished) > n;
+    return n < this.published && Atomics.load(this.jobs, (n % this.jobCount) * JOB_INTS + JOB.state) === JOB_STATE.done;
   }
 
-  /** Blocks until job `n` is done; its buffers stay valid until reset(). */
+  /**
+   * Job `n`'s result, once done; its buffers stay valid until reset(). A job
+   * the thread has not started is done here and now (the thread skips it):
+   * a caller that waits has nothing better to do, and when the thread is
+   * behind (every job of a dump of thousands of small maps goes to it) the
+   * two then share what is left instead of one waiting for the other.
+   */
   wait(n: number): BatchJobResult {
     if (n >= this.published) this.publish();
     const since = Date.now();
+    const t = this.jobs;
+    const j = (n % this.jobCount) * JOB_INTS;
     for (;;) {
+      const state = Atomics.load(t, j + JOB.state);
+      if (state === JOB_STATE.done) break;
+      if (state === JOB_STATE.submitted && Atomics.compareExchange(t, j + JOB.state, JOB_STATE.submitted, JOB_STATE.takenBack) === JOB_STATE.submitted) {
+        this.stolen++;
+        this.runHere(j);
+        break;
+      }
+      // The thread is on it: meanwhile, the newest job it has not started (its result waits in the table for its turn).
+      if (this.takeBackNewest(n)) continue;
+      // None left: wait for the thread's next job to finish, unless this one did meanwhile.
       const finished = Atomics.load(this.ctrl, C.finished);
-      if (finished > n) break;
+      if (Atomics.load(t, j + JOB.state) === JOB_STATE.done) break;
       // Noticed here, not through its "error" event: the event loop does not turn while this waits.
       const alive = Atomics.load(this.ctrl, C.alive);
       if (this.closed || alive === 2) throw new HelperThreadError("the dump's helper thread stopped");
       if (alive === 0 && Date.now() - since > 30_000) throw new HelperThreadError("the dump's helper thread did not start within 30 s");
       Atomics.wait(this.ctrl, C.finished, finished, 1000);
     }
-    const j = (n % this.jobCount) * JOB_INTS;
-    const t = this.jobs;
     const count = t[j + JOB.count];
     const keysAt = t[j + JOB.keysAt];
     const valuesAt = t[j + JOB.valuesAt];
@@ -288,8 +315,92 @@ export class DumpHelperThread {
     };
   }
 
+  /** Jobs this thread took back from the helper thread and did itself (see wait()). */
+  stolen = 0;
+  private readonly here = new BpfAttr(ATTR_SIZE);
+  private readonly hereToken = stableBuffer(TOKEN_SIZE);
+  private readonly hereTokenAt = addressOf(this.hereToken);
+  private readonly arenaAt: number;
+
+  /**
+   * Does the newest job after `n` that the thread has not started, here;
+   * false when there is none (the thread works from the oldest job on, so
+   * below the first one it took, every job is taken).
+   */
+  private takeBackNewest(n: number): boolean {
+    const t = this.jobs;
+    const top = this.submitted - 1;
+    for (let k = top; k > n; k--) {
+      // Jobs never become submitted again (until reset()): a range found taken is not looked at twice.
+      if (k === this.takenTop) {
+        k = this.takenBottom;
+        continue;
+      }
+      const j = (k % this.jobCount) * JOB_INTS;
+      const state = Atomics.load(t, j + JOB.state);
+      if (state === JOB_STATE.takenByThread) {
+        this.takenBottom = k;
+        this.takenTop = top;
+        return false;
+      }
+      if (state === JOB_STATE.submitted && Atomics.compareExchange(t, j + JOB.state, JOB_STATE.submitted, JOB_STATE.takenBack) === JOB_STATE.submitted) {
+        this.takenBottom = k;
+        this.takenTop = top;
+        this.stolen++;
+        this.runHere(j);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Jobs takenBottom..takenTop are all taken (by either thread) or done; -1: none known. */
+  private takenBottom = -1;
+  private takenTop = -1;
+
+  /** Batch job at `j` of the table, on this thread: the helper thread's batchJob, the same calls and results. */
+  private runHere(j: number): void {
+    const t = this.jobs;
+    const fd = t[j + JOB.fd];
+    const cap = t[j + JOB.capacity];
+    const ks = t[j + JOB.keySize];
+    const vs = t[j + JOB.valueSize];
+    const keysAt = this.arenaAt + t[j + JOB.keysAt];
+    const valuesAt = this.arenaAt + t[j + JOB.valuesAt];
+    const nr = syscallNumbers().bpf;
+    let total = 0;
+    let errno = 0;
+    for (let started = false; ; started = true) {
+      const a = this.here.clear();
+      if (started) a.setU64(BATCH.inBatch, this.hereTokenAt);
+      a.setU64(BATCH.outBatch, this.hereTokenAt);
+      a.setU64(BATCH.keys, keysAt + total * ks);
+      a.setU64(BATCH.values, valuesAt + total * vs);
+      a.setU32(BATCH.count, cap - total);
+      a.setU32(BATCH.mapFd, fd);
+      const r = rawSyscall(nr, BPF_CMD.MAP_LOOKUP_BATCH, a.address, ATTR_SIZE);
+      const got = a.u32(BATCH.count);
+      if (r < 0 && r !== -ENOENT) {
+        // A call that fails before the first element leaves count as it was given (see bpf-batch.ts).
+        if (got < cap - total) total += got;
+        errno = -r;
+        break;
+      }
+      total += got;
+      if (r === -ENOENT) break;
+      if (total >= cap) {
+        errno = ENOSPC;
+        break;
+      }
+    }
+    t[j + JOB.count] = total;
+    t[j + JOB.errno] = errno;
+    Atomics.store(t, j + JOB.state, JOB_STATE.done);
+  }
+
   /** Frees the job table and arena: every submitted job must have been waited for. */
   reset(): void {
+    this.takenBottom = this.takenTop = -1;
     this.oldestUnreset = this.submitted;
     this.arenaUsed = 0;
   }

@@ -14,7 +14,7 @@ const koffi = workerData.koffiAddon ? require(workerData.koffiAddon) : require("
 const lib = koffi.load("libc.so.6");
 const sys4 = lib.func("long syscall(long, long, long, long)");
 const sys5 = lib.func("long syscall(long, long, long, long, long)");
-const { ctrl, jobs, attr, attrAddress, attrSize, tokenAddress, arenaAddress, nr, cmd, B, J, K, jobInts, jobCount, port } = workerData;
+const { ctrl, jobs, attr, attrAddress, attrSize, tokenAddress, arenaAddress, nr, cmd, B, J, S, K, jobInts, jobCount, port } = workerData;
 const { gap, closeRing, closeRingSize, slots, lens, tagGen, tagIdx, grabs, probes, infos, infoSize, infoCmd, window, slot, openFlags } = workerData;
 const c = new Int32Array(ctrl), t = new Int32Array(jobs), a = new DataView(attr), attrBytes = new Uint8Array(attr);
 // 1 while it runs, 2 once gone: the main thread may be blocked in a wait and never see an "error" event.
@@ -60,15 +60,17 @@ function batchJob(n) {
     a.setUint32(B.mapFd, fd, true);
     const r = sys4(nr.bpf, cmd, attrAddress, attrSize);
     const e = r === -1 ? koffi.errno() : 0;
-    total += a.getUint32(B.count, true);
+    const got = a.getUint32(B.count, true);
     started = true;
+    // A call that fails before the first element leaves count as it was given (see bpf-batch.ts).
+    if (e !== 0 && e !== 2) { if (got < cap - total) total += got; errno = e; break; }
+    total += got;
     if (e === 2) break;
-    if (e !== 0) { errno = e; break; }
     if (total >= cap) { errno = 28; break; }
   }
   t[j + J.count] = total;
   t[j + J.errno] = errno;
-  Atomics.store(t, j + J.state, 2);
+  Atomics.store(t, j + J.state, S.done);
 }
 
 /**
@@ -163,7 +165,8 @@ for (;;) {
   }
   closeQueued();
   if (Atomics.load(c, K.submitted) > next) {
-    batchJob(next);
+    // Unless the main thread took it back (it waits for it and the thread had not started it).
+    if (Atomics.compareExchange(t, (next % jobCount) * jobInts + J.state, S.submitted, S.takenByThread) === S.submitted) batchJob(next);
     next++;
     Atomics.store(c, K.finished, next);
     Atomics.notify(c, K.finished);
