@@ -373,7 +373,8 @@ export class DumpSession {
       const short = !plainPath("map-fds");
       for (const n of fds) {
         try {
-          const mapDone = short ? this.dumpMapFd(p.pid, n, fdinfo) : false;
+          // Only once the helper thread takes maps: no fd before that could take the short path.
+          const mapDone = short && this.prefetch.takingMaps ? this.dumpMapFd(p.pid, n, fdinfo) : false;
           if (mapDone !== false) {
             if (mapDone) await mapDone;
             continue;

@@ -84,13 +84,18 @@ export class ContentsPrefetch {
     return this.submitCopy(map, write);
   }
 
+  /** Whether offer() takes maps at all now (past the first few a dump reads itself): wouldTake() says which. */
+  get takingMaps(): boolean {
+    return this.enabled && this.offered >= START_AFTER;
+  }
+
   /**
    * Whether offer() would take a map that reads by plain batch lookups
    * through its fd as it is, of this shape, now (asking counts nothing as
    * offered): a caller that has checked that much may then call offerEligible().
    */
   wouldTake(keySize: number, valueStride: number, maxEntries: number): boolean {
-    if (!this.enabled || this.offered < START_AFTER) return false;
+    if (!this.takingMaps) return false;
     const capacity = maxEntries + 1;
     if (capacity * (keySize + valueStride) > MAX_MAP_BYTES) return false;
     return (this.worker ??= this.helper()).fits({ keySize, valueSize: valueStride, capacity });
