@@ -7,7 +7,7 @@ import { NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../contract/fd-kind.js";
 import { describeUnknown, kindOf } from "../fds/index.js";
-import { createDumpContext, emptyStats, type DumpContext, type DumpOptions, type DumpSlot, type DumpStats, type ImageSink, type ProgressTicker } from "../contract/dump-context.js";
+import { createDumpContext, emptyStats, type DumpContext, type DumpOptions, type DumpSlot, type DumpStats, type ProgressTicker } from "../contract/dump-context.js";
 import { DumpDir } from "./dump-dir.js";
 import { faultRequested, pausePoint, plainPath } from "../debug/hooks.js";
 import { mark } from "../debug/timings.js";
@@ -16,14 +16,13 @@ import { Freezer, type FreezerMode } from "./freezer.js";
 import { FdGrabber, listTaskFds, openTaskFdList, readTaskFd } from "./task-fds.js";
 import { FileIds, KernelObjectIds } from "./file-ids.js";
 import { CONTENTS_PREFETCH, ContentsPrefetch } from "../bpf/read/prefetch.js";
-import { dumpPlainMapFile, mayBePlainMap } from "../bpf/dump-map.js";
-import { readFown } from "../fds/fown.js";
+import { MapFdShortPath } from "./map-fd-short-path.js";
 import { releaseBatchReaders } from "../bpf/read/batch.js";
 import { coreEntries, fsPaths, inventoryEntry, namespaceIdsOf, pstreeEntry } from "./task-images.js";
 import { namespaceIds } from "../fds/ns-ids.js";
 import { NoSuchProcessError, type TreeProcess } from "./process-tree.js";
 import { readFileSync } from "node:fs";
-import { DumpHelperThread, MapFdProber, O_CLOEXEC, mapGetInfo, openFdCount, parseMapFdinfoBytes, reserveFds, reserveFdsInBackground } from "../kernel/index.js";
+import { DumpHelperThread, openFdCount, reserveFds, reserveFdsInBackground } from "../kernel/index.js";
 import { availableParallelism } from "node:os";
 import { monotonicMs } from "../kernel/random.js";
 
@@ -104,7 +103,16 @@ export class DumpSession {
       progress: req.progress,
       log: req.log,
     });
+    this.mapFds = new MapFdShortPath({
+      grabber: this.grabber,
+      fileIds: this.fileIds,
+      ctx: this.ctx,
+      refuse: (e, pid, fd, label) => this.unsupportedOrThrow(e, pid, fd, label),
+    });
   }
+
+  /** BPF map fds the short way (see MapFdShortPath). */
+  private readonly mapFds: MapFdShortPath;
 
   private skip(fd: TaskFd, kind: string, why: string): void {
     this.ctx.skip({ pid: fd.pid, fd: fd.fd, kind, why });
@@ -148,68 +156,6 @@ export class DumpSession {
       (m) => this.fileDumped(fd, kind, id, m, fdinfo),
       (e: unknown) => this.unsupportedOrThrow(e, fd.pid, fd.fd, kind.extKind ?? kind.type),
     );
-  }
-
-  /**
-   * A BPF map's fd the short way, when dumpPlainMapFile takes its map: the
-   * fdinfo parsed from its bytes, and no TaskFd, fd kind lookup or kcmp (a
-   * map's first fd). Writes what dumpFd writes. false: not such an fd;
-   * nothing was done but reading its fdinfo, which readTaskFd then parses.
-   */
-  private dumpMapFd(pid: number, n: number, fdinfo: ImageSink): false | void | Promise<void> {
-    const g = this.grabber;
-    const len = g.rawFdinfo(pid, n);
-    if (len < 0) return false;
-    const f = parseMapFdinfoBytes(g.rawBytes, len);
-    if (!f || this.fileIds.knowsMap(f.map.mapId) || !mayBePlainMap(f.map, f.flags, this.ctx)) return false;
-    const ours = g.grab(pid, n);
-    // Asked by the helper thread with the fdinfo, or here the same way.
-    const probe = g.probe(pid, n) ?? this.prober.probe(ours);
-    const id = this.fileIds.peekId();
-    let msg: ImageMessage | Promise<ImageMessage> | undefined;
-    try {
-      msg = dumpPlainMapFile(
-        ours,
-        {
-          owner: { pid, fd: n },
-          id,
-          // FD_CLOEXEC belongs to the fd (its fdinfo_entry), not to the open file.
-          flags: f.flags & ~O_CLOEXEC,
-          pos: f.pos,
-          fown: readFown(ours, f.flags, probe),
-          info: probe?.info ?? mapGetInfo(ours, { knownMap: true }),
-          mntId: f.mntId,
-          fdinfo: f.map,
-        },
-        this.ctx,
-        { spoolDir: this.ctx.spoolDir },
-      );
-    } catch (e) {
-      this.fileIds.newId();
-      this.unsupportedOrThrow(e, pid, n, "BPFMAP");
-      return;
-    }
-    if (msg === undefined) return false;
-    this.fileIds.newId();
-    if (!(msg instanceof Promise)) return this.mapFdDumped(pid, n, f.flags, f.map.mapId, id, msg, fdinfo);
-    return msg.then(
-      (m) => this.mapFdDumped(pid, n, f.flags, f.map.mapId, id, m, fdinfo),
-      (e: unknown) => this.unsupportedOrThrow(e, pid, n, "BPFMAP"),
-    );
-  }
-
-  private readonly prober = new MapFdProber();
-  /** BPF map fds dumped by dumpMapFd. */
-  private mapFdsShort = 0;
-
-  /** fileDumped for dumpMapFd. */
-  private mapFdDumped(pid: number, n: number, flags: number, mapId: number, id: number, msg: ImageMessage, fdinfo: ImageSink): void {
-    this.mapFdsShort++;
-    this.fileIds.rememberFirstOfMap(mapId, pid, n, id);
-    this.ctx.addFile({ type: FD_TYPE_NUMBERS.BPFMAP, id, bpf: msg });
-    fdinfo.append({ id, flags: flags & O_CLOEXEC ? 1 : 0, type: FD_TYPE_NUMBERS.BPFMAP, fd: n });
-    this.stats.fds++;
-    this.stats.fdsByKind.BPFMAP = (this.stats.fdsByKind.BPFMAP ?? 0) + 1;
   }
 
   /**
@@ -374,7 +320,7 @@ export class DumpSession {
       for (const n of fds) {
         try {
           // Only once the helper thread takes maps: no fd before that could take the short path.
-          const mapDone = short && this.prefetch.takingMaps ? this.dumpMapFd(p.pid, n, fdinfo) : false;
+          const mapDone = short && this.prefetch.takingMaps ? this.mapFds.dump(p.pid, n, fdinfo) : false;
           if (mapDone !== false) {
             if (mapDone) await mapDone;
             continue;
@@ -401,7 +347,7 @@ export class DumpSession {
     const takenBack = Math.min(used, this.helper?.stolen ?? 0);
     if (used > takenBack) this.ctx.log(`contents of ${used - takenBack} small BPF maps were read on a second thread${takenBack > 0 ? ` (${takenBack} more queued for it were read by the main thread as it waited)` : ""}`);
     else if (used > 0) this.ctx.log(`contents of ${used} small BPF maps queued for the helper thread were read by the main thread (the thread did not take them)`);
-    if (this.mapFdsShort > 0) this.ctx.log(`${this.mapFdsShort} BPF map fds took the short path (fdinfo read from its bytes, a map seen for the first time)`);
+    if (this.mapFds.count > 0) this.ctx.log(`${this.mapFds.count} BPF map fds took the short path (fdinfo read from its bytes, a map seen for the first time)`);
     const ahead = this.helper?.readAheadUsed ?? 0;
     const probed = this.helper?.probesUsed ?? 0;
     this.closeHelper();
