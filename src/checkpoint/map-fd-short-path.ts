@@ -44,6 +44,7 @@ export class MapFdShortPath {
     if (len < 0) return false;
     const f = parseMapFdinfoBytes(g.rawBytes, len);
     if (!f || fileIds.knowsMap(f.map.mapId) || !mayBePlainMap(f.map, f.flags, ctx)) return false;
+    // From here on this fd is this path's, or its bytes still are the general path's (undefined below).
     const ours = g.grab(pid, n);
     // Asked by the helper thread with the fdinfo, or here the same way.
     const probe = g.probe(pid, n) ?? this.prober.probe(ours);
@@ -68,11 +69,13 @@ export class MapFdShortPath {
       );
     } catch (e) {
       // The id is spent, as the general path spends it on an fd whose dump failed.
+      g.rawUsed();
       fileIds.newId();
       this.parts.refuse(e, pid, n, "BPFMAP");
       return;
     }
     if (msg === undefined) return false;
+    g.rawUsed();
     fileIds.newId();
     if (!(msg instanceof Promise)) return this.dumped(pid, n, f.flags, f.map.mapId, id, msg, fdinfo);
     return msg.then(

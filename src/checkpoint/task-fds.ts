@@ -90,6 +90,11 @@ export class FdGrabber {
     return n;
   }
 
+  /** The bytes rawFdinfo() read were used by the caller: a later fdinfo() of that fd reads the file again. */
+  rawUsed(): void {
+    this.rawPid = -1;
+  }
+
   private reader(pid: number): FdinfoReader {
     let r = this.fdinfoReaders.get(pid);
     if (!r) {
