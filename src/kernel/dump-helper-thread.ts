@@ -217,13 +217,25 @@ export class DumpHelperThread {
       stdout: true,
       stderr: true,
     });
-    // It never keeps the process alive, and an error of its own surfaces as a failed job.
+    // It keeps the process alive only once closed (close()), and an error of its own surfaces as a failed job.
     this.worker.unref();
     this.port.unref();
     this.worker.on("error", () => {
       this.closed = true;
     });
+    this.ended = new Promise((resolve) => {
+      this.worker.once("exit", (code) => {
+        this.exited = true;
+        resolve(code);
+      });
+    });
   }
+
+  /** The thread's exit code once it has ended: 0 when it ended by itself (close()), as it always should. */
+  readonly ended: Promise<number>;
+  private exited = false;
+  /** close() ran (the thread may still be on its way out). */
+  private stopped = false;
 
   private ring(): void {
     Atomics.add(this.ctrl, C.bell, 1);
@@ -500,8 +512,17 @@ export class DumpHelperThread {
     return length;
   }
 
+  /**
+   * Stops the thread. It is told to and left to end by itself, never
+   * terminated: a thread stopped while it loads koffi's addon (a dump that
+   * ends before the thread it started is up) makes the addon's
+   * initialisation fail, and that aborts the whole process. The thread is
+   * referenced until it has ended, so that the process does not exit under
+   * it either (Node stops a worker that is still running when it exits).
+   */
   close(): void {
-    if (this.closed) return;
+    if (this.stopped) return;
+    this.stopped = true;
     this.closed = true;
     Atomics.store(this.ctrl, C.stop, 1);
     this.ring();
@@ -509,7 +530,7 @@ export class DumpHelperThread {
     this.port.close();
     // The directories stay open until the thread is gone: it reads through them.
     const dirs = this.dirs.splice(0);
-    void this.worker.terminate().finally(() => {
+    const cleanUp = () => {
       for (const d of dirs) closeSync(d);
       // What the thread did not close (it counts an fd as closed before closing it: a leak at worst, never a second close).
       for (let i = Atomics.load(this.ctrl, C.closeR); i < this.closeWritten; i++) closeSync(this.closeRing[i % CLOSE_RING]);
@@ -518,6 +539,12 @@ export class DumpHelperThread {
         const fd = Atomics.exchange(this.grabs, s, -1);
         if (fd >= 0) closeSync(fd);
       }
-    });
+    };
+    if (this.exited) {
+      cleanUp();
+      return;
+    }
+    this.worker.ref();
+    this.worker.once("exit", cleanUp);
   }
 }
