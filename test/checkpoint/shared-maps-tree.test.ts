@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/fixtures.js";
 import { compile, scratch, skipReason } from "../fds/helpers.js";
@@ -64,9 +65,9 @@ describe.skipIf(reason)("BPF maps shared by a process tree", () => {
     const short = dump("");
     const general = dump("map-fds");
     const took = /(\d+) BPF map fds took the short path/.exec(short.stderr);
-    expect(took, short.stderr).not.toBeNull();
     // The parent's, past the first 64 (read before the helper thread is worth it); none of the child's.
-    expect(Number(took![1])).toBe(N - 64);
+    // (One CPU: no helper thread, no short path.)
+    expect(took ? Number(took[1]) : 0, short.stderr).toBe(availableParallelism() >= 2 ? N - 64 : 0);
     const fdImages = readdirSync(short.dir).filter((f) => /^(files|bpfmap-data|fdinfo-\d+)\.img$/.test(f)).sort();
     expect(fdImages).toHaveLength(4);
     for (const f of fdImages) expect(readFileSync(join(short.dir, f)).equals(readFileSync(join(general.dir, f))), f).toBe(true);
