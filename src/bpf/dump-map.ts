@@ -18,8 +18,8 @@ import { LiveMap } from "./map.js";
 import type { MapSpec } from "./map-spec.js";
 import type { PinnedMap } from "./pinned.js";
 import { writeContents, type WrittenContents } from "./write-contents.js";
-import { CONTENTS_PREFETCH, type ContentsPrefetch, type PrefetchedContents } from "./read/prefetch.js";
-import { fileEntryOf, type MapFileAttrs } from "./map-spec-image.js";
+import { CONTENTS_PREFETCH, type ContentsPrefetch, type ContentsWriter, type PrefetchedContents } from "./read/prefetch.js";
+import { criuFileEntry, fileEntryOf, type MapFileAttrs } from "./map-spec-image.js";
 import { captureSpec } from "./map-capture.js";
 
 /** Who refers to a map: a process's fd, or a pin on a bpffs. */
@@ -121,33 +121,27 @@ export function dumpPlainMapFile(fd: number, file: PlainMapFile, ctx: DumpContex
   const prefetch = ctx.slot(CONTENTS_PREFETCH)!;
   // Last: from here on the map is this path's.
   if (!ctx.firstTime("bpfmap-record", info.id)) return undefined;
-  // As fileEntryOf(captureSpec(...)) makes it: CRIU's fields from the fdinfo, the name and ifindex from bpf_map_info.
-  const entry: ImageMessage = {
-    id: file.id,
-    flags: file.flags,
-    pos: file.pos,
-    fown: file.fown as unknown as ImageMessage,
-    map_type: fi.mapType,
-    key_size: fi.keySize,
-    value_size: fi.valueSize,
-    map_id: fi.mapId,
-    max_entries: fi.maxEntries,
-    map_flags: fi.mapFlags,
-    memlock: BigInt(fi.memlock),
-    frozen: fi.frozen,
-    map_name: info.name,
-    ifindex: info.ifindex,
-  };
-  if (file.mntId !== undefined) entry.mnt_id = file.mntId;
-  if (fi.mapExtra !== 0n) entry.map_extra = fi.mapExtra;
+  // As fileEntryOf(captureSpec(...)) makes it (no extension fields for such a map): CRIU's fields from the
+  // fdinfo, the name and ifindex from bpf_map_info.
+  const entry = criuFileEntry(
+    {
+      mapType: fi.mapType,
+      keySize: fi.keySize,
+      valueSize: fi.valueSize,
+      mapId: fi.mapId,
+      maxEntries: fi.maxEntries,
+      mapFlags: fi.mapFlags,
+      memlock: BigInt(fi.memlock),
+      frozen: fi.frozen,
+      name: info.name,
+      ifindex: info.ifindex,
+      mapExtra: fi.mapExtra,
+    },
+    file,
+  );
   const map = LiveMap.fromFd(fd, { accessMode: file.flags & O_ACCMODE, info });
   const owner = file.owner;
-  const done = contentsOnce(ctx, info.id, () => {
-    const offered = prefetch.offerEligible(map, (m, got) => writeMapContents(m, owner, ctx, opts, got));
-    if (offered === true) return;
-    if (offered === false) return readNow(map, owner, ctx, opts, prefetch);
-    return offered.then((taken) => (taken ? undefined : readNow(map, owner, ctx, opts, prefetch)));
-  });
+  const done = contentsOnce(ctx, info.id, () => offeredOrReadNow(prefetch.offerEligible(map, contentsWriter(owner, ctx, opts)), map, owner, ctx, opts, prefetch));
   return done ? done.then(() => entry) : entry;
 }
 
@@ -217,7 +211,16 @@ function dumpContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: Map
   const collect = !("unsupported" in plan) && plan.innerMaps;
   const prefetch = ctx.slot(CONTENTS_PREFETCH);
   if (!prefetch || collect) return readNow(map, owner, ctx, opts, prefetch);
-  const offered = prefetch.offer(map, (m, got) => writeMapContents(m, owner, ctx, opts, got));
+  return offeredOrReadNow(prefetch.offer(map, contentsWriter(owner, ctx, opts)), map, owner, ctx, opts, prefetch);
+}
+
+/** What the prefetch calls to write a map's contents it took. */
+function contentsWriter(owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions): ContentsWriter {
+  return (m, got) => writeMapContents(m, owner, ctx, opts, got);
+}
+
+/** After an offer to the prefetch: nothing more when it took the map, else its contents read here and now. */
+function offeredOrReadNow(offered: boolean | Promise<boolean>, map: LiveMap, owner: MapOwner, ctx: DumpContext, opts: MapDumpOptions, prefetch: ContentsPrefetch): void | Promise<void> {
   if (offered === true) return;
   if (offered === false) return readNow(map, owner, ctx, opts, prefetch);
   return offered.then((taken) => (taken ? undefined : readNow(map, owner, ctx, opts, prefetch)));

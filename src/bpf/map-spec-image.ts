@@ -111,27 +111,35 @@ export function fileExtOf(s: MapSpec): CrtoolBpfmapFileExt {
  * adds or overrides extension fields.
  */
 export function fileEntryOf(s: MapSpec, file: MapFileAttrs, more: CrtoolBpfmapFileExt = {}): ImageMessage {
+  const msg = criuFileEntry(s, file);
+  setExtFields("bpfmap_file_entry", msg, Object.assign(fileExtOf(s), more));
+  return msg;
+}
+
+/** What CRIU's own fields of a bpfmap_file_entry are made of: a MapSpec, or the same facts read from fdinfo and bpf_map_info. */
+export type CriuMapFields = Pick<MapSpec, "mapType" | "keySize" | "valueSize" | "mapId" | "maxEntries" | "mapFlags" | "memlock" | "frozen" | "name" | "ifindex" | "mapExtra">;
+
+/** The bpfmap_file_entry of open file `file` of a map with CRIU 4.2's fields only, as CRIU writes them (no extension fields). */
+export function criuFileEntry(m: CriuMapFields, file: MapFileAttrs): ImageMessage {
   const entry: BpfmapFileEntry = {
     id: file.id,
     flags: file.flags,
     pos: file.pos,
     fown: file.fown,
-    map_type: s.mapType,
-    key_size: s.keySize,
-    value_size: s.valueSize,
-    map_id: s.mapId,
-    max_entries: s.maxEntries,
-    map_flags: s.mapFlags,
-    memlock: s.memlock,
-    frozen: s.frozen,
-    map_name: s.name,
-    ifindex: s.ifindex,
+    map_type: m.mapType,
+    key_size: m.keySize,
+    value_size: m.valueSize,
+    map_id: m.mapId,
+    max_entries: m.maxEntries,
+    map_flags: m.mapFlags,
+    memlock: m.memlock,
+    frozen: m.frozen,
+    map_name: m.name,
+    ifindex: m.ifindex,
   };
   if (file.mntId !== undefined) entry.mnt_id = file.mntId;
-  if (s.mapExtra !== 0n) entry.map_extra = s.mapExtra;
-  const msg = entry as unknown as ImageMessage;
-  setExtFields("bpfmap_file_entry", msg, Object.assign(fileExtOf(s), more));
-  return msg;
+  if (m.mapExtra !== 0n) entry.map_extra = m.mapExtra;
+  return entry as unknown as ImageMessage;
 }
 
 function text(v: string | InvalidUtf8): string {

@@ -38,15 +38,10 @@ export class FdGrabber {
 
   /** The fdinfo of fd `fd` of `pid` (read ahead, or through one open /proc/PID/fdinfo per process). */
   fdinfo(pid: number, fd: number): Fdinfo {
-    if (this.rawPid === pid && this.rawFd === fd) {
-      // Read by rawFdinfo() already (and its duplicate and probe kept then).
-      this.rawPid = -1;
-      return parseFdinfo(this.rawBytes.toString("utf8", 0, this.rawLength));
-    }
-    const n = this.rawFdinfo(pid, fd);
+    // Read by rawFdinfo() already (its duplicate and probe kept then), or read now.
+    const n = this.rawPid === pid && this.rawFd === fd ? this.rawLength : this.rawFdinfo(pid, fd);
     this.rawPid = -1;
-    if (n >= 0) return parseFdinfo(this.rawBytes.toString("utf8", 0, n));
-    return this.reader(pid).read(fd);
+    return n >= 0 ? parseFdinfo(this.rawBytes.toString("utf8", 0, n)) : this.reader(pid).read(fd);
   }
 
   /** Where rawFdinfo() put the bytes: [0, its length). */

@@ -26,7 +26,7 @@ import { BPF_CMD, bpfCmdName } from "./bpf-constants.js";
 import { BatchError, BatchTooSmallError, SyscallError, errnoNumber } from "./errors.js";
 
 export const ENOENT = 2;
-const ENOSPC = 28;
+export const ENOSPC = 28;
 
 // The batch struct of union bpf_attr.
 export const BATCH = { inBatch: 0, outBatch: 8, keys: 16, values: 24, count: 32, mapFd: 36, elemFlags: 40, flags: 48 } as const;

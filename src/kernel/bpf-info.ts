@@ -78,7 +78,7 @@ export function objGetInfo(fd: number, info: Uint8Array, what: string): number {
 }
 
 // The info struct of BPF_OBJ_GET_INFO_BY_FD inside union bpf_attr.
-const INFO_ATTR = { bpfFd: 0, infoLen: 4, info: 8 } as const;
+export const INFO_ATTR = { bpfFd: 0, infoLen: 4, info: 8 } as const;
 const objInfoAttr = new BpfAttr();
 
 /** Room for future bpf_map_info growth; the kernel only checks that the unknown tail is zero. */

@@ -7,11 +7,11 @@
  *   maps that is a third of a dump.
  * - Closing crtool's duplicates of map fds once their contents are written
  *   (closeSoon): ~5 µs each that the main thread need not wait for.
- * - Reading /proc/PID/fdinfo/N ahead of the main thread (readAhead/take),
+ * - Reading /proc/PID/fdinfo/N ahead of the main thread (readAhead/takeInto),
  *   ~10 µs each, in fd order, and for a BPF map taking crtool's duplicate
  *   of the fd as well and asking what the main thread would ask of it next
- *   (pidfd_getfd, F_GETSIG, F_GETOWN_EX, BPF_OBJ_GET_INFO_BY_FD: ~25 µs). The main thread never waits for these: take()
- *   gives the text when it is there, undefined otherwise (the caller reads
+ *   (pidfd_getfd, F_GETSIG, F_GETOWN_EX, BPF_OBJ_GET_INFO_BY_FD: ~25 µs). The main thread never waits for these: takeInto()
+ *   gives the bytes when they are there, -1 otherwise (the caller reads
  *   it itself), and the thread skips ahead when it falls behind. The tree
  *   is frozen, so a file read a little early says what it would say now (a
  *   timer's remaining time aside, which is a reading of a clock anyway).
@@ -29,7 +29,7 @@
 import type { Worker, MessagePort } from "node:worker_threads";
 import { createRequire } from "node:module";
 import { closeSync, constants, openSync } from "node:fs";
-import { BATCH, batchTokenSize } from "./bpf-batch.js";
+import { BATCH, ENOENT, ENOSPC, batchTokenSize } from "./bpf-batch.js";
 import { BPF_CMD } from "./bpf-constants.js";
 import { O_CLOEXEC, addressOf, koffiAddonPath, rawSyscall, stableBuffer, syscallNumbers } from "./libc.js";
 import { BpfAttr } from "./bpf-attr.js";
@@ -45,8 +45,6 @@ const JOB = { fd: 0, capacity: 1, keySize: 2, valueSize: 3, keysAt: 4, valuesAt:
  * once its count and errno are written.
  */
 const JOB_STATE = { submitted: 1, done: 2, takenByThread: 3, takenBack: 4 } as const;
-const ENOENT = 2;
-const ENOSPC = 28;
 const JOB_INTS = 9;
 /**
  * Control words: batch jobs published and finished, stop, the thread
@@ -152,7 +150,7 @@ export class DumpHelperThread {
   readAheadUsed = 0;
   /** BPF map fds the thread took and asked about (takenProbe) that the main thread used. */
   probesUsed = 0;
-  /** After a take() that returned text: crtool's duplicate of that fd, now the caller's to close, or -1. */
+  /** After a takeInto() that returned bytes: crtool's duplicate of that fd, now the caller's to close, or -1. */
   takenFd = -1;
   /** With takenFd: what the thread asked the kernel about it, if it could. */
   takenProbe: MapFdProbe | undefined;
@@ -463,23 +461,12 @@ export class DumpHelperThread {
     this.ring();
   }
 
-  /** Where take() copies a slot's bytes before they become text. */
-  private readonly taken = Buffer.allocUnsafe(SLOT);
-
   /**
-   * The text of fd `fd` of `pid`'s fdinfo if the thread has read it;
-   * undefined when the caller must read it (not read yet, an error, too
-   * long, or not the next fd of the list).
-   */
-  take(pid: number, fd: number): string | undefined {
-    const n = this.takeInto(pid, fd, this.taken);
-    return n < 0 ? undefined : this.taken.toString("utf8", 0, n);
-  }
-
-  /**
-   * take() without the text: the bytes are copied into `into` (SLOT bytes
-   * at least) and their length returned, or -1 when the caller must read
-   * the file itself. takenFd and takenProbe are set as take() sets them.
+   * fd `fd` of `pid`'s fdinfo if the thread has read it: its bytes are
+   * copied into `into` (FDINFO_AHEAD_MAX bytes at least) and their length
+   * returned; -1 when the caller must read the file itself (not read yet,
+   * an error, too long, or not the next fd of the list). Sets takenFd and
+   * takenProbe.
    */
   takeInto(pid: number, fd: number, into: Buffer): number {
     const l = this.list;

@@ -7,7 +7,8 @@
  * has optimised the wrappers.
  */
 import { BPF_CMD } from "./bpf-constants.js";
-import { MAP_INFO_SIZE, parseMapInfo } from "./bpf-info.js";
+import { BpfAttr } from "./bpf-attr.js";
+import { INFO_ATTR, MAP_INFO_SIZE, parseMapInfo } from "./bpf-info.js";
 import type { MapFdProbe } from "./dump-helper-thread.js";
 import { addressOf, rawSyscall, stableBuffer, syscallNumbers } from "./libc.js";
 
@@ -21,9 +22,7 @@ export class MapFdProber {
   private readonly ownerAt = addressOf(this.owner);
   private readonly info = stableBuffer(MAP_INFO_SIZE);
   private readonly infoAt = addressOf(this.info);
-  private readonly attr = stableBuffer(ATTR_SIZE);
-  private readonly attrWords = new Uint32Array(this.attr.buffer, this.attr.byteOffset, ATTR_SIZE >>> 2);
-  private readonly attrAt = addressOf(this.attr);
+  private readonly attr = new BpfAttr(ATTR_SIZE);
 
   /**
    * F_GETSIG, F_GETOWN_EX and BPF_OBJ_GET_INFO_BY_FD of crtool's fd `fd` of
@@ -39,14 +38,11 @@ export class MapFdProber {
     if (rawSyscall(nr.fcntl, fd, F_GETOWN_EX, this.ownerAt) < 0) return undefined;
     // Zeroed: the kernel refuses a longer struct whose tail it does not know unless it is zero.
     Uint8Array.prototype.fill.call(this.info, 0);
-    const w = this.attrWords;
-    w.fill(0);
-    w[0] = fd;
-    w[1] = MAP_INFO_SIZE;
-    // The info pointer (a u64 at 8), little-endian: x86_64 and aarch64 (syscall-numbers.ts refuses the rest).
-    w[2] = this.infoAt % 0x1_0000_0000;
-    w[3] = Math.floor(this.infoAt / 0x1_0000_0000);
-    if (rawSyscall(nr.bpf, BPF_CMD.OBJ_GET_INFO_BY_FD, this.attrAt, ATTR_SIZE) < 0) return undefined;
-    return { signum, ownerPid: this.ownerView[1], info: parseMapInfo(this.info, 0, w[1]) };
+    const a = this.attr.clear();
+    a.setU32(INFO_ATTR.bpfFd, fd);
+    a.setU32(INFO_ATTR.infoLen, MAP_INFO_SIZE);
+    a.setU64(INFO_ATTR.info, this.infoAt);
+    if (rawSyscall(nr.bpf, BPF_CMD.OBJ_GET_INFO_BY_FD, a.address, ATTR_SIZE) < 0) return undefined;
+    return { signum, ownerPid: this.ownerView[1], info: parseMapInfo(this.info, 0, a.u32(INFO_ATTR.infoLen)) };
   }
 }
