@@ -8,17 +8,15 @@
  * map flags. Run with and without the helper thread reading fdinfo ahead.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeImage } from "../../src/images/index.js";
 import { possibleCpus } from "../../src/kernel/index.js";
-import { REPO_ROOT } from "../helpers/fixtures.js";
+import { dumpVerbose } from "../helpers/run-cli.js";
 import { IS_ROOT } from "../kernel/helpers.js";
 import { HAVE_DIST, startHolder, u32hex, u64hex, type Holder, type MapPlan } from "./harness.js";
 
-const CRTOOL = join(REPO_ROOT, "dist", "cli", "crtool.js");
 const CPUS = possibleCpus();
 const TWO_CPUS = availableParallelism() >= 2;
 const run = IS_ROOT && HAVE_DIST;
@@ -81,14 +79,7 @@ function plan(): MapPlan[] {
 }
 
 function dumpHolder(pid: number, scratch: string, name: string, plain: string): { dir: string; stderr: string } {
-  const dir = join(scratch, name);
-  const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(pid), "-D", dir, "-v"], {
-    encoding: "utf8",
-    env: { ...process.env, CRTOOL_PLAIN: plain },
-    timeout: 120_000,
-  });
-  expect(r.status, r.stderr).toBe(0);
-  return { dir, stderr: r.stderr };
+  return dumpVerbose(pid, join(scratch, name), plain, { timeoutMs: 120_000 });
 }
 
 describe.skipIf(!run)("the short path for BPF map fds", () => {

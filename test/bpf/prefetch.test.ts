@@ -5,18 +5,16 @@
  * (its fallback); and the contents must be the maps' elements.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeImage } from "../../src/images/index.js";
 import { possibleCpus } from "../../src/kernel/index.js";
-import { REPO_ROOT } from "../helpers/fixtures.js";
+import { dumpVerbose } from "../helpers/run-cli.js";
 import { IS_ROOT, countBpfFds } from "../kernel/helpers.js";
 import { dump } from "../../src/checkpoint/dump.js";
 import { HAVE_DIST, elementsOf, startHolder, u32hex, u64hex, type Holder, type MapPlan } from "./harness.js";
 
-const CRTOOL = join(REPO_ROOT, "dist", "cli", "crtool.js");
 const CPUS = possibleCpus();
 const run = IS_ROOT && HAVE_DIST;
 if (!IS_ROOT) console.warn("skipping prefetch tests: not running as root");
@@ -52,14 +50,7 @@ function plan(): MapPlan[] {
 
 /** `crtool dump -v` of the holder with CRTOOL_PLAIN=`plain` (and more environment), into scratch/NAME. */
 function dumpHolder(pid: number, scratch: string, plain: string, env: NodeJS.ProcessEnv = {}, name = plain || "default"): { dir: string; stderr: string } {
-  const dir = join(scratch, name);
-  const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(pid), "-D", dir, "-v"], {
-    encoding: "utf8",
-    env: { ...process.env, CRTOOL_PLAIN: plain, ...env },
-    timeout: 60_000,
-  });
-  expect(r.status, r.stderr).toBe(0);
-  return { dir, stderr: r.stderr };
+  return dumpVerbose(pid, join(scratch, name), plain, { env, timeoutMs: 60_000 });
 }
 
 describe.skipIf(!run)("dumping many small maps on two threads", () => {

@@ -7,11 +7,10 @@
  * fdinfo itself, and each eventfd has its own count.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../helpers/fixtures.js";
-import { compile, descendants, scratch, skipReason } from "../fds/helpers.js";
+import { dumpVerbose } from "../helpers/run-cli.js";
+import { Workload, compile, scratch, skipReason } from "../fds/helpers.js";
 import { decodeImage } from "../../src/images/index.js";
 
 const reason = skipReason();
@@ -20,44 +19,21 @@ const N = 1100;
 
 describe.skipIf(reason)("fdinfo read ahead across a process tree", () => {
   let work: ReturnType<typeof scratch>;
+  let w: Workload | undefined;
   let pid = 0;
-  let child = 0;
-  const stopAll = () => {
-    for (const p of [pid, ...(pid ? descendants(pid) : []), child].filter(Boolean)) {
-      try {
-        process.kill(p, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }
-  };
 
   beforeAll(async () => {
     work = scratch("read-ahead-tree");
     const bin = compile(join(import.meta.dirname, "workloads", "many_fds.c"), work.dir, "many_fds");
-    const ready = join(work.dir, "ready");
-    const p = spawn(bin, [ready, String(N)], { stdio: "ignore" });
-    pid = p.pid!;
-    for (let i = 0; !existsSync(ready); i++) {
-      if (i > 500) throw new Error("the workload did not get ready");
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    child = Number(/child=(\d+)/.exec(readFileSync(ready, "utf8"))![1]);
+    w = await Workload.start(bin, work.dir, join(work.dir, "ready"), 5_000, [String(N)]);
+    pid = w.pid;
   });
-  afterAll(() => {
-    stopAll();
+  afterAll(async () => {
+    await w?.stop();
     work?.cleanup();
   });
 
-  function dump(plain: string) {
-    const dir = join(work.dir, plain || "default");
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, "dist", "cli", "crtool.js"), "dump", "-v", "-t", String(pid), "-D", dir], {
-      encoding: "utf8",
-      env: { ...process.env, CRTOOL_PLAIN: plain },
-    });
-    expect(r.status, r.stderr).toBe(0);
-    return { dir, stderr: r.stderr };
-  }
+  const dump = (plain: string) => dumpVerbose(pid, join(work.dir, plain || "default"), plain);
 
   it("writes what a dump reading every fdinfo itself writes, each eventfd with its own count", async () => {
     const ahead = dump("");

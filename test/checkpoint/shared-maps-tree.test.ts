@@ -7,12 +7,11 @@
  * those of the general path (CRTOOL_PLAIN=map-fds).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "../helpers/fixtures.js";
-import { compile, scratch, skipReason } from "../fds/helpers.js";
+import { dumpVerbose } from "../helpers/run-cli.js";
+import { Workload, compile, scratch, skipReason } from "../fds/helpers.js";
 import { decodeImage } from "../../src/images/index.js";
 import { FD_TYPE_NUMBERS } from "../../src/contract/fd-kind.js";
 
@@ -25,41 +24,21 @@ const O_RDWR = 2;
 
 describe.skipIf(reason)("BPF maps shared by a process tree", () => {
   let work: ReturnType<typeof scratch>;
+  let w: Workload | undefined;
   let pid = 0;
-  let child = 0;
 
   beforeAll(async () => {
     work = scratch("shared-maps");
     const bin = compile(join(import.meta.dirname, "workloads", "shared_maps.c"), work.dir, "shared_maps");
-    const ready = join(work.dir, "ready");
-    const p = spawn(bin, [ready, String(N)], { stdio: "ignore" });
-    pid = p.pid!;
-    for (let i = 0; !existsSync(ready); i++) {
-      if (i > 500) throw new Error("the workload did not get ready");
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    child = Number(/child=(\d+)/.exec(readFileSync(ready, "utf8"))![1]);
+    w = await Workload.start(bin, work.dir, join(work.dir, "ready"), 5_000, [String(N)]);
+    pid = w.pid;
   });
-  afterAll(() => {
-    for (const p of [child, pid].filter(Boolean)) {
-      try {
-        process.kill(p, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }
+  afterAll(async () => {
+    await w?.stop();
     work?.cleanup();
   });
 
-  function dump(plain: string) {
-    const dir = join(work.dir, plain || "default");
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, "dist", "cli", "crtool.js"), "dump", "-v", "-t", String(pid), "-D", dir], {
-      encoding: "utf8",
-      env: { ...process.env, CRTOOL_PLAIN: plain },
-    });
-    expect(r.status, r.stderr).toBe(0);
-    return { dir, stderr: r.stderr };
-  }
+  const dump = (plain: string) => dumpVerbose(pid, join(work.dir, plain || "default"), plain);
 
   it("records each open file and each map once, as the general path does", async () => {
     const short = dump("");
