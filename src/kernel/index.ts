@@ -7,6 +7,7 @@ export * from "./bpf.js";
 export * from "./pidfd.js";
 export * from "./fdinfo.js";
 export * from "./procfs.js";
+export * from "./cpu-affinity.js";
 export {
   close,
   dup,

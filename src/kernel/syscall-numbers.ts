@@ -45,6 +45,9 @@ export interface SyscallNumbers {
   utimensat: number;
   close_range: number;
   getdents64: number;
+  // Where restore runs (cpu-affinity.ts).
+  sched_setaffinity: number;
+  sched_getaffinity: number;
   // Ring buffer positions (bpf-ringbuf.ts).
   mmap: number;
   munmap: number;
@@ -103,6 +106,8 @@ const X86_64: SyscallNumbers = {
   utimensat: 280,
   close_range: 436,
   getdents64: 217,
+  sched_setaffinity: 203,
+  sched_getaffinity: 204,
   mmap: 9,
   munmap: 11,
   ppoll: 271,
@@ -159,6 +164,8 @@ const AARCH64: SyscallNumbers = {
   utimensat: 88,
   close_range: 436,
   getdents64: 61,
+  sched_setaffinity: 122,
+  sched_getaffinity: 123,
   mmap: 222,
   munmap: 215,
   ppoll: 73,

@@ -13,10 +13,12 @@
  *   - Per-CPU values go back slot i → CPU i (see per-cpu.ts).
  *   - *_OF_MAPS values are the inner maps' ids at dump time; updates take an
  *     inner map fd, so each id is replaced by the fd of its restored map.
+ *   - An LRU map with a free list per CPU (BPF_F_NO_COMMON_LRU) fuller than
+ *     one CPU's list loads in shares, each on its own CPU (lru-cpu-shares.ts).
  */
 import { faultPoint } from "../../debug/hooks.js";
 import { availableParallelism } from "node:os";
-import { BPF_ANY, BatchError, MAP_TYPE, SyscallError, isNoBatchOps, mapUpdateBatch, mapUpdateBatchAsync, mapUpdateElem, stableBuffer } from "../../kernel/index.js";
+import { BPF_ANY, BatchError, MAP_TYPE, SyscallError, isNoBatchOps, mapUpdateBatch, mapUpdateBatchAsync, mapUpdateElem, onCpu, stableBuffer } from "../../kernel/index.js";
 import type { MapSpec } from "../map-spec.js";
 import { readPlanFor } from "../map-types.js";
 import type { MapData } from "./data-index.js";
@@ -25,6 +27,7 @@ import { MapRestoreError, MapRestoreNotSupportedError } from "./errors.js";
 import type { PayloadFile } from "./payload-file.js";
 import { evenRanges, largeMapThreads } from "../kernel-threads.js";
 import { needsRelayout, relayoutValues, type ValueLayout } from "./per-cpu.js";
+import { cpuShares } from "./lru-cpu-shares.js";
 
 /** About this many bytes of keys and values per chunk. */
 const CHUNK_BYTES = 4 << 20;
@@ -159,12 +162,22 @@ export async function loadContents(req: LoadRequest): Promise<number> {
   }
   const writer = new ChunkWriter(req, method);
   const source = new ChunkSource(req);
-  for (let start = 0; start < data.count; start += source.per) {
-    const n = Math.min(source.per, data.count - start);
+  const shares = cpuShares(spec, data.count);
+  if (shares) {
+    for (const { cpu, from, until } of shares) onCpu(cpu, () => writeRange(writer, source, from, until));
+  } else {
+    writeRange(writer, source, 0, data.count);
+  }
+  return data.count;
+}
+
+/** Elements [from, until) of the payload, chunk by chunk. */
+function writeRange(writer: ChunkWriter, source: ChunkSource, from: number, until: number): void {
+  for (let start = from; start < until; start += source.per) {
+    const n = Math.min(source.per, until - start);
     const { keys, values } = source.read(start, n);
     writer.write(start, n, keys, values);
   }
-  return data.count;
 }
 
 /**

@@ -6,12 +6,14 @@
  * max_entries M elements evicts up to 128 of the first ones loaded when C is
  * within a batch of M (measured on 6.18: 1000 of 1000 → 976 kept). With
  * BPF_F_NO_COMMON_LRU each CPU has its own M / CPUs elements, and one CPU
- * can hold no more than that.
+ * can hold no more than that: such a map is loaded in shares, one per CPU
+ * (lru-cpu-shares.ts), and only one fuller than the CPUs restore may run on
+ * can hold loses elements.
  *
  * After loading a map that may have been hit, restore counts its elements
  * and puts back the evicted ones: the batch the eviction freed is still on
  * this CPU, and it has room for them (C ≤ M). If elements are still missing
- * after a few passes (a per-CPU LRU fuller than one CPU's share), restore
+ * after a few passes (a per-CPU LRU fuller than those CPUs' shares), restore
  * fails with MapRestoreNotSupportedError — or, with --skip-unsupported,
  * keeps what the kernel kept and says how much it lost.
  */

@@ -17,7 +17,7 @@
  */
 import { faultPoint } from "../../debug/hooks.js";
 import { mark, timingsEnabled } from "../../debug/timings.js";
-import { BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, btfGetFdById, btfGetInfo, close, findKernelBtf, kernelValueSize, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
+import { BPF_F_NO_PREALLOC, btfGetFdById, btfGetInfo, close, findKernelBtf, kernelValueSize, mapFreeze, mapGetInfo, possibleCpus, SyscallError } from "../../kernel/index.js";
 import { totalmem } from "node:os";
 import type { ImageMessage } from "../../images/index.js";
 import type { RestoreContext } from "../../contract/restore-context.js";
@@ -29,6 +29,7 @@ import { describeMap } from "./describe.js";
 import { MapRestoreError, MapRestoreNotSupportedError } from "./errors.js";
 import { checkLoadable, forEachChunk, loadContents, type LoadRequest } from "./load-contents.js";
 import { mayEvict, refillEvicted } from "./lru-refill.js";
+import { perCpuListNote } from "./lru-cpu-shares.js";
 import { openMapFile } from "./open-file.js";
 import { mapRestoreOptions, type MapRestoreOptions } from "./options.js";
 import { PayloadFile } from "./payload-file.js";
@@ -234,8 +235,7 @@ export class MapRestoreSession {
   private checkEvictions(req: LoadRequest): number {
     const lost = refillEvicted(req, (m) => this.ctx.log(m));
     if (lost === 0) return 0;
-    const why = `the kernel evicted ${lost} of its ${req.data.count} elements while they were loaded` +
-      (req.spec.mapFlags & BPF_F_NO_COMMON_LRU ? ` (with BPF_F_NO_COMMON_LRU, one CPU holds at most max_entries / ${possibleCpus()} elements)` : "");
+    const why = `the kernel evicted ${lost} of its ${req.data.count} elements while they were loaded${perCpuListNote(req.spec)}`;
     if (!this.ctx.options.skipUnsupported) throw new MapRestoreNotSupportedError(`${describeMap(req.spec)}: ${why}`);
     this.ctx.log(`${describeMap(req.spec)}: ${why}; keeping the rest (--skip-unsupported)`);
     return lost;
