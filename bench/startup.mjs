@@ -4,7 +4,9 @@
 // Goals: dump ≤ 1.5× node, crit decode ≤ 1.3× node. The bins run as
 // programs, as users run them; where NODE_EXTRA_CA_CERTS is set, their shell
 // line starts node without it (scripts/postbuild.mjs), and a row shows the
-// dump run as `node dist/cli/crtool.js`, which keeps it.
+// dump run as `node dist/cli/crtool.js`, which keeps it. A last row runs
+// bench/js-small-dump.cjs: the same dump's system calls and file writes
+// from Node with nothing else, the floor under crtool's own code.
 //
 //   npm run build && node bench/startup.mjs [--runs 21] [--busy]
 import { spawn } from "node:child_process";
@@ -19,6 +21,8 @@ const target = spawn("sleep", ["1000000"], { stdio: ["ignore", "ignore", "ignore
 target.unref();
 process.on("exit", () => process.kill(target.pid, "SIGKILL"));
 const dir = join(out, "startup-dump");
+// The least a Node program does for that dump (koffi, ptrace, /proc, eight files): what 1.5× leaves to crtool's own code.
+const smallDump = join(root, "bench", "js-small-dump.cjs");
 
 /** The four commands in turn, `runs` rounds; `env` for every one of them. */
 function measureAll(env) {
@@ -30,15 +34,16 @@ function measureAll(env) {
       [crit, ["decode", "-i", image], options],
       [crtool, ["--version"], options],
       ["node", [crtool, "dump", "-t", String(target.pid), "-D", dir], options],
+      ["node", [smallDump, String(target.pid), dir], options],
     ],
     runs,
     (i) => {
-      if (i === 1 || i === 4) rmSync(dir, { recursive: true, force: true });
+      if (i === 1 || i === 4 || i === 5) rmSync(dir, { recursive: true, force: true });
     },
   );
 }
 
-function table([node, dump, decode, version, dumpThroughNode]) {
+function table([node, dump, decode, version, dumpThroughNode, floor]) {
   const row = (name, r, goal) => `| ${name} | ${(r.seconds * 1000).toFixed(1)} | ${pairedRatio(r, node).toFixed(2)}× | ${goal} |`;
   console.log(`| command | median (ms) | / node -e 0 | goal |`);
   console.log(`|---|---:|---:|---:|`);
@@ -47,6 +52,7 @@ function table([node, dump, decode, version, dumpThroughNode]) {
   console.log(row("crit decode -i pstree.img (30 bytes)", decode, "≤ 1.3×"));
   console.log(row("crtool --version", version, ""));
   console.log(row("node dist/cli/crtool.js dump … (not through the bin's shell line)", dumpThroughNode, ""));
+  console.log(row("the same dump's system calls and file writes alone, from Node (bench/js-small-dump.cjs)", floor, ""));
 }
 
 table(measureAll(process.env));
