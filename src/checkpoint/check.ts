@@ -20,6 +20,7 @@ import {
   possibleCpus,
   remoteSyscallsSupported,
   ringbufPositions,
+  threadCpus,
   type MapTypeName,
 } from "../kernel/index.js";
 import { hasReadPositions, readPlanFor } from "../bpf/map-types.js";
@@ -149,6 +150,12 @@ export function checkKernel(): CheckResult[] {
     return "yes (set inside the restored command through ptrace, with its epoll items)";
   }));
   results.push(attempt("possible CPUs", false, () => String(possibleCpus())));
+  results.push(attempt("CPUs restore may use", false, () => {
+    const usable = threadCpus();
+    const all = possibleCpus();
+    if (usable.length >= all) return `all ${all} (a full BPF_F_NO_COMMON_LRU map is loaded one CPU's share on each)`;
+    return `${usable.length} of ${all} (${usable.join(",")}): a BPF_F_NO_COMMON_LRU map restored from here holds at most ${usable.length}/${all} of its max_entries`;
+  }));
   return results;
 }
 

@@ -6,7 +6,10 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/run-cli.js";
 import { IS_ROOT } from "../fds/helpers.js";
-import { cgroup2Mount, possibleCpus } from "../../src/kernel/index.js";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { REPO_ROOT } from "../helpers/fixtures.js";
+import { cgroup2Mount, possibleCpus, threadCpus } from "../../src/kernel/index.js";
 
 if (!IS_ROOT) console.warn("skipping crtool check tests: not running as root (bpf and ptrace of others need it)");
 
@@ -33,6 +36,12 @@ describe.skipIf(!IS_ROOT)("crtool check", () => {
     expect(by.get("map RINGBUF")?.detail).toBe("yes, an event stream: recorded without its records (unread bytes counted), re-created empty");
     expect(by.get("map PERF_EVENT_ARRAY")?.detail).toBe("yes, an event stream: recorded without its events, re-created empty");
     expect(by.get("possible CPUs")?.detail).toBe(String(possibleCpus()));
+    const usable = threadCpus();
+    expect(by.get("CPUs restore may use")?.detail).toBe(
+      usable.length >= possibleCpus()
+        ? `all ${possibleCpus()} (a full BPF_F_NO_COMMON_LRU map is loaded one CPU's share on each)`
+        : `${usable.length} of ${possibleCpus()} (${usable.join(",")}): a BPF_F_NO_COMMON_LRU map restored from here holds at most ${usable.length}/${possibleCpus()} of its max_entries`,
+    );
     const mount = cgroup2Mount();
     expect(by.get("cgroup v2 freezer")?.ok).toBe(mount !== undefined);
     if (mount) expect(by.get("cgroup v2 freezer")?.detail).toContain(`at ${mount}`);
@@ -44,5 +53,13 @@ describe.skipIf(!IS_ROOT)("crtool check", () => {
     expect(lines.at(-1)).toBe("Looks good.");
     expect(lines).toHaveLength(results.length + 1);
     for (const [i, x] of results.entries()) expect(lines[i]).toBe(`${x.feature.padEnd(24)} ${x.ok ? x.detail : `no: ${x.detail}`}`);
+  });
+
+  it.skipIf(possibleCpus() < 2 || spawnSync("taskset", ["--version"]).status !== 0)("says how few CPUs a restore started on fewer CPUs may use", () => {
+    const cpu = threadCpus()[0];
+    const r = spawnSync("taskset", ["-c", String(cpu), process.execPath, join(REPO_ROOT, "dist", "cli", "crtool.js"), "check"], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const line = r.stdout.split("\n").find((l) => l.startsWith("CPUs restore may use"));
+    expect(line).toBe(`${"CPUs restore may use".padEnd(24)} 1 of ${possibleCpus()} (${cpu}): a BPF_F_NO_COMMON_LRU map restored from here holds at most 1/${possibleCpus()} of its max_entries`);
   });
 });
