@@ -40,7 +40,8 @@ const lazyChildProcess = {
  * smaller code cache to deserialise at every start-up of that command.
  */
 function onlyCommand(command) {
-  const own = new RegExp(`[\\\\/]src[\\\\/]cli[\\\\/]commands[\\\\/]${command}\\.ts$`);
+  // The command's file and its parts (dump.ts, dump-run.ts, dump-plain.ts).
+  const own = new RegExp(`[\\\\/]src[\\\\/]cli[\\\\/]commands[\\\\/]${command}(-[a-z]+)?\\.ts$`);
   const commandFile = /[\\/]src[\\/]cli[\\/]commands[\\/][^\\/]+\.ts$/;
   return {
     name: `only-${command}`,
@@ -57,6 +58,12 @@ function onlyCommand(command) {
 }
 /** Commands measured for their start-up, each with a bundle and code cache of its own. */
 const OWN_BUNDLES = { crtool: ["dump", "restore"], crit: ["decode"] };
+/**
+ * Commands whose measured form runs without commander (src/cli/plain-args.ts):
+ * their cache is made by the warm-up alone, without commander's code, which
+ * those runs never use (`--help` and the other forms compile it when they run).
+ */
+const PLAIN_ARGV = { crtool: ["dump"], crit: ["decode"] };
 const FIXTURE_IMAGES = "test/fixtures/criu-4.2/bpf-basic/images";
 /** A run of a bin that writes the code cache it used, with what it compiled, when it succeeds. */
 function cacheRun(name, args) {
@@ -166,11 +173,16 @@ for (const name of ["crtool", "crit"]) {
   for (const command of OWN_BUNDLES[name]) {
     await bundle(name, `dist/cli/${name}-${command}.cjs`, [onlyCommand(command)]);
     // A first cache (commander and the table, as for the main bundle), grown below by running the command.
+    if (PLAIN_ARGV[name]?.includes(command)) continue;
     const h = cacheRun(name, [command, "--help"]);
     if (h.status !== 0) throw new Error(`${name} ${command} --help failed while making its code cache: ${h.stderr}`);
   }
 }
 await warmUpCommands();
+// A command run without commander whose warm-up could not run here: the cache --help makes, as for the others.
+for (const [name, commands] of Object.entries(PLAIN_ARGV)) {
+  for (const command of commands) if (!existsSync(`dist/cli/${name}-${command}.cjs.cache`)) cacheRun(name, [command, "--help"]);
+}
 
 // crtool view's page: the browser app (src/view over src/images) as one
 // script, with its HTML and CSS; the server serves this directory as is.

@@ -1,13 +1,16 @@
-/** `crit`: a drop-in for CRIU's crit (same subcommands and flags, same output). */
-import { Command } from "commander";
-import { registerImageCommands } from "./image-commands.js";
-import { SYNC_OUTPUT, runProgram } from "./main.js";
-import { packageVersion } from "./version.js";
+/**
+ * `crit`: a drop-in for CRIU's crit (same subcommands and flags, same
+ * output). `crit decode` in its plainest form runs without commander
+ * (plain-args.ts); every other command line goes through the program.
+ */
+import { DECODE_OPTIONS, decodeCommand, type DecodeCommandOptions } from "./commands/decode.js";
+import { plainArgs } from "./plain-args.js";
+import { runAction } from "./main.js";
+import { plainPath } from "../debug/hooks.js";
 
-const program = new Command("crit")
-  .description("CRiu Image Tool")
-  .version(packageVersion(), "--version")
-  .showHelpAfterError("(use crit --help for usage)")
-  .configureOutput(SYNC_OUTPUT);
-registerImageCommands(program);
-void runProgram("crit", program, process.argv);
+void runAction("crit", async () => {
+  const plain = plainArgs(process.argv.slice(2), "decode", DECODE_OPTIONS);
+  if (plain && !plainPath("argv")) return decodeCommand(plain as DecodeCommandOptions);
+  const { critProgram } = await import("./crit-program.js");
+  return critProgram().parseAsync(process.argv);
+});

@@ -1,29 +1,21 @@
-/** `crtool`: checkpoint/restore of file descriptors and BPF maps, plus the crit commands. */
-import { Command } from "commander";
-import { registerImageCommands } from "./image-commands.js";
-import { registerDump } from "./commands/dump.js";
-import { registerCheck } from "./commands/check.js";
-import { registerDemo } from "./commands/demo.js";
-import { registerRestore } from "./commands/restore.js";
-import { registerMaps } from "./commands/maps.js";
-import { registerMemparse } from "./commands/memparse.js";
-import { registerInspect } from "./commands/inspect.js";
-import { registerView } from "./commands/view.js";
-import { SYNC_OUTPUT, runProgram } from "./main.js";
-import { packageVersion } from "./version.js";
+/**
+ * `crtool`: checkpoint/restore of file descriptors and BPF maps, plus the
+ * crit commands. `crtool dump -t PID -D DIR` in its plainest form runs
+ * without commander (plain-args.ts); every other command line goes through
+ * the program.
+ */
+import { plainArgs } from "./plain-args.js";
+import { runAction } from "./main.js";
+import { plainPath } from "../debug/hooks.js";
+import { PLAIN_DUMP_OPTIONS, plainDumpFlags } from "./commands/dump-plain.js";
 
-const program = new Command("crtool")
-  .description("Checkpoint/restore of file descriptors and BPF maps in CRIU's image format, and a crit-compatible image toolkit")
-  .version(packageVersion(), "--version")
-  .showHelpAfterError("(use crtool --help for usage)")
-  .configureOutput(SYNC_OUTPUT);
-registerImageCommands(program, { namedExtensions: true });
-registerDump(program);
-registerCheck(program);
-registerRestore(program);
-registerMaps(program);
-registerMemparse(program);
-registerInspect(program);
-registerView(program);
-registerDemo(program);
-void runProgram("crtool", program, process.argv);
+void runAction("crtool", async () => {
+  const options = plainArgs(process.argv.slice(2), "dump", PLAIN_DUMP_OPTIONS);
+  const flags = options && plainDumpFlags(options);
+  if (flags && !plainPath("argv")) {
+    const { dumpCommand } = await import("./commands/dump-run.js");
+    return dumpCommand(flags);
+  }
+  const { crtoolProgram } = await import("./crtool-program.js");
+  return crtoolProgram().parseAsync(process.argv);
+});

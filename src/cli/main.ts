@@ -3,7 +3,7 @@
  * can cause, exit code 1; a stack trace only for crtool's own bugs and only
  * when CRTOOL_DEBUG is set.
  */
-import { CommanderError, type Command } from "commander";
+import type { Command } from "commander";
 import { CrtoolError } from "../images/errors.js";
 import { checkHooks } from "../debug/hooks.js";
 import { writeStderr, writeStdout } from "../io/output.js";
@@ -20,6 +20,16 @@ export const SYNC_OUTPUT = { writeOut: writeStdout, writeErr: writeStderr } as c
 export const EXIT_FAILURE = 1;
 export const EXIT_INTERNAL = 70;
 
+/**
+ * commander's own errors (usage mistakes, and InvalidArgumentError thrown
+ * by a command), known by their code rather than by class: this module is
+ * loaded by runs that never load commander (runAction).
+ */
+function isCommanderError(e: unknown): e is Error {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === "string" && code.startsWith("commander.") && typeof (e as { exitCode?: unknown }).exitCode === "number";
+}
+
 function isBrokenPipe(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === "EPIPE";
 }
@@ -27,7 +37,7 @@ function isBrokenPipe(e: unknown): boolean {
 export function reportError(prog: string, e: unknown): number {
   if (isBrokenPipe(e)) return 0; // the reader went away (e.g. `| head`): not an error
   // A usage mistake found inside a command (InvalidArgumentError) is the user's, like commander's own.
-  if (e instanceof CrtoolError || e instanceof CommanderError) {
+  if (e instanceof CrtoolError || isCommanderError(e)) {
     writeStderr(`${prog}: ${e.message}\n`);
     return EXIT_FAILURE;
   }
@@ -60,7 +70,15 @@ function whenStdoutUsed(use: (stdout: NodeJS.WriteStream) => void): void {
   });
 }
 
-export async function runProgram(prog: string, program: Command, argv: string[]): Promise<void> {
+export function runProgram(prog: string, program: Command, argv: string[]): Promise<void> {
+  return runAction(prog, () => program.parseAsync(argv));
+}
+
+/**
+ * Runs one command's work as runProgram runs a parsed command line: the
+ * same checks first, the same one-line errors, the same exit.
+ */
+export async function runAction(prog: string, action: () => Promise<unknown>): Promise<void> {
   whenStdoutUsed((stdout) =>
     stdout.on("error", (e) => {
       if (isBrokenPipe(e)) process.exit(0);
@@ -68,7 +86,7 @@ export async function runProgram(prog: string, program: Command, argv: string[])
   );
   try {
     checkHooks();
-    await program.parseAsync(argv);
+    await action();
   } catch (e) {
     process.exitCode = reportError(prog, e);
   }

@@ -16,6 +16,7 @@
  *   CRTOOL_PLAIN=fdinfo-ahead        read every fdinfo on the main thread
  *   CRTOOL_PLAIN=map-fds             dump every BPF map fd the general way (no dumpPlainMapFile)
  *   CRTOOL_PLAIN=launch-trace        start the restored command as if it could not be traced
+ *   CRTOOL_PLAIN=argv                parse every command line with commander (no plain-args.ts)
  *
  * The variables are read once; a name that is not in the lists below is an
  * error (a misspelt hook would silently test nothing).
@@ -27,7 +28,7 @@ export const FAULT_STEPS = ["map-create", "batch-update", "freeze", "btf-load", 
 /** The points CRTOOL_PAUSE can wait at. */
 export const PAUSE_POINTS = ["after-freeze", "before-commit", "before-exec"] as const;
 /** The fast paths CRTOOL_PLAIN can turn off. */
-export const PLAIN_PATHS = ["prefetch", "prefetch-fallback", "fdinfo-ahead", "map-fds", "launch-trace"] as const;
+export const PLAIN_PATHS = ["prefetch", "prefetch-fallback", "fdinfo-ahead", "map-fds", "launch-trace", "argv"] as const;
 
 export type FaultStep = (typeof FAULT_STEPS)[number];
 export type PausePoint = (typeof PAUSE_POINTS)[number];

@@ -98,6 +98,9 @@ class AtomicFileOutput implements Output {
     try {
       this.fd = openSync(temp, "wx", mode);
     } catch (e) {
+      // Said of the file asked for: the temporary name beside it is crtool's own business.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") throw new IoError(`${target}: no such directory: ${dirname(target)}`);
       throw ioError(e, target);
     }
     this.unregister = onTerminate(() => this.removeTemp());

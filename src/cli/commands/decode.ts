@@ -1,5 +1,6 @@
 /** `decode [--pretty] [-i IN] [-o OUT]` and `show IN [--nopl]`: binary image → crit JSON. */
 import type { Command } from "commander";
+import type { PlainOption } from "../plain-args.js";
 
 export interface DecodeCommandOptions {
   in?: string;
@@ -10,7 +11,7 @@ export interface DecodeCommandOptions {
 }
 
 export async function decodeCommand(opts: DecodeCommandOptions): Promise<void> {
-  const [{ imageToJson }, { openImage }, { openOutput }] = await Promise.all([import("../../images/crit/document.js"), import("../../io/input.js"), import("../../io/output.js")]);
+  const [{ imageToJson }, { openImage }, { openOutput }] = await Promise.all([import("../../images/crit/json-document.js"), import("../../io/input.js"), import("../../io/output.js")]);
   const reader = await openImage(opts.in);
   const out = await openOutput(opts.out);
   try {
@@ -23,6 +24,13 @@ export async function decodeCommand(opts: DecodeCommandOptions): Promise<void> {
     throw e;
   }
 }
+
+/** decode's options, for plain-args.ts: the same flags as registered below. */
+export const DECODE_OPTIONS: readonly PlainOption[] = [
+  { short: "-i", long: "--in", key: "in", takesValue: true },
+  { short: "-o", long: "--out", key: "out", takesValue: true },
+  { long: "--pretty", key: "pretty", takesValue: false },
+];
 
 /**
  * `namedExtensions`: crtool's bin shows crtool's own fields by name; crit's

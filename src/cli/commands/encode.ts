@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { CrtoolError } from "../../images/errors.js";
 
 export async function encodeCommand(opts: { in?: string; out?: string }): Promise<void> {
-  const [{ jsonToImage }, { inputName, openInputStream }, { openOutput }] = await Promise.all([import("../../images/crit/document.js"), import("../../io/input.js"), import("../../io/output.js")]);
+  const [{ jsonToImage }, { inputName, openInputStream }, { openOutput }] = await Promise.all([import("../../images/crit/image-document.js"), import("../../io/input.js"), import("../../io/output.js")]);
   const input = await openInputStream(opts.in);
   const out = await openOutput(opts.out, 0o600);
   try {
