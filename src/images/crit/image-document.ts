@@ -9,7 +9,8 @@ import { ImageEncoder, encodePayload } from "../image-encoder.js";
 import { Base64StreamDecoder } from "../text/base64.js";
 import { roundUp } from "../payloads/layout.js";
 import { JsonReader, NeedMoreInput, type JsonObject, type JsonValue } from "../text/json-parse.js";
-import { EXTRA_KEY, payloadFromJson } from "../payloads/payload-json.js";
+import { EXTRA_KEY } from "../payloads/payload-json.js";
+import { payloadFromJson } from "../payloads/payload-from-json.js";
 import { isJsonObject, messageFromJson } from "./parse-json.js";
 
 export type ByteSink = (bytes: Uint8Array) => void | Promise<void>;
