@@ -4,7 +4,7 @@
  * extension fields (BTF, per-CPU layout, NUMA node, inner map template, pin
  * path), and the inner map template message.
  */
-import { InvalidUtf8, type ImageMessage } from "../images/index.js";
+import { InvalidUtf8, type ImageMessage } from "../images/wire/message.js";
 import type { BpfmapFileEntry, FownEntry } from "../images/schema/types.js";
 import { getExtFields, setExtFields, type CrtoolBpfmapFileExt, type CrtoolBpfmapTemplate } from "../images/ext-fields.js";
 import { MapSpec } from "./map-spec.js";

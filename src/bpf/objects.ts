@@ -17,7 +17,7 @@ import {
   taskFdQuery,
   type BpfLinkFdinfo,
 } from "../kernel/index.js";
-import { taskFdTypeLabel } from "../images/index.js";
+import { taskFdTypeLabel } from "../images/bpf-objects.js";
 import type { CrtoolBpfLinkEntry, CrtoolBpfProgEntry, CrtoolBtfEntry, CrtoolPerfEventEntry } from "../images/schema/types.js";
 
 /**
