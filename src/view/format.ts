@@ -1,15 +1,6 @@
 /** Numbers as people read them in the page. */
 
-export function sizeText(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
-}
+export { byteSize as sizeText } from "../images/text/byte-size.js";
 
 export function hexAddress(a: bigint): string {
   return `0x${a.toString(16)}`;

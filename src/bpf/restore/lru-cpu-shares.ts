@@ -13,7 +13,7 @@
 import { BPF_F_NO_COMMON_LRU, MAP_TYPE, possibleCpus, threadCpus } from "../../kernel/index.js";
 import type { MapSpec } from "../map-spec.js";
 
-const LRU_TYPES = new Set<number>([MAP_TYPE.LRU_HASH, MAP_TYPE.LRU_PERCPU_HASH]);
+export const LRU_TYPES: ReadonlySet<number> = new Set<number>([MAP_TYPE.LRU_HASH, MAP_TYPE.LRU_PERCPU_HASH]);
 
 /** Elements [from, until) of a map's payload, written on `cpu`. */
 export interface CpuShare {

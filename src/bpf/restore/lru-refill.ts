@@ -17,12 +17,12 @@
  * fails with MapRestoreNotSupportedError — or, with --skip-unsupported,
  * keeps what the kernel kept and says how much it lost.
  */
-import { BPF_ANY, BPF_F_NO_COMMON_LRU, MAP_TYPE, mapLookupElem, mapUpdateElem, possibleCpus, stableBuffer } from "../../kernel/index.js";
+import { BPF_ANY, mapLookupElem, mapUpdateElem, possibleCpus, stableBuffer } from "../../kernel/index.js";
 import { LiveMap } from "../map.js";
 import { describeMap } from "./describe.js";
 import { ChunkSource, type LoadRequest } from "./load-contents.js";
+import { LRU_TYPES, perCpuListLength } from "./lru-cpu-shares.js";
 
-const LRU_TYPES = new Set<number>([MAP_TYPE.LRU_HASH, MAP_TYPE.LRU_PERCPU_HASH]);
 /** The kernel's LOCAL_FREE_TARGET: the largest batch a CPU takes from the free list. */
 const LOCAL_FREE_TARGET = 128;
 const PASSES = 3;
@@ -31,9 +31,8 @@ const PASSES = 3;
 export function mayEvict(req: LoadRequest): boolean {
   const { spec, data } = req;
   if (!LRU_TYPES.has(spec.mapType)) return false;
-  const cpus = possibleCpus();
-  const perList = spec.mapFlags & BPF_F_NO_COMMON_LRU ? Math.floor(spec.maxEntries / cpus) : spec.maxEntries;
-  return data.count + LOCAL_FREE_TARGET * cpus > perList;
+  const perList = perCpuListLength(spec) ?? spec.maxEntries;
+  return data.count + LOCAL_FREE_TARGET * possibleCpus() > perList;
 }
 
 /** Puts back elements the kernel evicted while `req` was loaded; returns how many are still missing. */

@@ -10,6 +10,7 @@ import { UsageError } from "../usage-error.js";
 import type { FreezerMode } from "../../checkpoint/freezer.js";
 import type { DumpSummary } from "../../checkpoint/dump.js";
 import { whereSkipped } from "../../contract/dump-context.js";
+import { byteSize } from "../../images/text/byte-size.js";
 
 export interface DumpFlags {
   tree?: number;
@@ -24,17 +25,6 @@ export interface DumpFlags {
   freezer?: FreezerMode;
 }
 
-function size(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
-}
-
 export function humanSummary(s: DumpSummary, pinnedDir?: string, leftFrozen = false): string {
   const kinds = Object.entries(s.fdsByKind).map(([k, n]) => `${k} ${n}`).join(", ");
   const what = pinnedDir !== undefined
@@ -43,8 +33,8 @@ export function humanSummary(s: DumpSummary, pinnedDir?: string, leftFrozen = fa
   const lines = [
     `dumped ${what} to ${s.dir} in ${s.seconds.toFixed(2)} s`,
     ...(pinnedDir === undefined ? [`  fds:      ${s.fds}${kinds ? ` (${kinds})` : ""}`] : []),
-    `  BPF maps: ${s.maps} (${s.mapEntries} entries, ${size(s.mapBytes)} of contents)`,
-    `  images:   ${s.images} files, ${size(s.bytes)}`,
+    `  BPF maps: ${s.maps} (${s.mapEntries} entries, ${byteSize(s.mapBytes)} of contents)`,
+    `  images:   ${s.images} files, ${byteSize(s.bytes)}`,
   ];
   for (const o of s.objects) lines.push(`  recorded: ${o.where}: ${o.what}${/^(BTF|kernel BTF)/.test(o.what) ? "" : " (for inspection: restore cannot re-create it)"}`);
   for (const m of s.streams) {

@@ -8,21 +8,11 @@
  */
 import { Command, Option } from "commander";
 import type { InspectOptions } from "../../checkpoint/inspect.js";
+import { byteSize } from "../../images/text/byte-size.js";
 
 interface InspectFlags extends InspectOptions {
   format: "tree" | "json";
   all?: boolean;
-}
-
-function size(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 function micros(us: number): string {
@@ -56,8 +46,8 @@ function treeOf(path: string, r: Record<string, unknown>): string {
     if (r.mac) top.push(leaf(`MAC: ${String(r.mac)}`));
   }
   const s = r.checkpoint_size as Record<string, number>;
-  top.push([`Checkpoint size: ${size(s.total_size ?? 0)}`, s.memory_pages_size ? [leaf(`Memory pages size: ${size(s.memory_pages_size)}`)] : []]);
-  if (s.root_fs_diff_size) top.push(leaf(`Root FS diff size: ${size(s.root_fs_diff_size)}`));
+  top.push([`Checkpoint size: ${byteSize(s.total_size ?? 0)}`, s.memory_pages_size ? [leaf(`Memory pages size: ${byteSize(s.memory_pages_size)}`)] : []]);
+  if (s.root_fs_diff_size) top.push(leaf(`Root FS diff size: ${byteSize(s.root_fs_diff_size)}`));
   const st = r.statistics as Record<string, number> | undefined;
   if (st) {
     top.push(["CRIU dump statistics", [

@@ -10,6 +10,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { Output } from "../../io/output.js";
 import type { ProcessMemory, memoryChunks as MemoryChunks } from "../../checkpoint/memory.js";
+import { byteSize } from "../../images/text/byte-size.js";
 
 type Chunks = typeof MemoryChunks;
 
@@ -27,17 +28,6 @@ function count(what: string) {
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected ${what}`);
     return n;
   };
-}
-
-function size(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB"];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
 const printable = (b: number) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".");
@@ -116,7 +106,7 @@ export async function memparseCommand(path: string, flags: MemparseFlags): Promi
     const write = (line: string) => out!.write(line + "\n");
     if (flags.pid === undefined) {
       write(`${"PID".padEnd(8)}${"COMM".padEnd(18)}MEMORY`);
-      for (const p of await dumpedMemory(cp.dir)) write(`${String(p.pid).padEnd(8)}${p.comm.padEnd(18)}${size(p.bytes)}`);
+      for (const p of await dumpedMemory(cp.dir)) write(`${String(p.pid).padEnd(8)}${p.comm.padEnd(18)}${byteSize(p.bytes)}`);
     } else {
       const mem = await processMemory(cp.dir, flags.pid);
       if (flags.search !== undefined || regex) {
