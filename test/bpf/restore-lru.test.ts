@@ -61,7 +61,8 @@ describe.skipIf(!IS_ROOT)("restoring full LRU maps", () => {
     });
   }
 
-  const usable = threadCpus().length;
+  const usableCpus = threadCpus();
+  const usable = usableCpus.length;
   const allCpus = CPUS >= 2 && usable >= CPUS;
   if (!allCpus) console.warn(`skipping the per-CPU LRU shares test: it needs 2 or more CPUs, all usable (${CPUS} possible, ${usable} usable here)`);
   for (const [type, name] of [[MAP_TYPE.LRU_HASH, "LRU_HASH"], [MAP_TYPE.LRU_PERCPU_HASH, "LRU_PERCPU_HASH"]] as const) {
@@ -83,6 +84,9 @@ describe.skipIf(!IS_ROOT)("restoring full LRU maps", () => {
         await r.restoreFile(1);
         expect((await r.session()).maps[0].count).toBe(n);
         expect(r.logs.some((l) => /evicted/.test(l))).toBe(false);
+        const share = Math.floor(1000 / CPUS);
+        const told = usableCpus.map((cpu, i) => `${i === CPUS - 1 ? n - share * (CPUS - 1) : share} on CPU ${cpu}`).join(", ");
+        expect(r.logs).toContain(`BPF map "percpu_lists" (id 602 at dump time, ${name}): loaded on ${CPUS} CPUs in turn (${told}): with BPF_F_NO_COMMON_LRU each CPU holds its own share`);
         expect(await verifyRestoredMaps(r.ctx)).toEqual([]);
         expect(threadCpus()).toEqual(before);
       } finally {

@@ -45,6 +45,8 @@ export interface LoadRequest {
   layout: ValueLayout;
   /** *_OF_MAPS: the fd to store in place of an inner map id recorded at dump time. */
   innerFd?: (oldId: number) => number;
+  /** What was done that a user may want to know (restore -v). */
+  log?: (message: string) => void;
 }
 
 /** How contents go back into a map of this type; undefined when crtool never dumps its contents. */
@@ -165,6 +167,7 @@ export async function loadContents(req: LoadRequest): Promise<number> {
   const shares = cpuShares(spec, data.count);
   if (shares) {
     for (const { cpu, from, until } of shares) onCpu(cpu, () => writeRange(writer, source, from, until));
+    req.log?.(`${describeMap(spec)}: loaded on ${shares.length} CPUs in turn (${shares.map((s) => `${s.until - s.from} on CPU ${s.cpu}`).join(", ")}): with BPF_F_NO_COMMON_LRU each CPU holds its own share`);
   } else {
     writeRange(writer, source, 0, data.count);
   }

@@ -207,7 +207,7 @@ export class MapRestoreSession {
       if (data && layout) {
         const file = new PayloadFile((await this.data())!.path);
         try {
-          const req = { fd, spec, file, data, layout, innerFd: spec.isMapInMap ? (id: number) => this.innerFd(spec, id) : undefined };
+          const req = { fd, spec, file, data, layout, innerFd: spec.isMapInMap ? (id: number) => this.innerFd(spec, id) : undefined, log: (m: string) => this.ctx.log(m) };
           count = await loadContents(req);
           if (timingsEnabled()) mark(`map ${oldId}: loaded ${count} elements`);
           if (mayEvict(req)) count -= this.checkEvictions(req);
