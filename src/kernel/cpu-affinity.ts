@@ -7,6 +7,7 @@
  * such a map while held on that CPU.
  */
 import { addressOf, check, rawSyscall, stableBuffer, syscallNumbers } from "./libc.js";
+import { SyscallError } from "./errors.js";
 
 /**
  * Bytes of the CPU masks passed to the kernel: 8,192 CPUs. The kernel refuses
@@ -49,4 +50,27 @@ export function onCpu<T>(cpu: number, fn: () => T): T {
   } finally {
     setThreadCpus(before);
   }
+}
+
+/**
+ * onCpu where the kernel lets this thread be held on `cpu`; where it does
+ * not (a seccomp filter that forbids sched_setaffinity, a CPU taken offline
+ * meanwhile), `fn` runs where the thread is. Whether it was held.
+ */
+export function tryOnCpu(cpu: number, fn: () => void): boolean {
+  let before: number[];
+  try {
+    before = threadCpus();
+    setThreadCpus([cpu]);
+  } catch (e) {
+    if (!(e instanceof SyscallError)) throw e;
+    fn();
+    return false;
+  }
+  try {
+    fn();
+  } finally {
+    setThreadCpus(before);
+  }
+  return true;
 }

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { SyscallError, onCpu, possibleCpus, setThreadCpus, threadCpus } from "../../src/kernel/index.js";
+import { SyscallError, onCpu, possibleCpus, setThreadCpus, threadCpus, tryOnCpu } from "../../src/kernel/index.js";
 
 /** The CPU this thread last ran on: field 39 of /proc/thread-self/stat (after the command's closing parenthesis). */
 function currentCpu(): number {
@@ -64,5 +64,20 @@ describe("the calling thread's CPUs", () => {
     expect(threadCpus()).toEqual(before);
     expect(() => setThreadCpus([8192])).toThrow(RangeError);
     expect(() => setThreadCpus([-1])).toThrow(RangeError);
+  });
+
+  it("tryOnCpu holds the thread where it can, and runs the work where it is where the kernel refuses", () => {
+    const before = threadCpus();
+    let seen = -1;
+    expect(tryOnCpu(before[0], () => void (seen = currentCpu()))).toBe(true);
+    expect(seen).toBe(before[0]);
+    let ran = false;
+    expect(tryOnCpu(8191, () => void (ran = true))).toBe(false);
+    expect(ran).toBe(true);
+    expect(threadCpus()).toEqual(before);
+    expect(() => tryOnCpu(before[0], () => {
+      throw new Error("the work failed");
+    })).toThrow("the work failed");
+    expect(threadCpus()).toEqual(before);
   });
 });

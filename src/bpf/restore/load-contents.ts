@@ -18,7 +18,7 @@
  */
 import { faultPoint } from "../../debug/hooks.js";
 import { availableParallelism } from "node:os";
-import { BPF_ANY, BatchError, MAP_TYPE, SyscallError, isNoBatchOps, mapUpdateBatch, mapUpdateBatchAsync, mapUpdateElem, onCpu, stableBuffer } from "../../kernel/index.js";
+import { BPF_ANY, BatchError, MAP_TYPE, SyscallError, isNoBatchOps, mapUpdateBatch, mapUpdateBatchAsync, mapUpdateElem, stableBuffer, tryOnCpu } from "../../kernel/index.js";
 import type { MapSpec } from "../map-spec.js";
 import { readPlanFor } from "../map-types.js";
 import type { MapData } from "./data-index.js";
@@ -166,8 +166,10 @@ export async function loadContents(req: LoadRequest): Promise<number> {
   const source = new ChunkSource(req);
   const shares = cpuShares(spec, data.count);
   if (shares) {
-    for (const { cpu, from, until } of shares) onCpu(cpu, () => writeRange(writer, source, from, until));
-    req.log?.(`${describeMap(spec)}: loaded on ${shares.length} CPUs in turn (${shares.map((s) => `${s.until - s.from} on CPU ${s.cpu}`).join(", ")}): with BPF_F_NO_COMMON_LRU each CPU holds its own share`);
+    // A share the thread could not be held for is loaded where it runs: the count after loading then says what was lost.
+    const held = shares.filter(({ cpu, from, until }) => tryOnCpu(cpu, () => writeRange(writer, source, from, until)));
+    const what = shares.map((s) => `${s.until - s.from} on CPU ${s.cpu}${held.includes(s) ? "" : " (not held there: the kernel refused)"}`);
+    req.log?.(`${describeMap(spec)}: loaded on ${shares.length} CPUs in turn (${what.join(", ")}): with BPF_F_NO_COMMON_LRU each CPU holds its own share`);
   } else {
     writeRange(writer, source, 0, data.count);
   }
