@@ -20,6 +20,7 @@ import {
   possibleCpus,
   remoteSyscallsSupported,
   ringbufPositions,
+  setThreadCpus,
   threadCpus,
   type MapTypeName,
 } from "../kernel/index.js";
@@ -153,6 +154,12 @@ export function checkKernel(): CheckResult[] {
   results.push(attempt("CPUs restore may use", false, () => {
     const usable = threadCpus();
     const all = possibleCpus();
+    try {
+      // The mask it has: a no-op that says whether the kernel lets this thread choose its CPUs at all.
+      setThreadCpus(usable);
+    } catch (e) {
+      throw new Error(`restore cannot hold its thread on a CPU here (${(e as Error).message}): a full BPF_F_NO_COMMON_LRU map restored from here keeps one CPU's share of its max_entries`);
+    }
     if (usable.length >= all) return `all ${all} (a full BPF_F_NO_COMMON_LRU map is loaded one CPU's share on each)`;
     return `${usable.length} of ${all} (${usable.join(",")}): a BPF_F_NO_COMMON_LRU map restored from here holds at most ${usable.length}/${all} of its max_entries`;
   }));
