@@ -2,7 +2,7 @@
  * An LRU map created with BPF_F_NO_COMMON_LRU has one list of free elements
  * per possible CPU, max_entries / CPUs long (the remainder of that division
  * is on no list), and an update takes its element from the list of the CPU
- * it runs on; when that list is empty the kernel evicts one of that CPU's
+ * it runs on; when that list is empty the kernel evicts some of that CPU's
  * own elements. From one CPU, such a map holds its share and no more (a
  * full map of 1,000 elements on a 2-CPU machine kept 500). The dump does not
  * say which CPU held which element, and it does not matter: any split that
