@@ -34,9 +34,12 @@ export function perCpuListLength(spec: MapSpec): number | undefined {
  * may run on cannot hold them all, the last takes the rest and the kernel
  * evicts that many: restore's count of the map then says so (lru-refill.ts).
  */
-export function cpuShares(spec: MapSpec, count: number, cpus: readonly number[] = threadCpus()): CpuShare[] | undefined {
+export function cpuShares(spec: MapSpec, count: number): CpuShare[] | undefined {
   const share = perCpuListLength(spec);
-  if (share === undefined || count <= share || cpus.length < 2 || share === 0) return undefined;
+  if (share === undefined || count <= share || share === 0) return undefined;
+  // Asked of the kernel only here: every map a restore loads comes through this function.
+  const cpus = threadCpus();
+  if (cpus.length < 2) return undefined;
   const shares: CpuShare[] = [];
   for (let i = 0, from = 0; from < count && i < cpus.length; i++) {
     const until = i === cpus.length - 1 ? count : Math.min(count, from + share);
