@@ -1,15 +1,10 @@
 /** crit's command-line program (commander): every subcommand, its help and its errors. */
-import { Command } from "commander";
+import type { Command } from "commander";
+import { binProgram } from "./bin-program.js";
 import { registerImageCommands } from "./image-commands.js";
-import { SYNC_OUTPUT } from "./main.js";
-import { packageVersion } from "./version.js";
 
 export function critProgram(): Command {
-  const program = new Command("crit")
-    .description("CRiu Image Tool")
-    .version(packageVersion(), "--version")
-    .showHelpAfterError("(use crit --help for usage)")
-    .configureOutput(SYNC_OUTPUT);
+  const program = binProgram("crit", "CRiu Image Tool");
   registerImageCommands(program);
   return program;
 }
