@@ -3,9 +3,9 @@
  * start-up: loading commander and registering every command costs about as
  * much as `crit decode` of a small image. Only the plainest form is read:
  * the command's name, then each of its options at most once, as `-x VALUE`,
- * `--long VALUE` or a flag, with values that do not start with "-".
- * Anything else (help, --version, `--in=FILE`, an option given twice, an
- * unknown option or argument, a value starting with "-") goes to commander,
+ * `--long VALUE` or a flag, with values that are not empty and do not start
+ * with "-". Anything else (help, --version, `--in=FILE`, an option given
+ * twice, an unknown option or argument, a value starting with "-" or empty) goes to commander,
  * whose parsing, help and errors stay the only ones. CRTOOL_PLAIN=argv
  * sends every command line to commander (tests compare the two).
  */
@@ -31,7 +31,7 @@ export function plainArgs(args: readonly string[], command: string, options: rea
       continue;
     }
     const value = args[++i];
-    if (value === undefined || value.startsWith("-")) return undefined;
+    if (value === undefined || value === "" || value.startsWith("-")) return undefined;
     out[option.key] = value;
   }
   return out;
