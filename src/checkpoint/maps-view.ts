@@ -14,6 +14,17 @@ import { PayloadFile } from "../bpf/restore/payload-file.js";
 import { specFromImage } from "../bpf/map-spec-image.js";
 import type { MapSpec } from "../bpf/map-spec.js";
 import { DumpImages } from "./dump-images.js";
+import { CrtoolError } from "../errors/base.js";
+
+/** A --pid or --map that names nothing in the checkpoint: an empty answer would read as "no maps". */
+export class NotInCheckpointError extends CrtoolError {
+  readonly code = "NOT_IN_CHECKPOINT";
+}
+
+/** At most `max` of `names`, joined, with how many more there are. */
+function someOf(names: string[], max = 8): string {
+  return names.length <= max ? names.join(", ") : `${names.slice(0, max).join(", ")} and ${names.length - max} more`;
+}
 
 export interface DumpedMap {
   /** The process that held it and its first fd of it (absent for a pinned dump's maps and inner maps). */
@@ -59,6 +70,10 @@ export async function dumpedMaps(dir: string, filter: MapsFilter = {}): Promise<
   };
   const files = await images.files();
   const pstree = await images.load("pstree.img");
+  if (filter.pid !== undefined && !pstree?.some((p) => p.message.pid === filter.pid)) {
+    const pids = (pstree ?? []).map((p) => String(p.message.pid));
+    throw new NotInCheckpointError(`process ${filter.pid} is not in this dump (${pids.length ? `it has ${someOf(pids)}` : "it holds no processes"})`);
+  }
   if (pstree) {
     for (const p of pstree) {
       const pid = p.message.pid as number;
@@ -74,6 +89,11 @@ export async function dumpedMaps(dir: string, filter: MapsFilter = {}): Promise<
   if (filter.pid === undefined) for (const r of records.maps()) if (!out.some((m) => m.spec.mapId === r.spec.mapId)) add(r.entry);
   const wanted = filter.map;
   const maps = wanted === undefined ? out : out.filter((m) => m.spec.name === wanted || String(m.spec.mapId) === wanted);
+  if (wanted !== undefined && maps.length === 0) {
+    const whose = filter.pid === undefined ? "this dump" : `process ${filter.pid}'s maps`;
+    const names = out.map((m) => `${m.spec.name || "(no name)"} (id ${m.spec.mapId})`);
+    throw new NotInCheckpointError(`no map named or numbered "${wanted}" in ${whose} (${names.length ? `there: ${someOf(names)}` : "it has none"})`);
+  }
   return { maps, all: out, dataPath: index?.path };
 }
 

@@ -10,10 +10,10 @@
  * by magic when reading. zstd runs as Debian's `zstd` program (Node 20's
  * zlib has no zstd).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, type WriteStream } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable, type Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
@@ -34,9 +34,40 @@ interface Manifest {
 
 /** The compression a file name asks for. */
 export function compressionFor(name: string): Compression {
-  if (/\.(tar\.gz|tgz)$/.test(name)) return "gzip";
-  if (/\.(tar\.zst|tzst)$/.test(name)) return "zstd";
+  if (/\.(tar\.gz|tgz)$/i.test(name)) return "gzip";
+  if (/\.(tar\.zst|tzst)$/i.test(name)) return "zstd";
   return "none";
+}
+
+/** Names of archives and compressions crtool does not write, which a plain tar must not be given. */
+const FOREIGN = /\.(zip|7z|rar|jar|cpio|xz|txz|lzma|lz|lz4|bz2|tbz2?|z|gz|zst)$/i;
+
+/**
+ * The compression of the archive `path` asks for, once it is known that one
+ * can be written there: a directory, a missing parent directory, another
+ * format's name (a plain tar called .zip or .xz would look like one) or a
+ * .tar.zst without the zstd program are refused before any work is done,
+ * not after a whole dump.
+ */
+export function checkArchiveTarget(path: string): Compression {
+  if (path === "-") return "none";
+  const compression = compressionFor(path);
+  const foreign = compression === "none" ? FOREIGN.exec(path) : null;
+  if (foreign) {
+    throw new NotSupportedError(`${path}: crtool writes tar archives, named .tar, .tar.gz (.tgz) or .tar.zst (.tzst), not ${foreign[0]}`);
+  }
+  let st;
+  try {
+    st = statSync(dirname(path));
+  } catch {
+    throw new IoError(`${path}: no such directory: ${dirname(path)}`);
+  }
+  if (!st.isDirectory()) throw new IoError(`${path}: not a directory: ${dirname(path)}`);
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new IoError(`${path}: is a directory, not an archive file`);
+  if (compression === "zstd" && spawnSync("zstd", ["--version"], { stdio: "ignore" }).error) {
+    throw new NotSupportedError(`${path}: zstd archives need the zstd program (Debian: apt-get install zstd)`);
+  }
+  return compression;
 }
 
 /** The zstd program as a filter: write to `input`, read from `output`; `done` settles when it exits. */

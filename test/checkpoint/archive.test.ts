@@ -109,3 +109,35 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("checkpoint archives", () => {
     expect(r.stderr).toMatch(new RegExp(`^crtool: ${junk}: `));
   });
 });
+
+/**
+ * Where an archive cannot be written, or would not be what its name says,
+ * dump --archive refuses before it freezes anything: no privileges needed,
+ * since it never gets to the process.
+ */
+describe.skipIf(!HAVE_DIST)("dump --archive: a target refused before the dump", () => {
+  const work = tempDir("crtool-archive-target-");
+  const sleeper = spawnSync("sh", ["-c", "sleep 1000 >/dev/null 2>&1 & echo $!"], { encoding: "utf8" });
+  const pid = sleeper.stdout.trim();
+  afterAll(() => {
+    process.kill(Number(pid), "SIGKILL");
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const TAR_NAMES = "crtool writes tar archives, named .tar, .tar.gz (.tgz) or .tar.zst (.tzst), not";
+  it.each([
+    ["another format's name", "ckpt.zip", () => `${TAR_NAMES} .zip`],
+    ["a compression without tar", "ckpt.gz", () => `${TAR_NAMES} .gz`],
+    ["a tar compressed by a program crtool does not run", "ckpt.tar.xz", () => `${TAR_NAMES} .xz`],
+    ["a directory", "", () => "is a directory, not an archive file"],
+    ["a missing directory", join("no", "such", "ckpt.tar"), () => `no such directory: ${join(work, "no", "such")}`],
+  ])("%s: one line, exit 1, the process never stopped, nothing written", (_, name, why) => {
+    const path = join(work, name);
+    const r = runCli("crtool", ["dump", "-t", pid, "--archive", path]);
+    expect(r.status).toBe(1);
+    expect(r.stdout.length).toBe(0);
+    expect(r.stderr).toBe(`crtool: ${path}: ${why()}\n`);
+    expect(readFileSync(`/proc/${pid}/status`, "latin1")).toMatch(/^State:\s+S /m);
+    expect(readdirSync(work)).toEqual([]);
+  });
+});

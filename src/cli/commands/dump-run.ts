@@ -66,7 +66,8 @@ type Dumped = { summary: DumpSummary; text: string };
  * one tar stream (compressed for .tar.gz / .tar.zst; "-" is stdout).
  */
 async function dumpToArchive(flags: DumpFlags, archive: string): Promise<Dumped> {
-  const { saveArchive } = await import("../../io/archive.js");
+  const { checkArchiveTarget, saveArchive } = await import("../../io/archive.js");
+  checkArchiveTarget(archive);
   const { onTerminate } = await import("../../io/terminate.js");
   const tmp = mkdtempSync(join(tmpdir(), "crtool-dump-"));
   const unregister = onTerminate(() => rmSync(tmp, { recursive: true, force: true }));

@@ -6,7 +6,7 @@
  * scripts written for bpftool work on checkpoints. Elements are streamed.
  */
 import { once } from "node:events";
-import { dumpedMaps, btfSummary, elementTexts, flagNames, innerMapIds, type DumpedMap } from "../../checkpoint/maps-view.js";
+import { dumpedMaps, btfSummary, elementTexts, flagNames, innerMapIds, NotInCheckpointError, type DumpedMap } from "../../checkpoint/maps-view.js";
 import { PayloadFile } from "../../bpf/restore/payload-file.js";
 import { mapTypeLabel } from "../../bpf/map-types.js";
 import { diffDumps, type DumpDiff, type MapDiff } from "../../checkpoint/maps-diff.js";
@@ -69,6 +69,9 @@ export async function mapsCommand(path: string, flags: MapsFlags): Promise<void>
   const cp = await openCheckpoint(path, { containers: true });
   try {
     await showMaps(cp.dir, flags);
+  } catch (e) {
+    // An archive is unpacked elsewhere: the error names what the user gave.
+    throw e instanceof NotInCheckpointError ? e.withLocation({ file: path }) : e;
   } finally {
     cp.cleanup();
   }
