@@ -93,7 +93,13 @@ describe.skipIf(!HAVE_FIXTURES || !HAVE_DIST)("crtool memparse", () => {
   it("says what is wrong in one line", () => {
     const noPid = runCli("crtool", ["memparse", DIR, "--pid", "1"]);
     expect(noPid.status).toBe(1);
-    expect(noPid.stderr).toBe("crtool: process 1 is not in this dump (it has 32523, 32524, 32525)\n");
+    expect(noPid.stderr).toBe(`crtool: ${DIR}: process 1 is not in this dump (it has 32523, 32524, 32525)\n`);
+    expect(noPid.stdout.length).toBe(0);
+    // Not a dump: the error alone, no table header before it.
+    const notDump = runCli("crtool", ["memparse", join(DIR, "..")]);
+    expect(notDump.status).toBe(1);
+    expect(notDump.stderr).toBe(`crtool: ${join(DIR, "..")}: not a dump directory (no inventory.img)\n`);
+    expect(notDump.stdout.length).toBe(0);
     const both = runCli("crtool", ["memparse", DIR, "--search", "x"]);
     expect(both.status).toBe(1);
     expect(both.stderr).toMatch(/--search needs --pid/);

@@ -15,8 +15,9 @@ export function registerDump(program: Command): void {
     .description("checkpoint the file descriptors and BPF maps of a process tree into CRIU images")
     .option("-t, --tree <pid>", "root of the process tree to dump (the process, its threads and descendants)", pid)
     .option("-D, --images-dir <dir>", "directory to write the images to (created; must not exist or be empty)")
-    .option("--archive <file|->", "write the checkpoint as one tar stream instead (.tar.gz, .tar.zst compress; - for stdout)")
-    .option("--pinned <bpffs-dir>", "dump the BPF maps pinned under this bpffs directory instead of a process")
+    // One destination and one source: an option given beside the one it replaces would be silently ignored.
+    .addOption(new Option("--archive <file|->", "write the checkpoint as one tar stream instead (.tar.gz, .tar.zst compress; - for stdout)").conflicts("imagesDir"))
+    .addOption(new Option("--pinned <bpffs-dir>", "dump the BPF maps pinned under this bpffs directory instead of a process").conflicts(["tree", "leaveStopped", "freezer"]))
     .option("--leave-stopped", "leave the tree stopped after the dump (SIGSTOP; with the cgroup freezer, the cgroup stays frozen)")
     .addOption(new Option("--freezer <how>", "how to freeze the tree: the cgroup v2 freezer when the tree is exactly one cgroup's content, else ptrace (auto); only one of them").choices(["auto", "cgroup", "ptrace"]).default("auto"))
     .option("--skip-unsupported", "record what cannot be dumped (attributes only) instead of failing")

@@ -11,6 +11,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import type { Output } from "../../io/output.js";
 import type { ProcessMemory, memoryChunks as MemoryChunks } from "../../checkpoint/memory.js";
 import { byteSize } from "../../images/text/byte-size.js";
+import { CrtoolError } from "../../errors/base.js";
 
 type Chunks = typeof MemoryChunks;
 
@@ -87,6 +88,15 @@ function* search(mem: ProcessMemory, memoryChunks: Chunks, pattern: string | Reg
   }
 }
 
+/** `work`'s result; an error of it that names no file, named after the checkpoint the user gave (an archive is unpacked elsewhere). */
+async function named<T>(path: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    throw e instanceof CrtoolError && e.location.file === undefined ? e.withLocation({ file: path }) : e;
+  }
+}
+
 export async function memparseCommand(path: string, flags: MemparseFlags): Promise<void> {
   if (flags.search !== undefined && flags.searchRegex !== undefined) throw new InvalidArgumentError("give --search or --search-regex, not both");
   let regex: RegExp | undefined;
@@ -102,13 +112,16 @@ export async function memparseCommand(path: string, flags: MemparseFlags): Promi
   const cp = await openCheckpoint(path, { containers: true });
   let out: Output | undefined;
   try {
+    // What is asked for is found before anything is written: a directory that is no dump, or a process it
+    // does not hold, prints its one line of error and nothing else (not a table's header first).
+    const processes = flags.pid === undefined ? await dumpedMemory(cp.dir) : undefined;
+    const mem = flags.pid === undefined ? undefined : await named(path, processMemory(cp.dir, flags.pid));
     out = await openOutput(flags.out);
     const write = (line: string) => out!.write(line + "\n");
-    if (flags.pid === undefined) {
+    if (processes) {
       write(`${"PID".padEnd(8)}${"COMM".padEnd(18)}MEMORY`);
-      for (const p of await dumpedMemory(cp.dir)) write(`${String(p.pid).padEnd(8)}${p.comm.padEnd(18)}${byteSize(p.bytes)}`);
-    } else {
-      const mem = await processMemory(cp.dir, flags.pid);
+      for (const p of processes) write(`${String(p.pid).padEnd(8)}${p.comm.padEnd(18)}${byteSize(p.bytes)}`);
+    } else if (mem) {
       if (flags.search !== undefined || regex) {
         write(`${"ADDRESS".padEnd(20)}MATCH`);
         for (const line of search(mem, memoryChunks, regex ?? flags.search!, flags.context)) write(line);

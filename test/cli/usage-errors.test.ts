@@ -1,8 +1,10 @@
 /**
- * An option or argument given as "" is refused before the command runs, in
- * commander's words (src/cli/bin-program.ts): nothing either tool takes
- * means anything empty, and an empty path reached commands as one (`dump
- * --archive ''` froze and dumped the tree, then failed to rename its file).
+ * Command lines refused before the command runs, in commander's words: an
+ * option or argument given as "" (src/cli/bin-program.ts; nothing either
+ * tool takes means anything empty, and an empty path reached commands as
+ * one: `dump --archive ''` froze and dumped the tree, then failed to rename
+ * its file), and options given beside the one they replace, which were
+ * silently ignored (`dump -D DIR --archive FILE` wrote only the archive).
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
@@ -24,7 +26,7 @@ describe("empty option values and arguments", () => {
   it.each([
     ["crtool", ["dump", "-t", "PID", "--archive", ""], "option '--archive <file|->'"],
     ["crtool", ["dump", "-t", "PID", "-D", ""], "option '-D, --images-dir <dir>'"],
-    ["crtool", ["dump", "-t", "PID", "-D", "d", "-v", "--archive", ""], "option '--archive <file|->'"],
+    ["crtool", ["dump", "--pinned", "", "-D", "d", "-v"], "option '--pinned <bpffs-dir>'"],
     ["crtool", ["restore", "-D", "", "--", "true"], "option '-D, --images-dir <dir>'"],
     ["crtool", ["restore", "-D", "d", "--pin", ""], "option '--pin <bpffs-dir>'"],
     ["crtool", ["maps", "d", "--map", ""], "option '--map <name|id>'"],
@@ -48,5 +50,20 @@ describe("empty option values and arguments", () => {
     const r = run("crtool", ["dump", "-t", "", "-D", "d"]);
     expect(r.status).toBe(1);
     expect(r.stderr.split("\n")[0]).toBe("error: option '-t, --tree <pid>' argument '' is invalid. expected a process id");
+  });
+
+  it.each([
+    [["dump", "-t", "PID", "-D", "d", "--archive", "x.tar"], "option '--archive <file|->' cannot be used with option '-D, --images-dir <dir>'"],
+    [["dump", "--pinned", "/sys/fs/bpf", "-t", "PID", "-D", "d"], "option '--pinned <bpffs-dir>' cannot be used with option '-t, --tree <pid>'"],
+    [["dump", "--pinned", "/sys/fs/bpf", "--leave-stopped", "-D", "d"], "option '--pinned <bpffs-dir>' cannot be used with option '--leave-stopped'"],
+    [["dump", "--pinned", "/sys/fs/bpf", "--freezer", "cgroup", "-D", "d"], "option '--pinned <bpffs-dir>' cannot be used with option '--freezer <how>'"],
+    [["restore", "--archive", "x.tar", "-D", "d", "--", "true"], "option '--archive <file|->' cannot be used with option '-D, --images-dir <dir>'"],
+    [["restore", "-D", "d", "--pin-recorded", "--pin", "/sys/fs/bpf/x"], "option '--pin-recorded' cannot be used with option '--pin <bpffs-dir>'"],
+  ])("crtool %j: refused as two options that cannot go together, nothing written", (args, why) => {
+    const r = run("crtool", args);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(`error: ${why}\n(use crtool --help for usage)\n`);
+    expect(readdirSync(cwd)).toEqual([]);
   });
 });
