@@ -19,10 +19,20 @@ export interface Output {
   abort(): Promise<void>;
 }
 
+/** What the common errors of writing a file mean, said of the file (Node's messages repeat its path and the call). */
+const WHY: Partial<Record<string, string>> = {
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  EISDIR: "is a directory, expected a file",
+  EFBIG: "file too large",
+};
+
 function ioError(e: unknown, what: string): IoError {
   const err = e as NodeJS.ErrnoException;
-  const why = err.code === "ENOSPC" ? "no space left on device" : err.code === "EACCES" ? "permission denied" : err.message;
-  return new IoError(`${what}: ${why}`);
+  return new IoError(`${what}: ${(err.code && WHY[err.code]) ?? err.message}`);
 }
 
 /** Text up to this many UTF-16 units is encoded into one reused buffer (at most 3 bytes each). */
@@ -100,7 +110,10 @@ class AtomicFileOutput implements Output {
     } catch (e) {
       // Said of the file asked for: the temporary name beside it is crtool's own business.
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") throw new IoError(`${target}: no such directory: ${dirname(target)}`);
+      if ((code === "ENOENT" || code === "ENOTDIR") && !statSync(dirname(target), { throwIfNoEntry: false })?.isDirectory()) {
+        throw new IoError(`${target}: no such directory: ${dirname(target)}`);
+      }
+      if (code === "ENOENT") throw new IoError(`${target}: cannot create a file in ${dirname(target)}`); // procfs, sysfs
       throw ioError(e, target);
     }
     this.unregister = onTerminate(() => this.removeTemp());
@@ -203,6 +216,7 @@ export async function fileOutput(path: string, mode = 0o644): Promise<Output> {
     if (!statSync(path).isFile()) return new SpecialFileOutput(path);
     target = realpathSync(path);
   } catch (e) {
+    if (e instanceof IoError) throw e; // the device's own open, said already
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== "ENOENT" && code !== "ENOTDIR") throw ioError(e, path);
   }

@@ -58,4 +58,21 @@ describe.skipIf(!HAVE_FIXTURES)("crit decode -o", () => {
     expect(statSync(dev).isCharacterDevice()).toBe(true);
     expect(readdirSync(s.dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
+
+  it("says in one line, of the path given, why it cannot write there", () => {
+    const cases: [string, string][] = [
+      [s.dir, "is a directory, expected a file"],
+      [join(s.dir, "no", "x.json"), `no such directory: ${join(s.dir, "no")}`],
+      [join(image(), "x.json"), `no such directory: ${image()}`],
+    ];
+    // A directory where no file can be made (procfs; for root: others are refused by its mode): not "no such directory".
+    if (IS_ROOT) cases.push(["/proc/version", "cannot create a file in /proc"]);
+    for (const [out, why] of cases) {
+      for (const [bin, args] of [["crit", ["decode", "-i", image(), "-o", out]], ["crit", ["encode", "-i", goldenPath("bpf-basic", "files.img.decode.json"), "-o", out]]] as const) {
+        const r = runCli(bin, [...args]);
+        expect(r.status, out).toBe(1);
+        expect(r.stderr).toBe(`crit: ${out}: ${why}\n`);
+      }
+    }
+  });
 });
