@@ -3,7 +3,7 @@
  * all its descendants, parents before children.
  */
 import { existsSync } from "node:fs";
-import { CrtoolError, IoError } from "../images/errors.js";
+import { CrtoolError } from "../images/errors.js";
 import { listTasks, readChildren, readStat, readStatus, type ProcStatus } from "../kernel/index.js";
 
 export interface TreeProcess {
@@ -21,6 +21,11 @@ export interface TreeProcess {
 /** No such process, or it vanished while we looked. */
 export class NoSuchProcessError extends CrtoolError {
   readonly code = "NO_SUCH_PROCESS";
+}
+
+/** The tree to dump holds crtool's own process: it cannot stop itself, and would wait on itself if it could. */
+export class DumpsItselfError extends CrtoolError {
+  readonly code = "DUMPS_ITSELF";
 }
 
 function gone(pid: number): NoSuchProcessError {
@@ -59,9 +64,11 @@ function childrenOf(p: TreeProcess): number[] {
 export function discoverTree(root: number): TreeProcess[] {
   if (!Number.isInteger(root) || root <= 0) throw new NoSuchProcessError(`${root} is not a process id`);
   if (!existsSync(`/proc/${root}`)) throw gone(root);
-  if (root === process.pid) throw new IoError("crtool cannot dump itself");
+  if (root === process.pid) throw new DumpsItselfError("crtool cannot dump itself");
   const out: TreeProcess[] = [];
   const visit = (pid: number, ppid: number | undefined) => {
+    // Run from a shell inside the tree (`crtool dump -t $$`): found before anything is stopped.
+    if (pid === process.pid) throw new DumpsItselfError(`process ${root}'s tree holds crtool itself (process ${pid}): run crtool from outside the tree it dumps`);
     const p = readProcess(pid, ppid);
     out.push(p);
     for (const c of childrenOf(p)) visit(c, pid);

@@ -84,6 +84,21 @@ describe.skipIf(!IS_ROOT)("crtool dump errors", () => {
     nothingLeft(join(s.dir, "d"));
   });
 
+  it("a tree that holds crtool itself (`crtool dump -t $$` from a shell) is refused before anything is stopped", () => {
+    const s = scratch("dump-err");
+    cleanups.push(s.cleanup);
+    const dir = join(s.dir, "d");
+    // `; true`: bash runs node as its child instead of exec'ing it.
+    const r = spawnSync("bash", ["-c", `"${process.execPath}" "${CRTOOL}" dump -v -t $$ -D "${dir}"; true`], { encoding: "utf8" });
+    const lines = r.stderr.trim().split("\n");
+    expect(lines.at(-1)).toMatch(/^crtool: process (\d+)'s tree holds crtool itself \(process (\d+)\): run crtool from outside the tree it dumps$/);
+    expect(r.stderr).toMatch(/^resumed 0 task\(s\)$/m);
+    nothingLeft(dir);
+    const self = spawnSync("bash", ["-c", `exec "${process.execPath}" "${CRTOOL}" dump -t $$ -D "${dir}"`], { encoding: "utf8" });
+    expect(self.stderr).toBe("crtool: crtool cannot dump itself\n");
+    expect(self.status).toBe(1);
+  });
+
   it("a directory that is not empty", () => {
     const s = scratch("dump-err");
     cleanups.push(s.cleanup);
