@@ -66,8 +66,10 @@ export class DumpImages {
 
   async files(): Promise<Map<number, ImageMessage>> {
     if (!this.filesById) {
+      const entries = await this.load("files.img");
+      if (!entries) await this.checkNoFilesNeeded();
       this.filesById = new Map();
-      for (const e of (await this.load("files.img")) ?? []) this.filesById.set(e.message.id as number, e.message);
+      for (const e of entries ?? []) this.filesById.set(e.message.id as number, e.message);
     }
     return this.filesById;
   }
@@ -82,6 +84,24 @@ export class DumpImages {
     const ids = await this.required(`ids-${pid}.img`);
     if (ids.length === 0) throw new ImageFormatError(`${join(this.dir, `ids-${pid}.img`)}: has no entries`);
     const filesId = ids[0].message.files_id as number;
-    return (await this.required(`fdinfo-${filesId}.img`)).map((e) => e.message);
+    const table = (await this.required(`fdinfo-${filesId}.img`)).map((e) => e.message);
+    if (table.length > 0) await this.files();
+    return table;
+  }
+
+  /**
+   * A dump without files.img is incomplete when a process's fd table names
+   * open files (they are all in files.img), not a dump of nothing: said
+   * before a restore or a listing finds no files and does nothing. A dump
+   * of pinned objects, or of processes without fds, has none to name.
+   */
+  private async checkNoFilesNeeded(): Promise<void> {
+    for (const p of (await this.load("pstree.img")) ?? []) {
+      const ids = await this.load(`ids-${p.message.pid as number}.img`);
+      const filesId = ids?.[0]?.message.files_id;
+      if (filesId === undefined) continue;
+      const fds = (await this.load(`fdinfo-${filesId as number}.img`))?.length ?? 0;
+      if (fds > 0) throw new ImageFormatError(`${join(this.dir, "files.img")}: missing from the dump (fdinfo-${filesId as number}.img lists ${fds} fds)`);
+    }
   }
 }

@@ -1,0 +1,43 @@
+/**
+ * A dump directory that lost files.img (a copy cut short, a file deleted by
+ * hand) is incomplete, not a dump of nothing: every command that reads its
+ * processes' open files says so in one line and exits 1, before creating
+ * anything, where restore --pin "restored 0 BPF maps" and maps printed an
+ * empty table. On CRIU 4.2's dump of a process holding three maps.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../helpers/run-cli.js";
+import { FIXTURES, HAVE_FIXTURES } from "../helpers/fixtures.js";
+import { HAVE_DIST } from "../bpf/harness.js";
+
+describe.skipIf(!HAVE_FIXTURES || !HAVE_DIST)("a dump without files.img", () => {
+  const work = mkdtempSync(join(tmpdir(), "crtool-incomplete-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const dir = join(work, "images");
+  cpSync(join(FIXTURES, "bpf-basic", "images"), dir, { recursive: true });
+  rmSync(join(dir, "files.img"));
+  const WHY = `crtool: ${join(dir, "files.img")}: missing from the dump (fdinfo-2.img lists 6 fds)\n`;
+
+  it.each([
+    ["maps", ["maps", dir]],
+    ["maps --json", ["maps", dir, "--json"]],
+    ["restore --pin", ["restore", "-D", dir, "--pin", join(work, "pins")]],
+    ["restore --dry-run", ["restore", "-D", dir, "--dry-run", "--pin", join(work, "pins")]],
+    ["restore -- CMD", ["restore", "-D", dir, "--", "true"]],
+  ])("%s: one line, exit 1, nothing created", (_, args) => {
+    const r = runCli("crtool", args);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(WHY);
+    expect(r.stdout.length).toBe(0);
+    expect(existsSync(join(work, "pins"))).toBe(false);
+  });
+
+  it("the complete dump reads as before", () => {
+    const r = runCli("crtool", ["maps", join(FIXTURES, "bpf-basic", "images")]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.toString().trim().split("\n")).toHaveLength(4);
+  });
+});
