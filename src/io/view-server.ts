@@ -95,11 +95,16 @@ export async function startViewServer(checkpoint: ServedCheckpoint | undefined, 
   const files = checkpoint ? listFiles(checkpoint.dir) : [];
   const names = new Set(files.map((f) => f.name));
   let origin = "";
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const host = req.headers.host ?? "";
     if (host !== origin && host !== origin.replace("127.0.0.1", "localhost")) return send(res, 421, "text/plain", "this server answers for 127.0.0.1 only\n");
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "GET only\n");
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    } catch {
+      return send(res, 400, "text/plain", "malformed URL\n");
+    }
     const asset = STATIC[path];
     if (asset) return serveFile(req, res, join(assets, asset[0]), asset[1]);
     if (path === "/api/checkpoint") {
@@ -109,6 +114,15 @@ export async function startViewServer(checkpoint: ServedCheckpoint | undefined, 
     const m = /^\/files\/([^/]+)$/.exec(path);
     if (m && checkpoint && names.has(m[1])) return serveFile(req, res, join(checkpoint.dir, m[1]), "application/octet-stream");
     send(res, 404, "text/plain", "not found\n");
+  };
+  // One request's failure (a file gone since the listing) is that request's answer: the server keeps serving.
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (e) {
+      if (res.headersSent) res.destroy();
+      else send(res, 500, "text/plain", `${(e as Error).message}\n`);
+    }
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) => reject(new IoError(`cannot listen on 127.0.0.1:${port}: ${e.code === "EADDRINUSE" ? "the port is in use" : e.message}`)));

@@ -74,6 +74,16 @@ describe.skipIf(!HAVE_DIST || !HAVE_FIXTURES)("crtool view's server", () => {
     expect((await get(`${url}api/checkpoint`, { Host: "attacker.example:80" })).status).toBe(421);
   });
 
+  it("answers a malformed URL with 400 and goes on serving", async () => {
+    for (const bad of ["files/%ZZ", "%E0%A4%A"]) {
+      const r = await get(`${url}${bad}`);
+      expect(r.status).toBe(400);
+      expect(r.body.toString()).toBe("malformed URL\n");
+    }
+    expect(child.exitCode).toBeNull();
+    expect((await get(`${url}api/checkpoint`)).status).toBe(200);
+  });
+
   it("refuses a missing checkpoint and a bad port with one line", () => {
     const missing = runCli("crtool", ["view", join(FIXTURES, "no-such-dump")]);
     expect(missing.status).toBe(1);
