@@ -8,6 +8,7 @@ import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, ren
 import { basename, dirname, join, resolve } from "node:path";
 import { IoError } from "../images/errors.js";
 import { onTerminate } from "../io/terminate.js";
+import { fsReason } from "../io/fs-reason.js";
 
 const TEMP = /^\.(.+)\.crtool-tmp-(\d+)$/;
 
@@ -47,7 +48,13 @@ export class DumpDir {
       if (!statSync(final).isDirectory()) throw new IoError(`${target}: exists and is not a directory`);
       if (readdirSync(final).length > 0) throw new IoError(`${target}: directory is not empty; refusing to dump over it`);
     }
-    for (const entry of readdirSync(parent)) {
+    let siblings: string[] = [];
+    try {
+      siblings = readdirSync(parent);
+    } catch {
+      // A parent that may be written but not listed (mode 0333): no stale directory of ours can be found there.
+    }
+    for (const entry of siblings) {
       const m = TEMP.exec(entry);
       if (m && m[1] === name && !alive(Number(m[2]))) rmSync(join(parent, entry), { recursive: true, force: true });
     }
@@ -57,7 +64,7 @@ export class DumpDir {
     try {
       mkdirSync(temp, { mode: 0o700 });
     } catch (e) {
-      throw new IoError(`${parent}: cannot create the dump directory (${(e as Error).message})`);
+      throw new IoError(`${target}: cannot create the dump directory in ${parent}: ${fsReason(e)}`);
     }
     return new DumpDir(final, temp);
   }

@@ -2,12 +2,13 @@
  * Reading a dump directory back: its images by name, cached, with the
  * fd table of each process and the files.img entries by id.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ImageReader } from "../images/image-reader.js";
 import { IoError, ImageFormatError, CrtoolError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { openImage as openImageFile } from "../io/input.js";
+import { fsReason } from "../io/fs-reason.js";
 import type { LoadedEntry } from "../contract/restore-context.js";
 
 export class DumpImages {
@@ -20,8 +21,15 @@ export class DumpImages {
    */
   constructor(readonly dir: string, private readonly memory?: Readonly<Record<string, Uint8Array>>) {
     if (memory) return;
-    if (!existsSync(dir)) throw new IoError(`${dir}: no such directory`);
-    if (!existsSync(join(dir, "inventory.img"))) throw new IoError(`${dir}: not a dump directory (no inventory.img)`);
+    // existsSync says false for what cannot be looked at, too: a directory of root's is not "no dump" to another user.
+    try {
+      statSync(join(dir, "inventory.img"));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw new IoError(`${dir}: ${fsReason(e)}`);
+      if (!existsSync(dir)) throw new IoError(`${dir}: no such directory`);
+      throw new IoError(`${dir}: not a dump directory (no inventory.img)`);
+    }
   }
 
   private bytes(name: string): Uint8Array | undefined {

@@ -23,6 +23,7 @@ import type { ImageLoader } from "../images/explore/explorers.js";
 import { FileNames } from "../images/explore/explorers.js";
 import { argEnvRanges, bpfMaps, commandLineAndEnv, flattenTree, memoryMap, openFiles, pageOffsets, processTree, socketsOf, workingDirs, type ProcessNode, type SocketInfo } from "../images/explore/model.js";
 import { containerImageName, tarMembers } from "../io/archive.js";
+import { fsReason } from "../io/fs-reason.js";
 
 export interface InspectOptions {
   psTree?: boolean;
@@ -208,7 +209,10 @@ export async function inspect(path: string, opts: InspectOptions): Promise<Recor
     for await (const m of isDir ? dirMembers(path) : archiveMembers(path)) await take(c, m);
   } catch (e) {
     if (e instanceof CrtoolError) throw e;
-    throw new IoError(`${path === "-" ? "<stdin>" : path}: not a complete archive (${(e as Error).message})`);
+    const name = path === "-" ? "<stdin>" : path;
+    // A file system error (a directory that cannot be read) is not a broken archive.
+    if (typeof (e as NodeJS.ErrnoException).syscall === "string") throw new IoError(`${name}: ${fsReason(e)}`);
+    throw new IoError(`${name}: not a complete archive (${(e as Error).message})`);
   }
   if (!c.images.has("pstree.img") && !c.images.has("inventory.img")) {
     throw new IoError(`${path}: no checkpoint images in it (a container checkpoint has them under checkpoint/)`);

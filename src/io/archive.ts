@@ -20,6 +20,7 @@ import { createGunzip, createGzip } from "node:zlib";
 import tar from "tar-stream";
 import { IoError, NotSupportedError } from "../images/errors.js";
 import { onTerminate } from "./terminate.js";
+import { fsReason } from "./fs-reason.js";
 
 /** The manifest's member name (last in the archive). */
 export const MANIFEST = "crtool-archive.json";
@@ -295,8 +296,9 @@ export async function openCheckpoint(path: string, opts: ExtractOptions = {}): P
     let st;
     try {
       st = statSync(path);
-    } catch {
-      throw new IoError(`${path}: no such directory or archive`);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new IoError(`${path}: ${code === "ENOENT" || code === "ENOTDIR" ? "no such directory or archive" : fsReason(e)}`);
     }
     if (st.isDirectory()) return { dir: path, cleanup: () => {} };
   }

@@ -1,18 +1,17 @@
 /** Opening images and JSON from files or standard input. */
 import { closeSync, fstatSync, openSync, readSync, statSync, promises as fsp } from "node:fs";
 import { IoError } from "../images/errors.js";
+import { fsReason } from "./fs-reason.js";
 import { ImageReader } from "../images/image-reader.js";
 import type { SkippableSource } from "../images/wire/input.js";
 
 /** 256 KiB: larger chunks are fresh memory each time (page faults cost more than the extra reads). */
 const CHUNK = 1 << 18;
 
+/** The file is the error's location, so that a caller naming its directory does not name it again. */
 function openError(path: string, e: unknown): IoError {
   const err = e as NodeJS.ErrnoException;
-  if (err.code === "ENOENT") return new IoError(`${path}: no such file`);
-  if (err.code === "EACCES") return new IoError(`${path}: permission denied`);
-  if (err.code === "EISDIR") return new IoError(`${path}: is a directory, expected a file`);
-  return new IoError(`${path}: ${err.message}`);
+  return new IoError(err.code === "ENOENT" ? "no such file" : fsReason(e), { file: path });
 }
 
 /**

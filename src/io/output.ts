@@ -9,6 +9,7 @@
 import { closeSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { IoError } from "../images/errors.js";
+import { fsReason } from "./fs-reason.js";
 import { onTerminate } from "./terminate.js";
 
 export interface Output {
@@ -19,20 +20,8 @@ export interface Output {
   abort(): Promise<void>;
 }
 
-/** What the common errors of writing a file mean, said of the file (Node's messages repeat its path and the call). */
-const WHY: Partial<Record<string, string>> = {
-  ENOSPC: "no space left on device",
-  EDQUOT: "disk quota exceeded",
-  EACCES: "permission denied",
-  EPERM: "operation not permitted",
-  EROFS: "read-only file system",
-  EISDIR: "is a directory, expected a file",
-  EFBIG: "file too large",
-};
-
 function ioError(e: unknown, what: string): IoError {
-  const err = e as NodeJS.ErrnoException;
-  return new IoError(`${what}: ${(err.code && WHY[err.code]) ?? err.message}`);
+  return new IoError(`${what}: ${fsReason(e)}`);
 }
 
 /** Text up to this many UTF-16 units is encoded into one reused buffer (at most 3 bytes each). */
