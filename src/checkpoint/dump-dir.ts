@@ -4,11 +4,11 @@
  * NAME only at the end. A temporary directory left by a crtool that died is
  * recognised by that name and removed by the next dump to the same place.
  */
-import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, renameSync, rmSync, rmdirSync, statSync } from "node:fs";
+import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { IoError } from "../images/errors.js";
 import { onTerminate } from "../io/terminate.js";
-import { fsReason } from "../io/fs-reason.js";
+import { fsReason, statIfThere } from "../io/fs-reason.js";
 
 const TEMP = /^\.(.+)\.crtool-tmp-(\d+)$/;
 
@@ -43,9 +43,10 @@ export class DumpDir {
     const final = resolve(target);
     const parent = dirname(final);
     const name = basename(final);
-    if (!existsSync(parent)) throw new IoError(`${parent}: no such directory (the dump directory's parent must exist)`);
-    if (existsSync(final)) {
-      if (!statSync(final).isDirectory()) throw new IoError(`${target}: exists and is not a directory`);
+    if (!statIfThere(parent, (why) => new IoError(`${parent}: ${why}`))) throw new IoError(`${parent}: no such directory (the dump directory's parent must exist)`);
+    const there = statIfThere(final, (why) => new IoError(`${target}: ${why}`));
+    if (there) {
+      if (!there.isDirectory()) throw new IoError(`${target}: exists and is not a directory`);
       if (readdirSync(final).length > 0) throw new IoError(`${target}: directory is not empty; refusing to dump over it`);
     }
     let siblings: string[] = [];

@@ -12,7 +12,7 @@
  * and pagemap- before pages-, so those ranges are known when the pages
  * arrive); bpfmap-data.img is streamed for its element counts.
  */
-import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
+import { createReadStream, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ImageReader, decodeImage, readImageMessages } from "../images/index.js";
@@ -23,7 +23,7 @@ import type { ImageLoader } from "../images/explore/explorers.js";
 import { FileNames } from "../images/explore/explorers.js";
 import { argEnvRanges, bpfMaps, commandLineAndEnv, flattenTree, memoryMap, openFiles, pageOffsets, processTree, socketsOf, workingDirs, type ProcessNode, type SocketInfo } from "../images/explore/model.js";
 import { containerImageName, tarMembers } from "../io/archive.js";
-import { fsReason } from "../io/fs-reason.js";
+import { fsReason, statIfThere } from "../io/fs-reason.js";
 
 export interface InspectOptions {
   psTree?: boolean;
@@ -202,8 +202,9 @@ function socketNode(s: SocketInfo): { protocol?: string; data: Record<string, un
 
 /** The inspection of one checkpoint, with checkpointctl's JSON keys (and crtool's bpf_maps). */
 export async function inspect(path: string, opts: InspectOptions): Promise<Record<string, unknown>> {
-  const isDir = path !== "-" && existsSync(path) && statSync(path).isDirectory();
-  if (!isDir && path !== "-" && !existsSync(path)) throw new IoError(`${path}: no such directory or archive`);
+  const st = path === "-" ? undefined : statIfThere(path, (why) => new IoError(`${path}: ${why}`));
+  if (path !== "-" && !st) throw new IoError(`${path}: no such directory or archive`);
+  const isDir = st?.isDirectory() ?? false;
   const c = new Collected();
   try {
     for await (const m of isDir ? dirMembers(path) : archiveMembers(path)) await take(c, m);

@@ -1,3 +1,5 @@
+import { statSync, type Stats } from "node:fs";
+
 /**
  * What a failed file system call means, in the words crtool's one-line
  * errors use after the path the user gave: Node's own messages repeat the
@@ -21,4 +23,19 @@ const REASONS: Partial<Record<string, string>> = {
 export function fsReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   return (err.code && REASONS[err.code]) ?? err.message;
+}
+
+/**
+ * `path`'s stat, or undefined when it does not exist; any other failure
+ * (permission denied) thrown by `fail` with its reason. existsSync says
+ * false for both, which tells a user who may not look that nothing is there.
+ */
+export function statIfThere(path: string, fail: (reason: string) => Error): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw fail(fsReason(e));
+  }
 }

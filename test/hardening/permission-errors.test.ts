@@ -36,6 +36,8 @@ describe.skipIf(!IS_ROOT || !HAVE_SETPRIV || !HAVE_FIXTURES || !HAVE_DIST)("perm
     ["crtool", ["inspect", closed], closed],
     ["crit", ["x", closed, "ps"], join(closed, "pstree.img")],
     ["crit", ["decode", "-i", join(closed, "pstree.img")], join(closed, "pstree.img")],
+    ["crtool", ["inspect", join(closed, "ckpt.tar")], join(closed, "ckpt.tar")],
+    ["crtool", ["dump", "-t", "1", "-D", join(closed, "sub", "d")], join(closed, "sub")],
   ])("%s %j: the path, permission denied", (bin, args, path) => {
     const r = asNobody(bin, args);
     expect(r.status).toBe(1);
