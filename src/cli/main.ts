@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { CrtoolError } from "../images/errors.js";
 import { checkHooks } from "../debug/hooks.js";
 import { writeStderr, writeStdout } from "../io/output.js";
+import { exitAfterCleanup } from "../io/terminate.js";
 
 /**
  * What commander prints (--version, help, usage errors) goes out as the
@@ -81,7 +82,7 @@ export function runProgram(prog: string, program: Command, argv: string[]): Prom
 export async function runAction(prog: string, action: () => Promise<unknown>): Promise<void> {
   whenStdoutUsed((stdout) =>
     stdout.on("error", (e) => {
-      if (isBrokenPipe(e)) process.exit(0);
+      if (isBrokenPipe(e)) exitAfterCleanup(0);
     }),
   );
   try {

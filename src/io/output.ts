@@ -10,7 +10,7 @@ import { closeSync, openSync, realpathSync, renameSync, statSync, unlinkSync, wr
 import { basename, dirname, join } from "node:path";
 import { IoError } from "../images/errors.js";
 import { fsReason } from "./fs-reason.js";
-import { onTerminate } from "./terminate.js";
+import { exitAfterCleanup, onTerminate } from "./terminate.js";
 
 export interface Output {
   write(data: string | Uint8Array): void;
@@ -62,7 +62,7 @@ export function writeStdout(text: string): void {
   try {
     writeAll(1, text);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(0);
+    if ((e as NodeJS.ErrnoException).code === "EPIPE") exitAfterCleanup(0);
     throw e;
   }
 }

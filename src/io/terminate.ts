@@ -30,6 +30,17 @@ function install(): void {
   }
 }
 
+/**
+ * Exits now, as a signal would, after the cleanups: for a reader that went
+ * away (EPIPE on stdout), which ends the command quietly wherever it was,
+ * without unwinding to the `finally` blocks that would otherwise remove
+ * temporary directories and thaw processes.
+ */
+export function exitAfterCleanup(code: number): never {
+  runAll();
+  process.exit(code);
+}
+
 /** Registers a cleanup; returns a function that unregisters it. */
 export function onTerminate(handler: Handler): () => void {
   install();

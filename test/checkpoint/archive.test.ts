@@ -83,6 +83,17 @@ describe.skipIf(!IS_ROOT || !HAVE_DIST)("checkpoint archives", () => {
     expect(readdirSync(pins).sort()).toEqual(["arch_array", "arch_hash"]);
   });
 
+  it("dump --archive - whose reader goes away early: the tree runs again and no temporary directory is left", () => {
+    const tmp = join(work, "tmp");
+    mkdirSync(tmp);
+    // A reader that takes 100 bytes and leaves: crtool's next write gets EPIPE, which ends it quietly, as with `| head`.
+    const r = spawnSync("bash", ["-c", `${CRTOOL} dump -t ${holder.pid} --archive - 2>/dev/null | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`], { encoding: "utf8", env: { ...process.env, TMPDIR: tmp } });
+    expect(r.stdout.trim()).toBe("0");
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(readFileSync(`/proc/${holder.pid}/status`, "latin1")).toMatch(/^State:\s+S /m);
+    rmdirSync(tmp);
+  });
+
   it("refuses an archive cut short, from a file or a pipe, before restoring anything", (ctx) => {
     if (!bpffs) return ctx.skip();
     const whole = readFileSync(join(work, "c.tar"));
