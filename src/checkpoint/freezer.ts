@@ -39,7 +39,26 @@ function ptraceScope(): string {
   }
 }
 
+/** The process tracing task `tid` already (a debugger, strace, another dump), with its name: undefined if none. */
+function tracerOf(tid: number): string | undefined {
+  try {
+    const tracer = Number(/^TracerPid:\s+(\d+)/m.exec(readFileSync(`/proc/${tid}/status`, "latin1"))?.[1] ?? 0);
+    if (tracer === 0) return undefined;
+    let comm = "";
+    try {
+      comm = ` (${readFileSync(`/proc/${tracer}/comm`, "latin1").trim()})`;
+    } catch {
+      // Gone meanwhile: its pid still says who it was.
+    }
+    return `process ${tracer}${comm}`;
+  } catch {
+    return undefined;
+  }
+}
+
 function permissionError(pid: number, tid: number): PermissionError {
+  const tracer = tracerOf(tid);
+  if (tracer) return new PermissionError(`cannot trace process ${pid} (task ${tid}): it is already traced by ${tracer}; a task has one tracer at a time`);
   const root = process.getuid?.() === 0;
   const why = root
     ? `even as root (another tracer, TracerPid in /proc/${tid}/status, or an LSM may forbid it)`

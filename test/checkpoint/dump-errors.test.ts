@@ -99,6 +99,27 @@ describe.skipIf(!IS_ROOT)("crtool dump errors", () => {
     expect(self.status).toBe(1);
   });
 
+  it("a target another process traces already: the tracer is named", async () => {
+    const child = sleeper();
+    const s = scratch("dump-err");
+    cleanups.push(s.cleanup);
+    // A tracer of our own: PTRACE_SEIZE (the target keeps running), then wait to be killed.
+    const tracer = spawn(process.execPath, ["--input-type=module", "-e", `
+      const k = await import(${JSON.stringify(join(REPO_ROOT, "dist", "kernel", "index.js"))});
+      k.ptraceSeize(${child.pid});
+      console.log("seized");
+      setInterval(() => {}, 1 << 30);
+    `], { stdio: ["ignore", "pipe", "inherit"] });
+    cleanups.push(() => tracer.kill("SIGKILL"));
+    await new Promise((resolve) => tracer.stdout!.once("data", resolve));
+    const dir = join(s.dir, "d");
+    const r = runCli("crtool", ["dump", "-t", String(child.pid), "-D", dir]);
+    expect(r.status).toBe(1);
+    oneLine(r.stderr);
+    expect(r.stderr).toBe(`crtool: cannot trace process ${child.pid} (task ${child.pid}): it is already traced by process ${tracer.pid} (node); a task has one tracer at a time\n`);
+    nothingLeft(dir);
+  });
+
   it("a directory that is not empty", () => {
     const s = scratch("dump-err");
     cleanups.push(s.cleanup);
