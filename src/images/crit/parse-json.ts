@@ -3,7 +3,9 @@
  * plain and pretty forms as crit's encode does (hex strings, "MAJ:MIN",
  * flag names joined by "|", dict names, IP address text, base64 and
  * quoted-printable). Unlike crit it refuses what would silently corrupt an
- * image: unknown enum or flag names, non-integers in integer fields, bad base64.
+ * image: unknown enum or flag names, non-integers in integer fields, bad
+ * base64, and keys no field has (a misspelt field, or another dialect's
+ * names such as protojson's camelCase, which crit drops without a word).
  */
 import { T, TYPE_NAMES } from "../schema/table-types.js";
 import { JsonInputError } from "../errors.js";
@@ -18,6 +20,7 @@ import { FLAG_TABLES, dictFor } from "./tables.js";
 import { UNKNOWN_KEY } from "./render-json.js";
 import { decodeUnknownFields } from "./unknown-fields.js";
 import { extensionOf, joinExtFields } from "../ext-fields.js";
+import { EXTRA_KEY } from "../payloads/payload-json.js";
 
 function fail(path: string, why: string): never {
   throw new JsonInputError(`${path}: ${why}`);
@@ -138,8 +141,31 @@ function isUtf8(bytes: Uint8Array): boolean {
   }
 }
 
+/** The keys a message's JSON object may have: its fields, crtool's extension fields by name, "$unknown" and an entry's payload. */
+const keysOf = new WeakMap<MessageType, ReadonlySet<string>>();
+
+function allowedKeys(type: MessageType): ReadonlySet<string> {
+  let keys = keysOf.get(type);
+  if (!keys) {
+    keys = new Set([...type.fields.map((f) => f.name), ...(extensionOf(type.name)?.fields.map((f) => f.name) ?? []), UNKNOWN_KEY, EXTRA_KEY]);
+    keysOf.set(type, keys);
+  }
+  return keys;
+}
+
+function refuseUnknownKeys(type: MessageType, obj: JsonObject, path: string): void {
+  const keys = allowedKeys(type);
+  for (const k in obj) {
+    if (keys.has(k)) continue;
+    const names = type.fields.map((f) => f.name);
+    const known = names.length > 12 ? `${names.slice(0, 12).join(", ")}, ...` : names.join(", ");
+    fail(path, `unknown field ${JSON.stringify(k)} (${type.name} has ${known || "no fields"})`);
+  }
+}
+
 export function messageFromJson(type: MessageType, obj: JsonValue, path: string): ImageMessage {
   if (!isJsonObject(obj)) fail(path, `expected an object for ${type.name}, got ${describe(obj)}`);
+  refuseUnknownKeys(type, obj, path);
   const msg: ImageMessage = {};
   for (const f of type.fields) {
     const v = obj[f.name];
