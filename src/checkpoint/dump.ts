@@ -9,7 +9,7 @@ import { FD_TYPE_NUMBERS, type FdKind, type TaskFd } from "../contract/fd-kind.j
 import { describeUnknown, kindOf } from "../fds/index.js";
 import { createDumpContext, emptyStats, type DumpContext, type DumpOptions, type DumpSlot, type DumpStats, type ProgressTicker } from "../contract/dump-context.js";
 import { DumpDir } from "./dump-dir.js";
-import { faultRequested, pausePoint, plainPath } from "../debug/hooks.js";
+import { faultRequested, pauseMs, pausePoint, plainPath } from "../debug/hooks.js";
 import { mark } from "../debug/timings.js";
 import { ImageSet } from "./image-set.js";
 import { Freezer, type FreezerMode } from "./freezer.js";
@@ -214,7 +214,7 @@ export class DumpSession {
 
   /** The thread that reads small maps and fdinfo beside the main thread, started on first use. */
   private helperThread(): DumpHelperThread {
-    return (this.helper ??= new DumpHelperThread({ failAtStart: faultRequested("helper-thread") }));
+    return (this.helper ??= new DumpHelperThread({ failAtStart: faultRequested("helper-thread"), startDelayMs: pauseMs("helper-start") }));
   }
 
   /**
@@ -235,8 +235,35 @@ export class DumpSession {
   }
 
   private closeHelper(): void {
+    if (this.helper) this.helperEnded = this.helper.ended;
     this.helper?.close();
     this.helper = undefined;
+  }
+
+  /** The helper thread's end, if one was started and told to stop. */
+  private helperEnded: Promise<unknown> | undefined;
+
+  /**
+   * Waits (after the thaw) for the helper thread to end. The CLI exits with
+   * process.exit(), which stops a worker wherever it is: one still loading
+   * koffi's addon (a dump that ended before the thread it started was up, on
+   * a busy machine) makes the addon's initialisation fail, and Node aborts
+   * the process with a fatal error after a successful dump. Told to stop, a
+   * running thread ends at once; one still starting, when its start-up is
+   * done. A thread that never ends is not waited for past a few seconds.
+   */
+  async threadsEnded(): Promise<void> {
+    if (!this.helperEnded) return;
+    const since = monotonicMs();
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("gave up"), THREAD_END_WAIT_MS);
+      timer.unref();
+    });
+    const how = await Promise.race([this.helperEnded.then(() => "ended"), giveUp]);
+    clearTimeout(timer);
+    const waited = monotonicMs() - since;
+    if (waited >= 1 || how !== "ended") this.ctx.log(`the helper thread ${how === "ended" ? "ended" : "had not ended"} ${Math.round(waited)} ms after the thaw`);
   }
 
   private readonly kobj = new KernelObjectIds();
@@ -370,6 +397,9 @@ export class DumpSession {
   }
 }
 
+/** How long a dump waits, after the thaw, for its helper thread to end. */
+const THREAD_END_WAIT_MS = 5_000;
+
 export async function dump(req: DumpRequest): Promise<DumpSummary> {
   const started = monotonicMs();
   mark("dump modules loaded");
@@ -394,5 +424,6 @@ export async function dump(req: DumpRequest): Promise<DumpSummary> {
   } finally {
     freezer.release(req.leaveStopped);
     mark("thaw");
+    await session.threadsEnded();
   }
 }

@@ -5,6 +5,7 @@
  * Both are off unless their environment variable names the point:
  *
  *   CRTOOL_PAUSE=after-freeze:2000   sleep 2 s once the tree is frozen
+ *   CRTOOL_PAUSE=helper-start:1500   the dump's helper thread starts 1.5 s late
  *   CRTOOL_FAULT=map-create          fail at the first "map-create" step
  *   CRTOOL_FAULT=helper-thread       the dump's helper thread dies as it starts
  *   CRTOOL_FAULT=stop-wait           the ptrace freezer fails with its tasks interrupted, none waited for
@@ -26,7 +27,7 @@ import { CrtoolError } from "../images/errors.js";
 /** The steps CRTOOL_FAULT can fail. */
 export const FAULT_STEPS = ["map-create", "batch-update", "freeze", "btf-load", "fd-install", "pin", "exec", "exec-fixup", "helper-thread", "stop-wait"] as const;
 /** The points CRTOOL_PAUSE can wait at. */
-export const PAUSE_POINTS = ["after-freeze", "before-commit", "before-exec"] as const;
+export const PAUSE_POINTS = ["after-freeze", "before-commit", "before-exec", "helper-start"] as const;
 /** The fast paths CRTOOL_PLAIN can turn off. */
 export const PLAIN_PATHS = ["prefetch", "prefetch-fallback", "fdinfo-ahead", "map-fds", "launch-trace", "argv"] as const;
 
@@ -75,6 +76,12 @@ export function checkHooks(): void {
 export async function pausePoint(point: PausePoint): Promise<void> {
   const ms = settings().pause.get(point);
   if (ms !== undefined) await new Promise((r) => setTimeout(r, Number(ms) || 1000));
+}
+
+/** The milliseconds CRTOOL_PAUSE asks at `point`, for a pause made elsewhere than at a pausePoint (another thread). */
+export function pauseMs(point: PausePoint): number | undefined {
+  const ms = settings().pause.get(point);
+  return ms === undefined ? undefined : Number(ms) || 1000;
 }
 
 /** Throws InjectedFault at `step` if CRTOOL_FAULT names it. */

@@ -155,8 +155,11 @@ export class DumpHelperThread {
   /** With takenFd: what the thread asked the kernel about it, if it could. */
   takenProbe: MapFdProbe | undefined;
 
-  /** failAtStart: the thread dies at once (tests of what the main thread does then). */
-  constructor(opts: { failAtStart?: boolean } = {}, readonly jobCount = 4096, arenaBytes = 16 << 20) {
+  /**
+   * failAtStart: the thread dies at once; startDelayMs: it starts that late
+   * (tests of what the main thread does then).
+   */
+  constructor(opts: { failAtStart?: boolean; startDelayMs?: number } = {}, readonly jobCount = 4096, arenaBytes = 16 << 20) {
     const jobs = new SharedArrayBuffer(jobCount * JOB_INTS * 4);
     const attr = new SharedArrayBuffer(ATTR_SIZE);
     const token = new SharedArrayBuffer(TOKEN_SIZE);
@@ -207,6 +210,7 @@ export class DumpHelperThread {
         port: channel.port2,
         // A test of the main thread's fallback when the thread dies.
         fail: opts.failAtStart ?? false,
+        startDelayMs: opts.startDelayMs ?? 0,
         koffiAddon: koffiAddonPath(),
       },
       transferList: [channel.port2],

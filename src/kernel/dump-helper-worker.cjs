@@ -7,6 +7,8 @@
 // crtool's own code it may only use what workerData gives.
 "use strict";
 const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+// A test's late start (CRTOOL_PAUSE=helper-start): the dump may end before this thread is up.
+if (workerData.startDelayMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, workerData.startDelayMs);
 // The addon the main thread loaded by its path (the same file, already checked against koffi's
 // version), which spares this thread koffi's entry and its platform detection; else koffi's entry,
 // resolved from this file's own place as the module that starts the thread resolves it.

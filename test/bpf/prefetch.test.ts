@@ -170,6 +170,18 @@ describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on t
     }
   }, 120_000);
 
+  it("a helper thread still starting when the dump ends: the dump waits for it after the thaw, exits 0, and writes what one thread writes", () => {
+    // Stopped by the command's exit while it loads koffi's addon, the thread would make Node abort the
+    // process after a successful dump. CRTOOL_PAUSE=helper-start holds the thread back past the dump's end.
+    const late = dumpHolder(holder.pid, scratch, "", { CRTOOL_PAUSE: "helper-start:1500" }, "late-helper");
+    expect(late.stderr).toMatch(/^the helper thread ended \d+ ms after the thaw$/m);
+    expect(late.stderr).not.toMatch(/read ahead on a second thread/);
+    const itself = dumpHolder(holder.pid, scratch, "fdinfo-ahead,prefetch", {}, "late-helper-compare");
+    for (const f of readdirSync(itself.dir).filter((n) => /^(files|bpfmap-data|fdinfo-\d+)\.img$/.test(n))) {
+      expect(readFileSync(join(late.dir, f)).equals(readFileSync(join(itself.dir, f))), f).toBe(true);
+    }
+  }, 120_000);
+
   it("records the signal and owner of each map read ahead", async () => {
     const ahead = dumpHolder(holder.pid, scratch, "", {}, "fown");
     const { entries } = await decodeImage(readFileSync(join(ahead.dir, "files.img")), "files.img");
