@@ -235,7 +235,8 @@ export class DumpSession {
   }
 
   private closeHelper(): void {
-    if (this.helper) this.helperEnded = this.helper.ended;
+    // Only a thread still starting must be waited for; one that is up may be stopped anywhere.
+    if (this.helper?.starting) this.helperEnded = this.helper.ended;
     this.helper?.close();
     this.helper = undefined;
   }
@@ -244,13 +245,13 @@ export class DumpSession {
   private helperEnded: Promise<unknown> | undefined;
 
   /**
-   * Waits (after the thaw) for the helper thread to end. The CLI exits with
-   * process.exit(), which stops a worker wherever it is: one still loading
-   * koffi's addon (a dump that ended before the thread it started was up, on
-   * a busy machine) makes the addon's initialisation fail, and Node aborts
-   * the process with a fatal error after a successful dump. Told to stop, a
-   * running thread ends at once; one still starting, when its start-up is
-   * done. A thread that never ends is not waited for past a few seconds.
+   * Waits (after the thaw) for a helper thread that was still starting to
+   * end. The CLI exits with process.exit(), which stops a worker wherever it
+   * is: one still loading koffi's addon (a dump that ended before the thread
+   * it started was up, on a busy machine) makes the addon's initialisation
+   * fail, and Node aborts the process with a fatal error after a successful
+   * dump. Told to stop, such a thread ends once its start-up is done; one
+   * that never ends is not waited for past a few seconds.
    */
   async threadsEnded(): Promise<void> {
     if (!this.helperEnded) return;

@@ -233,6 +233,15 @@ export class DumpHelperThread {
     });
   }
 
+  /**
+   * The thread has not finished starting (koffi's addon loaded, its
+   * functions bound): a process that exits now stops it in the middle of
+   * the addon's initialisation, which aborts the process (see close()).
+   */
+  get starting(): boolean {
+    return !this.exited && Atomics.load(this.ctrl, C.alive) === 0;
+  }
+
   /** The thread's exit code once it has ended: 0 when it ended by itself (close()), as it always should. */
   readonly ended: Promise<number>;
   private exited = false;
