@@ -25,6 +25,7 @@ import { readFileSync } from "node:fs";
 import { DumpHelperThread, openFdCount, reserveFds, reserveFdsInBackground } from "../kernel/index.js";
 import { availableParallelism } from "node:os";
 import { monotonicMs } from "../kernel/random.js";
+import { onTerminate } from "../io/terminate.js";
 
 /** Processes with this many fds get their fdinfo read ahead on a second thread. */
 export const READ_AHEAD_FROM = 1024;
@@ -214,7 +215,14 @@ export class DumpSession {
 
   /** The thread that reads small maps and fdinfo beside the main thread, started on first use. */
   private helperThread(): DumpHelperThread {
-    return (this.helper ??= new DumpHelperThread({ failAtStart: faultRequested("helper-thread"), startDelayMs: pauseMs("helper-start") }));
+    if (!this.helper) {
+      const helper = new DumpHelperThread({ failAtStart: faultRequested("helper-thread"), startDelayMs: pauseMs("helper-start") });
+      // SIGINT or SIGTERM while it starts: the exit that follows must not stop it inside koffi's initialisation.
+      const unregister = onTerminate(() => helper.waitStarted(THREAD_END_WAIT_MS));
+      void helper.ended.then(unregister);
+      this.helper = helper;
+    }
+    return this.helper;
   }
 
   /**

@@ -242,6 +242,15 @@ export class DumpHelperThread {
     return !this.exited && Atomics.load(this.ctrl, C.alive) === 0;
   }
 
+  /**
+   * Blocks until the thread has finished starting, at most `ms`: for an exit
+   * that cannot wait for an event (a signal's handler), which would
+   * otherwise stop the thread inside koffi's initialisation.
+   */
+  waitStarted(ms: number): void {
+    if (this.starting) Atomics.wait(this.ctrl, C.alive, 0, ms);
+  }
+
   /** The thread's exit code once it has ended: 0 when it ended by itself (close()), as it always should. */
   readonly ended: Promise<number>;
   private exited = false;

@@ -21,6 +21,7 @@ const { gap, closeRing, closeRingSize, slots, lens, tagGen, tagIdx, grabs, probe
 const c = new Int32Array(ctrl), t = new Int32Array(jobs), a = new DataView(attr), attrBytes = new Uint8Array(attr);
 // 1 while it runs, 2 once gone: the main thread may be blocked in a wait and never see an "error" event.
 Atomics.store(c, K.alive, 1);
+Atomics.notify(c, K.alive); // a main thread about to exit waits for this (DumpHelperThread.waitStarted)
 if (workerData.fail) { Atomics.store(c, K.alive, 2); throw new Error("injected failure"); }
 const len = new Int32Array(lens), tg = new Int32Array(tagGen), ti = new Int32Array(tagIdx), gr = new Int32Array(grabs);
 const slotBytes = Buffer.from(slots);

@@ -5,12 +5,14 @@
  * (its fallback); and the contents must be the maps' elements.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeImage } from "../../src/images/index.js";
 import { possibleCpus } from "../../src/kernel/index.js";
 import { dumpVerbose } from "../helpers/run-cli.js";
+import { REPO_ROOT } from "../helpers/fixtures.js";
 import { IS_ROOT, countBpfFds } from "../kernel/helpers.js";
 import { dump } from "../../src/checkpoint/dump.js";
 import { HAVE_DIST, elementsOf, startHolder, u32hex, u64hex, type Holder, type MapPlan } from "./harness.js";
@@ -181,6 +183,21 @@ describe.skipIf(!run)("reading the fdinfo of a process with many fds ahead, on t
       expect(readFileSync(join(late.dir, f)).equals(readFileSync(join(itself.dir, f))), f).toBe(true);
     }
   }, 120_000);
+
+  it("SIGINT while the helper thread starts: exit 130 once it is up, the tree running, nothing left", async () => {
+    const dir = join(scratch, "interrupted");
+    const child = spawn(process.execPath, [join(REPO_ROOT, "dist", "cli", "crtool.js"), "dump", "-t", String(holder.pid), "-D", dir], {
+      env: { ...process.env, CRTOOL_PAUSE: "helper-start:1500,after-freeze:3000" },
+      stdio: "ignore",
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    await new Promise((r) => setTimeout(r, 700));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(readFileSync(`/proc/${holder.pid}/status`, "latin1")).toMatch(/^TracerPid:\s+0$/m);
+    expect(existsSync(dir)).toBe(false);
+    expect(readdirSync(scratch).filter((n) => n.includes("crtool-tmp"))).toEqual([]);
+  }, 60_000);
 
   it("records the signal and owner of each map read ahead", async () => {
     const ahead = dumpHolder(holder.pid, scratch, "", {}, "fown");
