@@ -64,7 +64,7 @@ describe.skipIf(!IS_ROOT)("crtool dump errors", () => {
     const r = spawnSync(process.execPath, [CRTOOL, "dump", "-t", String(child.pid), "-D", dir], { encoding: "utf8", env: { ...process.env, CRTOOL_PAUSE: "after-freez:100" } });
     expect(r.status).toBe(1);
     oneLine(r.stderr);
-    expect(r.stderr).toBe('crtool: CRTOOL_PAUSE: unknown name "after-freez" (known: after-freeze, before-commit, before-exec)\n');
+    expect(r.stderr).toBe('crtool: CRTOOL_PAUSE: unknown name "after-freez" (known: after-freeze, before-commit, before-exec, helper-start)\n');
     nothingLeft(dir);
   });
 
