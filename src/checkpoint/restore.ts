@@ -232,8 +232,16 @@ export async function choosePid(images: DumpImages, req: { dir: string; pid?: nu
   if (!processes.some((p) => p.pid === pid)) {
     throw new RestoreError(`${req.dir}: process ${pid} is not in this dump (it has ${processes.map((p) => p.pid).join(", ")})`);
   }
+  // A zombie has a core image and no ids or fd table: nothing to restore, which is not a damaged dump.
+  if (!(await images.load(`ids-${pid}.img`))) {
+    const tc = (await images.load(`core-${pid}.img`))?.[0]?.message.tc as { task_state?: number } | undefined;
+    if (tc?.task_state === TASK_DEAD) throw new RestoreError(`${req.dir}: process ${pid} had exited when it was dumped (a zombie): it has no fds to restore`);
+  }
   return pid;
 }
+
+/** CRIU's task_state of a process that had exited and was not yet reaped (core_entry.tc). */
+const TASK_DEAD = 2;
 
 /** Re-creates the fd table of a dumped process in crtool; the caller hands it over or rolls it back. */
 export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> {

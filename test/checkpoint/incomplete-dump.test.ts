@@ -41,3 +41,14 @@ describe.skipIf(!HAVE_FIXTURES || !HAVE_DIST)("a dump without files.img", () => 
     expect(r.stdout.toString().trim().split("\n")).toHaveLength(4);
   });
 });
+
+/** A zombie has a core image and no fd table: asking to restore its fds is answered as such, not as a damaged dump. */
+describe.skipIf(!HAVE_FIXTURES || !HAVE_DIST)("restoring a zombie's fds", () => {
+  it("says the process had exited when it was dumped", () => {
+    // CRIU 4.2's dump of a tree with a zombie: 32347 (core task_state 2, no ids-32347.img).
+    const dir = join(FIXTURES, "tree-threads", "images");
+    const r = runCli("crtool", ["restore", "-D", dir, "--pid", "32347", "--", "true"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`crtool: ${dir}: process 32347 had exited when it was dumped (a zombie): it has no fds to restore\n`);
+  });
+});
