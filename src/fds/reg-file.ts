@@ -68,7 +68,7 @@ export async function dumpRegFile(fd: TaskFd, id: number, ctx: DumpContext, kind
   const st = fstatSync(lfd, { bigint: true });
   const flags = fileFlags(fd.fdinfo.flags);
   const mount = mountsOf(ctx, fd.pid).find((m) => m.mountId === fd.fdinfo.mntId);
-  const name = stripDeleted(fd.linkBytes);
+  const name = linkName(fd);
   if (name[0] !== 0x2f) throw unsupported(fd, kind, `the path ${JSON.stringify(Buffer.from(name).toString())} is not absolute`);
 
   const entry: RegFileEntry = {
@@ -87,6 +87,20 @@ export async function dumpRegFile(fd: TaskFd, id: number, ctx: DumpContext, kind
   // Last, as it writes images (ghost contents, remap-fpath): a refusal above leaves nothing behind.
   await checkPath(fd, id, lfd, st, name, mount, ctx, kind);
   return entry;
+}
+
+/**
+ * The path in the fd's link without the " (deleted)" the kernel appends to
+ * an unlinked file's; but a file still linked whose name really ends in
+ * " (deleted)" (the same file is found under the whole text) keeps it.
+ */
+function linkName(fd: TaskFd): Uint8Array {
+  const stripped = stripDeleted(fd.linkBytes);
+  if (stripped.length === fd.linkBytes.length || fd.stat.nlink === 0) return stripped;
+  const whole = isLnk(fd.stat.mode)
+    ? lstatSync(fsPath(fd.linkBytes), { bigint: true, throwIfNoEntry: false })
+    : statSync(fsPath(fd.linkBytes), { bigint: true, throwIfNoEntry: false });
+  return whole && whole.ino === fd.stat.ino && whole.dev === fd.stat.dev ? fd.linkBytes : stripped;
 }
 
 /**
