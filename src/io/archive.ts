@@ -270,7 +270,11 @@ export async function extractArchive(input: Readable, dir: string, what: string,
     if (e instanceof IoError || e instanceof NotSupportedError) throw e;
     throw new IoError(`${what}: not a complete checkpoint archive (${(e as Error).message})`);
   }
-  if (opts.containers && !manifest) return;
+  if (opts.containers && !manifest) {
+    // Else the reader would be told its own temporary directory is no dump.
+    if (seen.size === 0) throw new IoError(`${what}: no checkpoint images in it (a container checkpoint has them under checkpoint/)`);
+    return;
+  }
   if (!manifest || manifest.format !== "crtool-checkpoint") {
     throw new IoError(`${what}: the archive ends without its manifest (${MANIFEST}): cut short, or not made by crtool dump --archive`);
   }

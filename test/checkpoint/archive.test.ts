@@ -135,6 +135,17 @@ describe.skipIf(!HAVE_DIST)("dump --archive: a target refused before the dump", 
     rmSync(work, { recursive: true, force: true });
   });
 
+  it("a tar of anything but a checkpoint: maps, memparse and crit x name it, not the directory it was unpacked in", () => {
+    const other = join(work, "other.tar");
+    expect(spawnSync("tar", ["cf", other, "-C", REPO_ROOT, "package.json"]).status).toBe(0);
+    for (const [bin, args] of [["crtool", ["maps", other]], ["crtool", ["memparse", other]], ["crit", ["x", other, "fds"]]] as const) {
+      const r = runCli(bin, [...args]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`${bin}: ${other}: no checkpoint images in it (a container checkpoint has them under checkpoint/)\n`);
+    }
+    rmSync(other);
+  });
+
   const TAR_NAMES = "crtool writes tar archives, named .tar, .tar.gz (.tgz) or .tar.zst (.tzst), not";
   it.each([
     ["another format's name", "ckpt.zip", () => `${TAR_NAMES} .zip`],
