@@ -68,6 +68,19 @@ function findExecutable(name: string, path = process.env.PATH ?? "/usr/local/bin
   return undefined;
 }
 
+/** Why `name` cannot be run, as execvp would fail on it: a path is looked at; a bare name was in no PATH directory. */
+function whyNotRunnable(name: string): string {
+  if (!name.includes("/")) return "no such command";
+  try {
+    const st = statSync(name);
+    if (st.isDirectory()) return "is a directory";
+    if (!st.isFile()) return "not a regular file";
+    return "not executable (permission denied)";
+  } catch {
+    return "no such file";
+  }
+}
+
 /** A set-ID executable and no root: an unprivileged tracer makes its exec drop the privilege. */
 function setIdWithoutRoot(path: string): boolean {
   if (process.getuid?.() === 0) return false;
@@ -91,7 +104,7 @@ export async function launch(plan: LaunchPlan): Promise<ChildProcess> {
   const { spawn } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
   const [name, ...args] = plan.command;
   const found = findExecutable(name, plan.env.PATH);
-  if (!found) throw new LaunchError(`cannot run ${name}: no such command`);
+  if (!found) throw new LaunchError(`cannot run ${name}: ${whyNotRunnable(name)}`);
   const needsFixes = plan.cloexec.length > 0 || plan.epollItems.length > 0;
   const untraceable = !remoteSyscallsSupported()
     ? `this architecture (${process.arch}) has no implementation of system calls in another process`

@@ -116,6 +116,19 @@ describe.skipIf(!IS_ROOT)("crtool restore", () => {
     cleanups.push(() => spawnSync("umount", [bpffs]));
   }, 60_000);
 
+  it("a command that cannot run is refused saying why", () => {
+    for (const [cmd, why] of [
+      ["no-such-command-here", "no such command"],
+      ["/nonexistent/cmd", "no such file"],
+      [REPO_ROOT, "is a directory"],
+      [join(REPO_ROOT, "package.json"), "not executable (permission denied)"],
+    ]) {
+      const r = runCli("crtool", ["restore", "-D", dumpDir, "--", cmd]);
+      expect(r.status, cmd).toBe(1);
+      expect(r.stderr).toBe(`crtool: cannot run ${cmd}: ${why}\n`);
+    }
+  });
+
   it("every map type comes back identical, at its fd number, with --verify", () => {
     const r = restoreAndSnapshot(dumpDir, maps.map((m) => m.fd), ["--verify"]);
     expect(r.status, r.stderr).toBe(0);
