@@ -18,7 +18,7 @@ import { pipeline } from "node:stream/promises";
 import { Readable, type Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import tar from "tar-stream";
-import { IoError, NotSupportedError } from "../images/errors.js";
+import { CrtoolError, IoError, NotSupportedError } from "../images/errors.js";
 import { onTerminate } from "./terminate.js";
 import { fsReason } from "./fs-reason.js";
 
@@ -288,6 +288,20 @@ export interface CheckpointDir {
   dir: string;
   /** Removes the unpacked copy (nothing for a directory). */
   cleanup(): void;
+  /**
+   * An error about the unpacked copy, said of the archive the user gave
+   * ("ckpt.tar:files.img, offset 0: ..."), not of crtool's private
+   * directory; anything else as it is.
+   */
+  named(e: unknown): unknown;
+}
+
+/** `e` (a crtool error) with every mention of the private directory `dir` put as `shown`. */
+function namedAfter(e: unknown, dir: string, shown: string): unknown {
+  if (!(e instanceof CrtoolError) || !e.message.includes(dir)) return e;
+  const swap = (text: string) => text.split(`${dir}/`).join(`${shown}:`).split(dir).join(shown);
+  const copy = Object.create(Object.getPrototypeOf(e) as object) as CrtoolError;
+  return Object.assign(copy, e, { message: swap(e.message), reason: swap(e.reason), location: { ...e.location, ...(e.location.file !== undefined ? { file: swap(e.location.file) } : {}) } });
 }
 
 /**
@@ -304,7 +318,7 @@ export async function openCheckpoint(path: string, opts: ExtractOptions = {}): P
       const code = (e as NodeJS.ErrnoException).code;
       throw new IoError(`${path}: ${code === "ENOENT" || code === "ENOTDIR" ? "no such directory or archive" : fsReason(e)}`);
     }
-    if (st.isDirectory()) return { dir: path, cleanup: () => {} };
+    if (st.isDirectory()) return { dir: path, cleanup: () => {}, named: (e) => e };
   }
   const tmp = mkdtempSync(join(tmpdir(), "crtool-archive-"));
   const remove = () => rmSync(tmp, { recursive: true, force: true });
@@ -320,7 +334,8 @@ export async function openCheckpoint(path: string, opts: ExtractOptions = {}): P
     cleanup();
     throw e;
   }
-  return { dir: join(tmp, "dump"), cleanup };
+  const dir = join(tmp, "dump");
+  return { dir, cleanup, named: (e) => namedAfter(e, dir, path === "-" ? "<stdin>" : path) };
 }
 
 /**

@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../helpers/fixtures.js";
+import { FIXTURES, HAVE_FIXTURES, REPO_ROOT } from "../helpers/fixtures.js";
 import { runCli } from "../helpers/run-cli.js";
 import { IS_ROOT } from "../kernel/helpers.js";
 import { HAVE_DIST, startHolder, u32hex, u64hex, type Holder } from "../bpf/harness.js";
@@ -144,6 +144,28 @@ describe.skipIf(!HAVE_DIST)("dump --archive: a target refused before the dump", 
       expect(r.stderr).toBe(`${bin}: ${other}: no checkpoint images in it (a container checkpoint has them under checkpoint/)\n`);
     }
     rmSync(other);
+  });
+
+  it.skipIf(!HAVE_FIXTURES)("a damaged image inside an archive is named as ARCHIVE:IMAGE, and crit x prints nothing before its error", () => {
+    const images = join(work, "images");
+    cpSync(join(FIXTURES, "bpf-basic", "images"), images, { recursive: true });
+    writeFileSync(join(images, "files.img"), "garbage!");
+    const damaged = join(work, "damaged.tar");
+    expect(spawnSync("tar", ["cf", damaged, "-C", images, ...readdirSync(images)]).status).toBe(0);
+    const WHY = "files.img, offset 0: unknown magic 0x62726167; expected a CRIU image header (maybe this is an image with raw data, like pages-*.img?)";
+    for (const [bin, args] of [["crtool", ["maps", damaged]], ["crit", ["x", damaged, "fds"]]] as const) {
+      const r = runCli(bin, [...args]);
+      expect(r.status).toBe(1);
+      expect(r.stdout.length).toBe(0);
+      expect(r.stderr).toBe(`${bin}: ${damaged}:${WHY}\n`);
+    }
+    // The same directory read as it is: its own path, and nothing on stdout either (crit takes such a files.img for none).
+    const r = runCli("crit", ["x", images, "fds"]);
+    expect(r.status).toBe(1);
+    expect(r.stdout.length).toBe(0);
+    expect(r.stderr).toBe(`crit: ${join(images, WHY)}\n`);
+    rmSync(images, { recursive: true });
+    rmSync(damaged);
   });
 
   const TAR_NAMES = "crtool writes tar archives, named .tar, .tar.gz (.tgz) or .tar.zst (.tzst), not";

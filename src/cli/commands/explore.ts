@@ -14,6 +14,8 @@ export async function exploreCommand(path: string, what: ExplorerName): Promise<
   const cp = await openCheckpoint(path, { containers: true });
   try {
     await exploreDir(cp.dir, path, what);
+  } catch (e) {
+    throw cp.named(e);
   } finally {
     cp.cleanup();
   }
@@ -38,6 +40,8 @@ async function exploreDir(dir: string, shown: string, what: ExplorerName): Promi
     },
   )
     .catch((e: unknown) => {
+      // What was not written yet is dropped: an error is the whole answer, not its last line.
+      out = "";
       throw e instanceof CrtoolError && e.location.file === undefined ? e.withLocation({ file: shown }) : e;
     })
     .finally(() => process.stdout.write(out));

@@ -71,7 +71,7 @@ export async function mapsCommand(path: string, flags: MapsFlags): Promise<void>
     await showMaps(cp.dir, flags);
   } catch (e) {
     // An archive is unpacked elsewhere: the error names what the user gave.
-    throw e instanceof NotInCheckpointError ? e.withLocation({ file: path }) : e;
+    throw e instanceof NotInCheckpointError ? e.withLocation({ file: path }) : cp.named(e);
   } finally {
     cp.cleanup();
   }
@@ -187,6 +187,8 @@ export async function mapsDiffCommand(a: string, b: string, flags: { json?: bool
       const cb = await openCheckpoint(b, { containers: true });
       try {
         d = await diffDumps(ca.dir, cb.dir);
+      } catch (e) {
+        throw ca.named(cb.named(e));
       } finally {
         cb.cleanup();
       }

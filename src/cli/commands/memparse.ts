@@ -132,7 +132,7 @@ export async function memparseCommand(path: string, flags: MemparseFlags): Promi
     await out.commit();
   } catch (e) {
     await out?.abort();
-    throw e;
+    throw cp.named(e);
   } finally {
     cp.cleanup();
   }

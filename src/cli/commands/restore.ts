@@ -46,6 +46,8 @@ export async function restoreCommand(command: string[], flags: RestoreFlags): Pr
   const cp = await openCheckpoint(flags.archive);
   try {
     await restoreFrom(command, flags, cp.dir, flags.archive === "-" ? "<stdin>" : flags.archive);
+  } catch (e) {
+    throw cp.named(e);
   } finally {
     cp.cleanup();
   }

@@ -55,14 +55,14 @@ export class FileNames {
 
   constructor(private readonly load: ImageLoader) {}
 
+  /**
+   * files.img's entries; none when the dump has no files.img (older CRIU
+   * dumps keep files in per-type images), as crit. crit also takes a
+   * files.img it cannot read for none, and prints "unknown path" for every
+   * fd: a damaged image is an error here (docs/COMPAT.md).
+   */
   private async filesImg(): Promise<Msg[]> {
-    if (this.files === null) {
-      try {
-        this.files = (await this.load("files.img")) ?? [];
-      } catch {
-        this.files = [];
-      }
-    }
+    if (this.files === null) this.files = (await this.load("files.img")) ?? [];
     return this.files ?? [];
   }
 
