@@ -32,6 +32,21 @@ export class DumpImages {
     }
   }
 
+  /**
+   * The dump in `dir`, once its inventory.img reads as one: a damaged one
+   * (or another image under its name) would otherwise pass for an empty
+   * dump of pinned objects, the dump that holds nothing else.
+   */
+  static async open(dir: string, memory?: Readonly<Record<string, Uint8Array>>): Promise<DumpImages> {
+    const images = new DumpImages(dir, memory);
+    const inventory = await images.open("inventory.img");
+    if (inventory && inventory.reader.magic !== "INVENTORY") {
+      throw new ImageFormatError(`${inventory.path}: not an inventory image (its magic is ${inventory.reader.magic})`);
+    }
+    if (inventory) await images.load("inventory.img");
+    return images;
+  }
+
   private bytes(name: string): Uint8Array | undefined {
     if (this.memory) return this.memory[name];
     const path = join(this.dir, name);

@@ -46,7 +46,7 @@ export interface MapsFilter {
 
 /** The maps of the dump in DIR, process by process in fd order, then maps only other maps hold. */
 export async function dumpedMaps(dir: string, filter: MapsFilter = {}): Promise<{ maps: DumpedMap[]; all: DumpedMap[]; dataPath?: string }> {
-  const images = new DumpImages(dir);
+  const images = await DumpImages.open(dir);
   const records = await MapRecords.load({ loadImage: (n) => images.load(n) });
   const index = await MapDataIndex.read({ openImage: (n) => images.open(n) });
   const btfs = new Map<number, BtfDumper | undefined>();

@@ -40,7 +40,7 @@ function num(v: unknown): number {
 
 /** Every process of the dump with its present pages (runs in address order as CRIU wrote them). */
 export async function dumpedMemory(dir: string): Promise<ProcessMemory[]> {
-  const images = new DumpImages(dir);
+  const images = await DumpImages.open(dir);
   const out: ProcessMemory[] = [];
   for (const p of await images.processes()) {
     const pid = p.pid as number;

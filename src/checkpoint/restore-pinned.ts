@@ -35,7 +35,7 @@ class PinUsageError extends CrtoolError {
 export async function restorePinned(req: PinnedRestoreRequest): Promise<RestoreSummary> {
   const started = monotonicMs();
   if (!req.recorded && req.bpffsDir === undefined) throw new PinUsageError("--pin needs a bpffs directory (or use --pin-recorded)");
-  const images = new DumpImages(req.dir);
+  const images = await DumpImages.open(req.dir);
   const r = new Restore({ ...req, restoreStdio: false }, images, 0, await images.files());
   const unregister = onTerminate(() => r.rollback());
   try {

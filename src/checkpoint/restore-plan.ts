@@ -37,7 +37,7 @@ export interface PlanOptions extends RestoreOptions {
 }
 
 export async function planRestore(dir: string, opts: PlanOptions): Promise<RestorePlan> {
-  const images = new DumpImages(dir, opts.memory);
+  const images = await DumpImages.open(dir, opts.memory);
   const pinMode = opts.pin !== undefined || !!opts.pinRecorded;
   const processes = await images.load("pstree.img");
   let pid: number | undefined;

@@ -245,7 +245,7 @@ const TASK_DEAD = 2;
 
 /** Re-creates the fd table of a dumped process in crtool; the caller hands it over or rolls it back. */
 export async function restoreTable(req: RestoreRequest): Promise<RestoredTable> {
-  const images = new DumpImages(req.dir);
+  const images = await DumpImages.open(req.dir);
   const pid = await choosePid(images, req);
   const table = await images.fdTable(pid);
   const r = new Restore(req, images, pid, await images.files());

@@ -6,7 +6,7 @@
  * empty table. On CRIU 4.2's dump of a process holding three maps.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../helpers/run-cli.js";
@@ -50,5 +50,26 @@ describe.skipIf(!HAVE_FIXTURES || !HAVE_DIST)("restoring a zombie's fds", () => 
     const r = runCli("crtool", ["restore", "-D", dir, "--pid", "32347", "--", "true"]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`crtool: ${dir}: process 32347 had exited when it was dumped (a zombie): it has no fds to restore\n`);
+  });
+});
+
+/** inventory.img damaged, or another image under its name: the dump is not taken for an empty one. */
+describe.skipIf(!HAVE_FIXTURES || !HAVE_DIST)("a dump whose inventory.img is not one", () => {
+  const work = mkdtempSync(join(tmpdir(), "crtool-inventory-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it.each([
+    ["zeros", Buffer.alloc(10), "inventory.img, offset 0: unknown magic 0x0; expected a CRIU image header (maybe this is an image with raw data, like pages-*.img?)"],
+    ["another image", readFileSync(join(FIXTURES, "bpf-basic", "images", "pstree.img")), "inventory.img: not an inventory image (its magic is PSTREE)"],
+  ])("%s: maps and restore say so", (name, bytes, why) => {
+    const dir = join(work, name);
+    mkdirSync(dir);
+    writeFileSync(join(dir, "inventory.img"), bytes);
+    for (const args of [["maps", dir], ["restore", "-D", dir, "--pin", join(work, "pins")]]) {
+      const r = runCli("crtool", args);
+      expect(r.status).toBe(1);
+      expect(r.stdout.length).toBe(0);
+      expect(r.stderr).toBe(`crtool: ${join(dir, why)}\n`);
+    }
   });
 });
