@@ -38,17 +38,24 @@ export class DumpDir {
     this.unregister = onTerminate(() => this.removeTemp());
   }
 
-  /** Checks the target, removes stale temporary directories, creates ours (0700). */
-  static prepare(target: string): DumpDir {
+  /** Throws what prepare() would refuse `target` for, creating nothing (a caller with work to do before the dump checks first). */
+  static check(target: string): void {
     const final = resolve(target);
     const parent = dirname(final);
-    const name = basename(final);
     if (!statIfThere(parent, (why) => new IoError(`${parent}: ${why}`))) throw new IoError(`${parent}: no such directory (the dump directory's parent must exist)`);
     const there = statIfThere(final, (why) => new IoError(`${target}: ${why}`));
     if (there) {
       if (!there.isDirectory()) throw new IoError(`${target}: exists and is not a directory`);
       if (readdirSync(final).length > 0) throw new IoError(`${target}: directory is not empty; refusing to dump over it`);
     }
+  }
+
+  /** Checks the target, removes stale temporary directories, creates ours (0700). */
+  static prepare(target: string): DumpDir {
+    DumpDir.check(target);
+    const final = resolve(target);
+    const parent = dirname(final);
+    const name = basename(final);
     let siblings: string[] = [];
     try {
       siblings = readdirSync(parent);

@@ -10,6 +10,7 @@ import { CrtoolError } from "../images/errors.js";
 import { decodeImage } from "../images/index.js";
 import { mapTypeName } from "../kernel/index.js";
 import { dump } from "../checkpoint/dump.js";
+import { DumpDir } from "../checkpoint/dump-dir.js";
 import { execWithTable, restoreTable } from "../checkpoint/restore.js";
 import { close, grabFd } from "../kernel/index.js";
 import { compareSnapshots, snapshotMap, type MapSnapshot } from "./map-snapshot.js";
@@ -130,6 +131,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   if (process.getuid?.() !== 0) {
     throw new PrivilegeError("crtool demo needs root: it creates BPF maps (CAP_BPF) and freezes a process to read it (CAP_SYS_PTRACE); run it with sudo");
   }
+  // -D DIR that the dump would refuse: said before a workload is started for nothing.
+  if (opts.dir !== undefined) DumpDir.check(opts.dir);
   const base = mkdtempSync(join(tmpdir(), "crtool-demo-"));
   const dir = opts.dir ?? join(base, "checkpoint");
   let workload: Workload | undefined;

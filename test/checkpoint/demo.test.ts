@@ -1,6 +1,8 @@
 /** `crtool demo` (npm run demo): the README's main job. */
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/fixtures.js";
 import { runCli } from "../helpers/run-cli.js";
@@ -24,5 +26,20 @@ describe("crtool demo", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/needs root.*CAP_BPF.*CAP_SYS_PTRACE/);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it.skipIf(!IS_ROOT)("-D that a dump would refuse: one line before any workload starts", () => {
+    const work = mkdtempSync(join(tmpdir(), "crtool-demo-dir-"));
+    try {
+      const full = join(work, "full");
+      mkdirSync(full);
+      writeFileSync(join(full, "keep"), "x");
+      const r = runCli("crtool", ["demo", "-D", full]);
+      expect(r.status).toBe(1);
+      expect(r.stdout.toString()).toBe("");
+      expect(r.stderr).toBe(`crtool: ${full}: directory is not empty; refusing to dump over it\n`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
