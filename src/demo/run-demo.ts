@@ -86,8 +86,8 @@ async function mapsInImages(dir: string, pid: number): Promise<DemoRow[]> {
 
 
 export interface DemoOptions {
+  /** Where the checkpoint goes, and stays (default: a private directory, removed with the rest). */
   dir?: string;
-  keep?: boolean;
   out?: (text: string) => void;
 }
 
@@ -168,6 +168,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     return { rows, verdicts, pipe: found.pipe };
   } finally {
     if (workload && workload.child.exitCode === null && workload.child.signalCode === null) workload.child.kill("SIGKILL");
-    rmSync(opts.keep ? join(base, "workload.json") : base, { recursive: true, force: true });
+    // The private directory holds the workload's and the verifier's files (and the checkpoint unless -D): all of it goes.
+    rmSync(base, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 /** `crtool demo` (npm run demo): the README's main job. */
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/fixtures.js";
@@ -42,4 +42,19 @@ describe("crtool demo", () => {
       rmSync(work, { recursive: true, force: true });
     }
   });
+
+  it.skipIf(!IS_ROOT)("-D DIR keeps the checkpoint there and leaves nothing else behind", () => {
+    const work = mkdtempSync(join(tmpdir(), "crtool-demo-keep-"));
+    try {
+      const tmp = join(work, "tmp");
+      mkdirSync(tmp);
+      const dir = join(work, "ckpt");
+      const r = spawnSync(process.execPath, [join(REPO_ROOT, "dist/cli/crtool.js"), "demo", "-D", dir], { encoding: "utf8", env: { ...process.env, TMPDIR: tmp } });
+      expect(r.status, r.stderr).toBe(0);
+      expect(readdirSync(dir)).toContain("bpfmap-data.img");
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -8,6 +8,6 @@ export function registerDemo(program: Command): void {
     .option("-D, --images-dir <dir>", "keep the checkpoint in this directory (default: a temporary one, removed)")
     .action(async (opts: { imagesDir?: string }) => {
       const { runDemo } = await import("../../demo/run-demo.js");
-      await runDemo({ dir: opts.imagesDir, keep: !!opts.imagesDir });
+      await runDemo({ dir: opts.imagesDir });
     });
 }
