@@ -58,19 +58,16 @@ export function onCpu<T>(cpu: number, fn: () => T): T {
  * meanwhile), `fn` runs where the thread is. Whether it was held.
  */
 export function tryOnCpu(cpu: number, fn: () => void): boolean {
-  let before: number[];
+  let held = false;
   try {
-    before = threadCpus();
-    setThreadCpus([cpu]);
+    onCpu(cpu, () => {
+      held = true;
+      fn();
+    });
   } catch (e) {
-    if (!(e instanceof SyscallError)) throw e;
+    // Only a refusal to hold the thread is taken here: fn's own errors, and one putting the thread back, go on.
+    if (held || !(e instanceof SyscallError)) throw e;
     fn();
-    return false;
   }
-  try {
-    fn();
-  } finally {
-    setThreadCpus(before);
-  }
-  return true;
+  return held;
 }
