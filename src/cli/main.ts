@@ -3,7 +3,6 @@
  * can cause, exit code 1; a stack trace only for crtool's own bugs and only
  * when CRTOOL_DEBUG is set.
  */
-import type { Command } from "commander";
 import { CrtoolError } from "../images/errors.js";
 import { checkHooks } from "../debug/hooks.js";
 import { writeStderr, writeStdout } from "../io/output.js";
@@ -71,13 +70,9 @@ function whenStdoutUsed(use: (stdout: NodeJS.WriteStream) => void): void {
   });
 }
 
-export function runProgram(prog: string, program: Command, argv: string[]): Promise<void> {
-  return runAction(prog, () => program.parseAsync(argv));
-}
-
 /**
- * Runs one command's work as runProgram runs a parsed command line: the
- * same checks first, the same one-line errors, the same exit.
+ * Runs a bin's work (a commander program's parse, or a command read without
+ * commander): the test hooks checked first, one-line errors, then the exit.
  */
 export async function runAction(prog: string, action: () => Promise<unknown>): Promise<void> {
   whenStdoutUsed((stdout) =>
