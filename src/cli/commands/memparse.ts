@@ -89,7 +89,7 @@ function* search(mem: ProcessMemory, memoryChunks: Chunks, pattern: string | Reg
 }
 
 /** `work`'s result; an error of it that names no file, named after the checkpoint the user gave (an archive is unpacked elsewhere). */
-async function named<T>(path: string, work: Promise<T>): Promise<T> {
+async function locatedAt<T>(path: string, work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (e) {
@@ -115,7 +115,7 @@ export async function memparseCommand(path: string, flags: MemparseFlags): Promi
     // What is asked for is found before anything is written: a directory that is no dump, or a process it
     // does not hold, prints its one line of error and nothing else (not a table's header first).
     const processes = flags.pid === undefined ? await dumpedMemory(cp.dir) : undefined;
-    const mem = flags.pid === undefined ? undefined : await named(path, processMemory(cp.dir, flags.pid));
+    const mem = flags.pid === undefined ? undefined : await locatedAt(path, processMemory(cp.dir, flags.pid));
     out = await openOutput(flags.out);
     const write = (line: string) => out!.write(line + "\n");
     if (processes) {
