@@ -2,17 +2,20 @@
  * Reading a dump directory back: its images by name, cached, with the
  * fd table of each process and the files.img entries by id.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ImageReader } from "../images/image-reader.js";
 import { IoError, ImageFormatError, CrtoolError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
 import { openImage as openImageFile } from "../io/input.js";
-import { fsReason } from "../io/fs-reason.js";
+import { statIfThere } from "../io/fs-reason.js";
+import type { MagicName } from "../images/magic.js";
 import type { LoadedEntry } from "../contract/restore-context.js";
 
 export class DumpImages {
   private readonly cache = new Map<string, LoadedEntry[] | undefined>();
+  /** The magic of each image load() read. */
+  private readonly magics = new Map<string, MagicName>();
   private filesById: Map<number, ImageMessage> | undefined;
 
   /**
@@ -21,15 +24,10 @@ export class DumpImages {
    */
   constructor(readonly dir: string, private readonly memory?: Readonly<Record<string, Uint8Array>>) {
     if (memory) return;
-    // existsSync says false for what cannot be looked at, too: a directory of root's is not "no dump" to another user.
-    try {
-      statSync(join(dir, "inventory.img"));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "ENOENT" && code !== "ENOTDIR") throw new IoError(`${dir}: ${fsReason(e)}`);
-      if (!existsSync(dir)) throw new IoError(`${dir}: no such directory`);
-      throw new IoError(`${dir}: not a dump directory (no inventory.img)`);
-    }
+    // Not existsSync, which says false for what cannot be looked at too: a directory of root's is not "no dump" to another user.
+    if (statIfThere(join(dir, "inventory.img"), (why) => new IoError(`${dir}: ${why}`))) return;
+    if (!existsSync(dir)) throw new IoError(`${dir}: no such directory`);
+    throw new IoError(`${dir}: not a dump directory (no inventory.img)`);
   }
 
   /**
@@ -39,11 +37,8 @@ export class DumpImages {
    */
   static async open(dir: string, memory?: Readonly<Record<string, Uint8Array>>): Promise<DumpImages> {
     const images = new DumpImages(dir, memory);
-    const inventory = await images.open("inventory.img");
-    if (inventory && inventory.reader.magic !== "INVENTORY") {
-      throw new ImageFormatError(`${inventory.path}: not an inventory image (its magic is ${inventory.reader.magic})`);
-    }
-    if (inventory) await images.load("inventory.img");
+    const magic = (await images.load("inventory.img")) && images.magics.get("inventory.img");
+    if (magic && magic !== "INVENTORY") throw new ImageFormatError(`${join(dir, "inventory.img")}: not an inventory image (its magic is ${magic})`);
     return images;
   }
 
@@ -61,6 +56,7 @@ export class DumpImages {
     if (bytes) {
       try {
         const reader = await ImageReader.open(bytes, { name: path });
+        this.magics.set(name, reader.magic);
         entries = [];
         for await (const e of reader.entries()) entries.push(e);
       } catch (e) {
