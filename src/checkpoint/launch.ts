@@ -19,6 +19,7 @@ import { createRequire } from "node:module";
 import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { CrtoolError } from "../images/errors.js";
+import { fsReason } from "../io/fs-reason.js";
 import { faultPoint, plainPath } from "../debug/hooks.js";
 import { F_SETFD, FD_CLOEXEC, RemoteSyscalls, check, catchExec, isErrno, remoteSyscallsSupported, syscallNumbers, waitSelfStopped } from "../kernel/index.js";
 
@@ -71,14 +72,16 @@ function findExecutable(name: string, path = process.env.PATH ?? "/usr/local/bin
 /** Why `name` cannot be run, as execvp would fail on it: a path is looked at; a bare name was in no PATH directory. */
 function whyNotRunnable(name: string): string {
   if (!name.includes("/")) return "no such command";
+  let st;
   try {
-    const st = statSync(name);
-    if (st.isDirectory()) return "is a directory";
-    if (!st.isFile()) return "not a regular file";
-    return "not executable (permission denied)";
-  } catch {
-    return "no such file";
+    st = statSync(name);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? "no such file" : fsReason(e);
   }
+  if (st.isDirectory()) return "is a directory";
+  if (!st.isFile()) return "not a regular file";
+  return "not executable (permission denied)";
 }
 
 /** A set-ID executable and no root: an unprivileged tracer makes its exec drop the privilege. */

@@ -20,7 +20,7 @@ import { createGunzip, createGzip } from "node:zlib";
 import tar from "tar-stream";
 import { CrtoolError, IoError, NotSupportedError } from "../images/errors.js";
 import { onTerminate } from "./terminate.js";
-import { fsReason } from "./fs-reason.js";
+import { statIfThere } from "./fs-reason.js";
 
 /** The manifest's member name (last in the archive). */
 export const MANIFEST = "crtool-archive.json";
@@ -57,14 +57,11 @@ export function checkArchiveTarget(path: string): Compression {
   if (foreign) {
     throw new NotSupportedError(`${path}: crtool writes tar archives, named .tar, .tar.gz (.tgz) or .tar.zst (.tzst), not ${foreign[0]}`);
   }
-  let st;
-  try {
-    st = statSync(dirname(path));
-  } catch {
-    throw new IoError(`${path}: no such directory: ${dirname(path)}`);
-  }
-  if (!st.isDirectory()) throw new IoError(`${path}: not a directory: ${dirname(path)}`);
-  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new IoError(`${path}: is a directory, not an archive file`);
+  const unreadable = (why: string) => new IoError(`${path}: ${why}`);
+  const parent = statIfThere(dirname(path), unreadable);
+  if (!parent) throw new IoError(`${path}: no such directory: ${dirname(path)}`);
+  if (!parent.isDirectory()) throw new IoError(`${path}: not a directory: ${dirname(path)}`);
+  if (statIfThere(path, unreadable)?.isDirectory()) throw new IoError(`${path}: is a directory, not an archive file`);
   if (compression === "zstd" && spawnSync("zstd", ["--version"], { stdio: "ignore" }).error) {
     throw new NotSupportedError(`${path}: zstd archives need the zstd program (Debian: apt-get install zstd)`);
   }
@@ -311,13 +308,8 @@ function namedAfter(e: unknown, dir: string, shown: string): unknown {
  */
 export async function openCheckpoint(path: string, opts: ExtractOptions = {}): Promise<CheckpointDir> {
   if (path !== "-") {
-    let st;
-    try {
-      st = statSync(path);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new IoError(`${path}: ${code === "ENOENT" || code === "ENOTDIR" ? "no such directory or archive" : fsReason(e)}`);
-    }
+    const st = statIfThere(path, (why) => new IoError(`${path}: ${why}`));
+    if (!st) throw new IoError(`${path}: no such directory or archive`);
     if (st.isDirectory()) return { dir: path, cleanup: () => {}, named: (e) => e };
   }
   const tmp = mkdtempSync(join(tmpdir(), "crtool-archive-"));

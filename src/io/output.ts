@@ -9,7 +9,7 @@
 import { closeSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { IoError } from "../images/errors.js";
-import { fsReason } from "./fs-reason.js";
+import { fsReason, statIfThere } from "./fs-reason.js";
 import { exitAfterCleanup, onTerminate } from "./terminate.js";
 
 export interface Output {
@@ -99,7 +99,7 @@ class AtomicFileOutput implements Output {
     } catch (e) {
       // Said of the file asked for: the temporary name beside it is crtool's own business.
       const code = (e as NodeJS.ErrnoException).code;
-      if ((code === "ENOENT" || code === "ENOTDIR") && !statSync(dirname(target), { throwIfNoEntry: false })?.isDirectory()) {
+      if ((code === "ENOENT" || code === "ENOTDIR") && !statIfThere(dirname(target), (why) => new IoError(`${target}: ${why}`))?.isDirectory()) {
         throw new IoError(`${target}: no such directory: ${dirname(target)}`);
       }
       if (code === "ENOENT") throw new IoError(`${target}: cannot create a file in ${dirname(target)}`); // procfs, sysfs
