@@ -21,6 +21,8 @@ import { writeContents, type WrittenContents } from "./write-contents.js";
 import { CONTENTS_PREFETCH, type ContentsPrefetch, type ContentsWriter, type PrefetchedContents } from "./read/prefetch.js";
 import { criuFileEntry, fileEntryOf, type MapFileAttrs } from "./map-spec-image.js";
 import { captureSpec } from "./map-capture.js";
+import { isProgramTable, readProgramSlots } from "./program-table.js";
+import { describeSlots, slotsOfRecord } from "./program-slots-text.js";
 
 /** Who refers to a map: a process's fd, or a pin on a bpffs. */
 export type MapOwner = { pid: number; fd: number } | { pinPath: string };
@@ -64,6 +66,7 @@ export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: M
   const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};
   const stream = eventStreamOf(map.info.type);
   if (stream !== undefined) return fileEntryOf(spec, file, { ...pin, ...recordStream(map, stream, file.owner, ctx) });
+  if (isProgramTable(map.info.type)) return fileEntryOf(spec, file, { ...pin, ...recordProgramTable(map, file.owner, ctx) });
   const why = map.whyUnreadable();
   if (why !== undefined) {
     skipOrThrow(new MapNotSupportedError(describeOwner(file.owner), map.id, map.typeName, why), file.owner, ctx);
@@ -194,10 +197,24 @@ function recordStream(map: LiveMap, stream: string, owner: MapOwner, ctx: DumpCo
     }
   }
   if (ctx.firstTime("stream", map.id)) {
+    // Recorded, if without its records: a map of the dump, as the summary counts them.
+    ctx.stats.maps++;
     ctx.stats.streams.push({ owner: describeOwner(owner), mapId: map.id, name: map.info.name, type: map.typeName, what: stream, unreadBytes: unread === undefined ? undefined : Number(unread) });
     ctx.log(`BPF map ${map.id} (${map.typeName}) is ${stream}: recorded without its records${unread === undefined ? "" : ` (${unread} bytes unread)`}; restore re-creates it empty`);
   }
   return unread === undefined ? { event_stream: stream } : { event_stream: stream, unread_bytes: unread };
+}
+
+/** A program table's slots, by program id: the table is re-created empty for its application to fill (program-table.ts). */
+function recordProgramTable(map: LiveMap, owner: MapOwner, ctx: DumpContext): CrtoolBpfmapFileExt {
+  const slots = readProgramSlots(map);
+  if (ctx.firstTime("program-table", map.id)) {
+    ctx.stats.maps++;
+    const described = slotsOfRecord(slots);
+    ctx.stats.programTables.push({ owner: describeOwner(owner), mapId: map.id, name: map.info.name, maxEntries: map.maxEntries, slots: described });
+    ctx.log(`BPF map ${map.id} (${map.typeName}) is a program table: ${describeSlots(described, map.maxEntries)}; restore re-creates it empty`);
+  }
+  return { program_table: true, program_slots: slots };
 }
 
 function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContext): void {
@@ -282,6 +299,11 @@ async function dumpInnerMap(id: number, outer: LiveMap, owner: MapOwner, ctx: Du
     const stream = eventStreamOf(inner.info.type);
     if (stream !== undefined) {
       const ext = recordStream(inner, stream, owner, ctx);
+      if (spec) addRecord(ctx, fileEntryOf(spec, file(), { inner_of_map_id: outer.id, ...ext }));
+      return;
+    }
+    if (isProgramTable(inner.info.type)) {
+      const ext = recordProgramTable(inner, owner, ctx);
       if (spec) addRecord(ctx, fileEntryOf(spec, file(), { inner_of_map_id: outer.id, ...ext }));
       return;
     }

@@ -14,6 +14,7 @@ import {
   kcmp,
   mapCreate,
   mapLookupBatch,
+  mapLookupElem,
   mapTypeName,
   pidfdGetfd,
   pidfdOpen,
@@ -102,6 +103,17 @@ function probeMap(type: MapTypeName, keySize: number, valueSize: number, flags: 
   }
 }
 
+/** A program table: its slots are read as program ids (program-table.ts), and it is re-created empty. */
+function probeProgramTable(): string {
+  const fd = mapCreate({ mapType: "PROG_ARRAY", keySize: 4, valueSize: 4, maxEntries: 1 });
+  try {
+    mapLookupElem(fd, new Uint8Array(4), new Uint8Array(4));
+    return "yes, a program table: the programs of its slots recorded by id, re-created empty";
+  } finally {
+    close(fd);
+  }
+}
+
 function yamaScope(): string {
   try {
     return readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8").trim();
@@ -118,6 +130,7 @@ export function checkKernel(): CheckResult[] {
   }));
   for (const [type, k, v, f] of PROBES) results.push(attempt(`map ${type}`, false, () => probeMap(type, k, v, f)));
   for (const [type, k, v, n] of STREAMS) results.push(attempt(`map ${type}`, false, () => probeStream(type, k, v, n)));
+  results.push(attempt("map PROG_ARRAY", false, probeProgramTable));
   results.push(attempt("pidfd_getfd", true, () => {
     const p = pidfdOpen(process.pid);
     try {

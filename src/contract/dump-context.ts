@@ -80,6 +80,8 @@ export interface DumpStats {
   skipped: SkippedFile[];
   /** Event streams (ring buffers, perf event arrays): recorded without their records, re-created empty. */
   streams: StreamRecord[];
+  /** Program tables (PROG_ARRAY): the programs of their slots recorded by id, re-created empty. */
+  programTables: ProgramTableRecord[];
   /** BPF objects that are not maps (programs, links, BTF) and perf events: recorded ("pid 1 fd 3", `BPF program "x" (id 3, KPROBE)`). */
   objects: { where: string; what: string }[];
 }
@@ -92,7 +94,17 @@ export function whereSkipped(s: SkippedFile): string {
 }
 
 export function emptyStats(): DumpStats {
-  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [], streams: [], objects: [] };
+  return { processes: 0, threads: 0, fds: 0, fdsByKind: {}, maps: 0, mapEntries: 0, mapBytes: 0, skipped: [], streams: [], programTables: [], objects: [] };
+}
+
+export interface ProgramTableRecord {
+  /** Who held the map ("pid 12 fd 5", "pinned map /sys/fs/bpf/x"). */
+  owner: string;
+  mapId: number;
+  name: string;
+  maxEntries: number;
+  /** The filled slots: index, the program's id (and name) at dump time. */
+  slots: { index: number; progId: number; progName?: string }[];
 }
 
 export interface StreamRecord {

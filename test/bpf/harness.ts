@@ -41,8 +41,10 @@ export interface MapPlan {
   freeze?: boolean;
   fown?: boolean;
   sigOnly?: boolean;
-  extraFds?: ("byId" | "byIdRdonly" | "dup")[];
+  extraFds?: ("byId" | "byIdRdonly" | "byIdWronly" | "dup")[];
   close?: boolean;
+  /** PROG_ARRAY: slot index → name of a trivial program put there (see map-holder.mjs). */
+  programs?: Record<number, string>;
 }
 
 export interface HeldMap {

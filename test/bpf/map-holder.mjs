@@ -15,8 +15,10 @@ import { readFileSync } from "node:fs";
 //   btf?: true                              key type u32 (id 1), value type u64 (id 2)
 //   freeze?, fown?: true                    BPF_MAP_FREEZE; F_SETOWN(self) + F_SETSIG(SIGUSR1)
 //   sigOnly?: true                          F_SETSIG(SIGUSR1) alone (no owner)
-//   extraFds?: ["byId" | "byIdRdonly" | "dup", ...]
+//   extraFds?: ["byId" | "byIdRdonly" | "byIdWronly" | "dup", ...]
 //   close?: true                            close every fd of it once the plan is done (inner-only maps)
+//   programs?: {"<index>": "<name>", ...}   PROG_ARRAY: a program (`r0 = 0; exit`, a socket filter)
+//                                           named so in each slot; the table holds the only reference
 import * as k from "../../dist/kernel/index.js";
 
 const F_SETOWN = 8;
@@ -53,6 +55,15 @@ for (const m of plan.maps) {
     v.writeUInt32LE(made.get(name).fds[0]);
     k.mapUpdateElem(fd, hex(key), v);
   }
+  for (const [index, name] of Object.entries(m.programs ?? {})) {
+    const prog = k.progLoad({ progType: k.PROG_TYPE.SOCKET_FILTER, insns: k.RETURN_ZERO_INSNS, name });
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(Number(index));
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(prog);
+    k.mapUpdateElem(fd, key, value);
+    k.close(prog);
+  }
   if (m.freeze) k.mapFreeze(fd);
   if (m.fown) {
     k.fcntl(fd, F_SETOWN, process.pid);
@@ -63,6 +74,7 @@ for (const m of plan.maps) {
   for (const extra of m.extraFds ?? []) {
     if (extra === "byId") fds.push(k.mapGetFdById(id));
     else if (extra === "byIdRdonly") fds.push(k.mapGetFdById(id, k.BPF_F_RDONLY));
+    else if (extra === "byIdWronly") fds.push(k.mapGetFdById(id, k.BPF_F_WRONLY));
     else if (extra === "dup") fds.push(k.dup(fd));
     else throw new Error(`unknown extra fd ${extra}`);
   }

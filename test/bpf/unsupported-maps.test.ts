@@ -2,7 +2,8 @@
  * Maps whose contents cannot be dumped: a NotSupportedError that names the
  * process, fd, map id, type and reason; with skipUnsupported, the attributes
  * alone (no bpfmap-data entry) and a note in the stats. (Ring buffers and
- * perf event arrays are event streams, recorded without flags: event-streams.test.ts.)
+ * perf event arrays are event streams, recorded without flags: event-streams.test.ts;
+ * program tables too: program-tables.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -17,7 +18,7 @@ import { IS_ROOT } from "../kernel/helpers.js";
 import { HAVE_DIST, TestDump, elementsOf, startHolder, u32hex, type DecodedEntry, type Holder, type MapPlan } from "./harness.js";
 
 const PLAN: MapPlan[] = [
-  { name: "prog_array", type: "PROG_ARRAY", keySize: 4, valueSize: 4, maxEntries: 4 },
+  { name: "cgroup_array", type: "CGROUP_ARRAY", keySize: 4, valueSize: 4, maxEntries: 4 },
   { name: "bloom", type: "BLOOM_FILTER", keySize: 0, valueSize: 4, maxEntries: 16, push: [u32hex(5)] },
   { name: "frozen_queue", type: "QUEUE", keySize: 0, valueSize: 4, maxEntries: 4, push: [u32hex(1)], freeze: true },
   { name: "frozen_empty_q", type: "QUEUE", keySize: 0, valueSize: 4, maxEntries: 4, freeze: true },
@@ -26,7 +27,7 @@ const PLAN: MapPlan[] = [
 ];
 
 const UNSUPPORTED: [string, string, RegExp][] = [
-  ["prog_array", "PROG_ARRAY", /its values are program references the kernel cannot give back$/],
+  ["cgroup_array", "CGROUP_ARRAY", /its values are cgroup references the kernel cannot give back$/],
   ["bloom", "BLOOM_FILTER", /bloom filter can only be asked about values/],
   ["frozen_queue", "QUEUE", /it is frozen and not empty/],
 ];

@@ -35,6 +35,7 @@ describe.skipIf(!IS_ROOT)("crtool check", () => {
     // Event streams are recorded without their records; a ring buffer's unread bytes are read through mmap.
     expect(by.get("map RINGBUF")?.detail).toBe("yes, an event stream: recorded without its records (unread bytes counted), re-created empty");
     expect(by.get("map PERF_EVENT_ARRAY")?.detail).toBe("yes, an event stream: recorded without its events, re-created empty");
+    expect(by.get("map PROG_ARRAY")?.detail).toBe("yes, a program table: the programs of its slots recorded by id, re-created empty");
     expect(by.get("possible CPUs")?.detail).toBe(String(possibleCpus()));
     const usable = threadCpus();
     expect(by.get("CPUs restore may use")?.detail).toBe(

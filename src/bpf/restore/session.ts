@@ -33,6 +33,8 @@ import { perCpuListNote } from "./lru-cpu-shares.js";
 import { openMapFile } from "./open-file.js";
 import { mapRestoreOptions, type MapRestoreOptions } from "./options.js";
 import { PayloadFile } from "./payload-file.js";
+import { describeSlots, slotsOfRecord } from "../program-slots-text.js";
+import { isProgramTable } from "../program-table.js";
 import { valueLayoutFor, type ValueLayout } from "./per-cpu.js";
 import { MapRecords, recordOf, type MapRecord } from "./records.js";
 
@@ -242,8 +244,8 @@ export class MapRestoreSession {
   }
 
   /**
-   * Where the record's contents are. An event stream (`event_stream`) is
-   * re-created empty. A record whose contents were not dumped
+   * Where the record's contents are. An event stream (`event_stream`) and
+   * a program table (`program_table`, program-table.ts) are re-created empty. A record whose contents were not dumped
    * (`contents_skipped`, from dump --skip-unsupported) is restored empty only
    * with --skip-unsupported again.
    */
@@ -253,6 +255,15 @@ export class MapRestoreSession {
     if (stream !== undefined) {
       const unread = record.ext.unread_bytes;
       const emptied = `${stream}, re-created empty${unread ? ` (${unread} bytes unread at dump time were dropped)` : ""}`;
+      this.ctx.log(`${who} is ${emptied}`);
+      return { emptied };
+    }
+    if (record.ext.program_table) {
+      if (!isProgramTable(record.spec.mapType)) throw new MapRestoreError(`${who}: files.img marks it a program table, which only a PROG_ARRAY is (a damaged image)`);
+      const slots = slotsOfRecord(record.ext.program_slots ?? []);
+      // Empty when dumped: restored as it was.
+      if (slots.length === 0) return {};
+      const emptied = `a program table, re-created empty (${describeSlots(slots, record.spec.maxEntries)} when dumped; the application puts its programs back when it loads them)`;
       this.ctx.log(`${who} is ${emptied}`);
       return { emptied };
     }

@@ -11,6 +11,7 @@ import type { FreezerMode } from "../../checkpoint/freezer.js";
 import type { DumpSummary } from "../../checkpoint/dump.js";
 import { whereSkipped } from "../../contract/dump-context.js";
 import { byteSize } from "../../images/text/byte-size.js";
+import { describeSlots } from "../../bpf/program-slots-text.js";
 
 export interface DumpFlags {
   tree?: number;
@@ -40,6 +41,9 @@ export function humanSummary(s: DumpSummary, pinnedDir?: string, leftFrozen = fa
   for (const m of s.streams) {
     const unread = m.unreadBytes === undefined ? "" : `, ${m.unreadBytes} bytes unread`;
     lines.push(`  stream:   BPF map ${m.mapId}${m.name ? ` "${m.name}"` : ""} (${m.type}, ${m.owner}) is ${m.what}: recorded without its records${unread}; restore re-creates it empty`);
+  }
+  for (const t of s.programTables) {
+    lines.push(`  programs: BPF map ${t.mapId}${t.name ? ` "${t.name}"` : ""} (PROG_ARRAY, ${t.owner}) is a program table: ${describeSlots(t.slots, t.maxEntries)}; restore re-creates it empty for the application to fill`);
   }
   for (const k of s.skipped) lines.push(`  skipped:  ${whereSkipped(k)} (${k.kind}): ${k.why}`);
   if (leftFrozen && s.cgroup) lines.push(`  frozen:   ${s.cgroup} (thaw it with: echo 0 > ${s.cgroup}/cgroup.freeze)`);

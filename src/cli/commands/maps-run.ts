@@ -13,6 +13,7 @@ import { diffDumps, type DumpDiff, type MapDiff } from "../../checkpoint/maps-di
 import { jsonText, type Json, type JsonObject } from "../../images/btf/index.js";
 import { reportError } from "../main.js";
 import { openCheckpoint } from "../../io/archive.js";
+import { slotsOfRecord } from "../../bpf/program-slots-text.js";
 
 export interface MapsFlags {
   json?: boolean;
@@ -62,6 +63,7 @@ function header(m: DumpedMap): Record<string, unknown> {
   if (m.ext.event_stream !== undefined) h.event_stream = m.ext.event_stream;
   if (m.ext.unread_bytes !== undefined) h.unread_bytes = Number(m.ext.unread_bytes);
   if (m.ext.contents_skipped !== undefined) h.contents_skipped = m.ext.contents_skipped;
+  if (m.ext.program_table) h.program_slots = slotsOfRecord(m.ext.program_slots ?? []).map((x) => ({ index: x.index, prog_id: x.progId, ...(x.progName ? { prog_name: x.progName } : {}) }));
   return h;
 }
 
@@ -138,7 +140,7 @@ function table(maps: DumpedMap[]): string {
       String(s.keySize),
       String(s.valueSize),
       String(s.maxEntries),
-      m.data ? String(m.data.count) : m.ext.event_stream !== undefined ? `stream${m.ext.unread_bytes ? ` (${m.ext.unread_bytes} B unread)` : ""}` : "-",
+      m.data ? String(m.data.count) : m.ext.event_stream !== undefined ? `stream${m.ext.unread_bytes ? ` (${m.ext.unread_bytes} B unread)` : ""}` : m.ext.program_table ? `${m.ext.program_slots?.length ?? 0} programs` : "-",
       m.data ? String(m.data.keysBytes + m.data.valuesBytes) : "-",
       s.frozen ? "yes" : "no",
       flagNames(s.mapFlags).join("|") || "-",

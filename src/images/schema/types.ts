@@ -686,6 +686,20 @@ export interface CrtoolBpfProgEntry {
 /** The crtool_bpf_prog_entry message, with its interface. */
 export const CrtoolBpfProgEntrySchema: MessageHandle<CrtoolBpfProgEntry> = { typeName: "crtool_bpf_prog_entry" };
 
+/** crtool_bpf_prog_slot */
+export interface CrtoolBpfProgSlot {
+  /** field 1 */
+  index: number;
+  /** field 2 */
+  prog_id: number;
+  /** field 3 */
+  prog_name?: string | InvalidUtf8;
+  [UNKNOWN_FIELDS]?: UnknownField[];
+}
+
+/** The crtool_bpf_prog_slot message, with its interface. */
+export const CrtoolBpfProgSlotSchema: MessageHandle<CrtoolBpfProgSlot> = { typeName: "crtool_bpf_prog_slot" };
+
 /** crtool_bpfmap_data_ext */
 export interface CrtoolBpfmapDataExt {
   /** field 1000 */
@@ -724,6 +738,10 @@ export interface CrtoolBpfmapFileExt {
   event_stream?: string | InvalidUtf8;
   /** field 1012 */
   unread_bytes?: bigint;
+  /** field 1013 */
+  program_table?: boolean;
+  /** field 1014 */
+  program_slots?: CrtoolBpfProgSlot[];
   [UNKNOWN_FIELDS]?: UnknownField[];
 }
 
@@ -3768,6 +3786,7 @@ export interface MessageTypes {
   "creds_entry": CredsEntry;
   "crtool_bpf_link_entry": CrtoolBpfLinkEntry;
   "crtool_bpf_prog_entry": CrtoolBpfProgEntry;
+  "crtool_bpf_prog_slot": CrtoolBpfProgSlot;
   "crtool_bpfmap_data_ext": CrtoolBpfmapDataExt;
   "crtool_bpfmap_file_ext": CrtoolBpfmapFileExt;
   "crtool_bpfmap_template": CrtoolBpfmapTemplate;

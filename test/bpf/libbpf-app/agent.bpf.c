@@ -3,7 +3,8 @@
  * A small "agent" BPF object as real eBPF applications build them: BTF-defined
  * maps of the common types, global data in .data/.bss/.rodata, a map-in-map,
  * a ring buffer, a spin lock and a timer, one program attached with a uprobe
- * (a perf_event link) and one with a raw tracepoint (a bpf link).
+ * (a perf_event link) and one with a raw tracepoint (a bpf link), and a
+ * tail-call table (PROG_ARRAY) whose slot libbpf fills at load time.
  */
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
@@ -127,6 +128,18 @@ struct {
 	__uint(max_entries, 4096);
 } events SEC(".maps");
 
+/* A tail-call table, declared with its program as libbpf fills it when it loads the object. */
+int tail_count(void *ctx);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__array(values, int (void *));
+} jumps SEC(".maps") = {
+	.values = { [2] = (void *)&tail_count },
+};
+
 /* .data, .bss and .rodata: global variables. */
 __u64 total_calls = 5;
 __u32 last_arg;
@@ -151,6 +164,7 @@ int BPF_KPROBE(on_tick, int arg)
 	e->arg = arg;
 	e->total = total_calls;
 	bpf_ringbuf_submit(e, 0);
+	bpf_tail_call(ctx, &jumps, 2);
 	return 0;
 }
 
@@ -162,4 +176,16 @@ int on_free(void *ctx)
 	__u64 *c = bpf_map_lookup_elem(&counters, &key);
 
 	return c ? 0 : 1;
+}
+
+/* Reached only through jumps[2]: counts the ticks in counters[1]. */
+SEC("uprobe")
+int tail_count(void *ctx)
+{
+	__u32 key = 1;
+	__u64 *c = bpf_map_lookup_elem(&counters, &key);
+
+	if (c)
+		__sync_fetch_and_add(c, 1);
+	return 0;
 }

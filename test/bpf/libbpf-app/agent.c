@@ -293,6 +293,26 @@ static int reuse(const char *path, const char *dir)
 		       mine.id == pinned.id ? "reused" : "created");
 		close(pfd);
 	}
+	{
+		/* The restored table came back empty; libbpf filled its declared slot with its own new program. */
+		uint32_t slot = 2, id = 0;
+		struct bpf_prog_info info = {};
+		uint32_t len = sizeof(info);
+		int pfd;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(map_of(obj, "jumps")), &slot, &id))
+			die("lookup jumps[2]");
+		pfd = bpf_prog_get_fd_by_id(id);
+		if (pfd < 0 || bpf_obj_get_info_by_fd(pfd, &info, &len))
+			die("program in jumps[2]");
+		struct bpf_prog_info own = {};
+		uint32_t own_len = sizeof(own);
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(bpf_object__find_program_by_name(obj, "tail_count")), &own, &own_len))
+			die("tail_count info");
+		printf("jumps[2] %s %s\n", info.name, id == own.id ? "this loader's" : "another");
+		close(pfd);
+	}
 	printf("total_calls %llu\n", (unsigned long long)lookup_u64(internal_map(obj, ".data"), 8));
 	printf("last_arg %llu\n", (unsigned long long)lookup_u64(internal_map(obj, ".bss"), 4));
 	printf("multiplier %llu\n", (unsigned long long)lookup_u64(internal_map(obj, ".rodata"), 4));
@@ -303,6 +323,14 @@ static int reuse(const char *path, const char *dir)
 		bpf_link__destroy(tick);
 	}
 	printf("total_calls after a tick %llu\n", (unsigned long long)lookup_u64(internal_map(obj, ".data"), 8));
+	{
+		uint32_t key = 1;
+		uint64_t tails = 0;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(map_of(obj, "counters")), &key, &tails))
+			die("lookup counters[1]");
+		printf("tail calls after a tick %llu\n", (unsigned long long)tails);
+	}
 	fflush(stdout);
 	bpf_object__close(obj);
 	return 0;
