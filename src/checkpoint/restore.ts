@@ -9,7 +9,7 @@ import type { StdioOptions } from "node:child_process";
 import { constants } from "node:os";
 import { CrtoolError, NotSupportedError } from "../images/errors.js";
 import type { ImageMessage } from "../images/wire/message.js";
-import { close } from "../kernel/index.js";
+import { close, closeOnExecFrom } from "../kernel/index.js";
 import { kindOfEntry } from "../fds/index.js";
 import { FD_TYPE_NUMBERS, isRestorable, type FdTypeName, type RestorableFdKind } from "../contract/fd-kind.js";
 import { onTerminate } from "../io/terminate.js";
@@ -342,6 +342,10 @@ export async function execWithTable(
     if (epfd === undefined || table.fds.get(item.tfd) !== item.target) item.addFromCrtool();
     else epollItems.push({ epfd, tfd: item.tfd, events: item.events, data: item.data, addFromCrtool: item.addFromCrtool });
   }
+  // The command gets the restored table and nothing else: an fd crtool's own caller left open across
+  // exec would otherwise reach it (at a number the table leaves free, or above), where CRIU gives a
+  // restored process exactly its dumped fds. The command's own fds are placed by dup2, which clears the flag.
+  closeOnExecFrom(3);
   const child = await launch({
     command,
     stdio,

@@ -9,7 +9,8 @@
  * is here because Node's futimes takes seconds as a double and loses the
  * microseconds a ghost file's times are recorded in.
  */
-import { addressOf, cString, check, rawSyscall, rawSyscall6, stableBuffer, syscallNumbers } from "./libc.js";
+import { F_GETFD, F_SETFD, FD_CLOEXEC, addressOf, cString, check, rawSyscall, rawSyscall6, stableBuffer, syscallNumbers } from "./libc.js";
+import { listOpenFds } from "./fd-list.js";
 
 const nr = syscallNumbers;
 
@@ -174,4 +175,22 @@ export function futimens(fd: number, atimeNs: bigint, mtimeNs: bigint): void {
   writeTimespec(times, 0, atimeNs);
   writeTimespec(times, 16, mtimeNs);
   check(rawSyscall6(nr().utimensat, fd, 0, addressOf(times), 0), "utimensat", `fd ${fd}`);
+}
+
+const CLOSE_RANGE_CLOEXEC = 1 << 2;
+
+/**
+ * FD_CLOEXEC on every fd of this process numbered `first` or more: fds
+ * crtool was given open across exec (what its caller leaked) then stay out
+ * of a command it starts, whose fd table is the restored one. One
+ * close_range call (Linux 5.11), else fd by fd.
+ */
+export function closeOnExecFrom(first: number): void {
+  if (rawSyscall(nr().close_range, first, 0xffffffff, CLOSE_RANGE_CLOEXEC) === 0) return;
+  for (const fd of listOpenFds("self")) {
+    if (fd < first) continue;
+    const flags = rawSyscall(nr().fcntl, fd, F_GETFD, 0);
+    // Negative: closed since the listing (the listing's own directory fd).
+    if (flags >= 0 && (flags & FD_CLOEXEC) === 0) rawSyscall(nr().fcntl, fd, F_SETFD, flags | FD_CLOEXEC);
+  }
 }
