@@ -54,7 +54,7 @@ export async function restorePinned(req: PinnedRestoreRequest): Promise<RestoreS
       mode: "pin",
       fds: [],
       maps: mapSummaries(maps, (m) => pinOf.get(m)),
-      skipped: await pinnedObjectsLeftOut(r),
+      skipped: [...session.leftOut.map((l) => ({ where: `map "${l.spec.name}" (id ${l.spec.mapId} at dump time)`, kind: "BPFMAP", why: l.why })), ...(await pinnedObjectsLeftOut(r))],
       verified: req.verify,
       seconds: (monotonicMs() - started) / 1000,
     };

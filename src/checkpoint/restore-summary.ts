@@ -17,6 +17,8 @@ export interface RestoredMapSummary {
   pinPath?: string;
   /** Why it came back empty (an event stream; contents not dumped). */
   emptied?: string;
+  /** restore --upgrade-to: what changed from the dumped map to the new object's definition. */
+  upgraded?: string[];
 }
 
 export interface RestoreSummary {
@@ -40,6 +42,7 @@ export function mapSummaries(maps: readonly RestoredMap[], pinOf: (m: RestoredMa
     const pin = pinOf(m);
     if (pin !== undefined) s.pinPath = pin;
     if (m.emptied !== undefined) s.emptied = m.emptied;
+    if (m.upgraded && m.upgraded.length > 0) s.upgraded = [...m.upgraded];
     return s;
   });
 }
@@ -48,7 +51,8 @@ function mapLine(m: RestoredMapSummary): string {
   const name = m.name ? `"${m.name}" ` : "";
   const where = m.pinPath !== undefined ? `${m.pinPath}: ` : "";
   const empty = m.emptied !== undefined ? `, ${m.emptied}` : `, ${m.entries} entr${m.entries === 1 ? "y" : "ies"}`;
-  return `${where}map ${name}(${m.type}, id ${m.oldId} at dump time), now id ${m.newId}${empty}`;
+  const upgraded = m.upgraded ? `; upgraded: ${m.upgraded.join("; ")}` : "";
+  return `${where}map ${name}(${m.type}, id ${m.oldId} at dump time), now id ${m.newId}${empty}${upgraded}`;
 }
 
 /** The summary as lines of text. */

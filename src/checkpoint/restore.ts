@@ -139,7 +139,7 @@ export class Restore {
   constructor(readonly req: RestoreRequest, readonly images: DumpImages, readonly pid: number, readonly files: Map<number, ImageMessage>) {
     const log = req.log ?? (() => {});
     this.ctx = createRestoreContext({
-      options: { skipUnsupported: req.skipUnsupported, verbose: req.verbose, cpuMismatch: req.cpuMismatch },
+      options: { skipUnsupported: req.skipUnsupported, verbose: req.verbose, cpuMismatch: req.cpuMismatch, upgrade: req.upgrade },
       dir: req.dir,
       pid,
       loadImage: (name) => images.load(name),

@@ -16,6 +16,8 @@ export interface RestoreOptions {
    * and start the ones it has extra at zero.
    */
   cpuMismatch?: "error" | "truncate-or-zero-fill";
+  /** restore --upgrade-to: the maps as a new BPF object defines them (an UpgradeTarget of src/bpf/restore/upgrade.ts). */
+  upgrade?: unknown;
 }
 
 /** One entry of an image, with its payload if the image carries one. */

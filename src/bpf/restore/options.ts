@@ -5,6 +5,7 @@
 import { CPU_MISMATCH_POLICIES, type CpuMismatchPolicy } from "./per-cpu.js";
 import type { MapSpec } from "../map-spec.js";
 import { MapRestoreError } from "./errors.js";
+import { UpgradeTarget } from "./upgrade.js";
 
 export interface MapRestoreOptions {
   /**
@@ -18,6 +19,8 @@ export interface MapRestoreOptions {
    * template is taken from an inner map at dump time): this may supply one.
    */
   innerTemplate?: (outer: MapSpec) => MapSpec | undefined;
+  /** The maps as a new BPF object defines them (restore --upgrade-to). */
+  upgrade?: UpgradeTarget;
 }
 
 export const DEFAULT_MAP_RESTORE_OPTIONS: Readonly<MapRestoreOptions> = { cpuMismatch: "error" };
@@ -30,5 +33,6 @@ export function mapRestoreOptions(options: object): MapRestoreOptions {
     throw new MapRestoreError(`cpuMismatch must be one of ${CPU_MISMATCH_POLICIES.join(", ")}, not ${String(o.cpuMismatch)}`);
   }
   const innerTemplate = typeof o.innerTemplate === "function" ? (o.innerTemplate as MapRestoreOptions["innerTemplate"]) : undefined;
-  return { cpuMismatch: policy ?? "error", innerTemplate };
+  const upgrade = o.upgrade instanceof UpgradeTarget ? o.upgrade : undefined;
+  return { cpuMismatch: policy ?? "error", innerTemplate, upgrade };
 }

@@ -14,6 +14,7 @@ import type { MapSpec } from "../map-spec.js";
 import type { MapData } from "./data-index.js";
 import { describeMap } from "./describe.js";
 import { MapRestoreError, PossibleCpusMismatchError } from "./errors.js";
+import type { ValueMigration } from "../../images/btf/value-migration.js";
 
 export type CpuMismatchPolicy = "error" | "truncate-or-zero-fill";
 
@@ -29,6 +30,8 @@ export interface ValueLayout {
   slot: number;
   recordedCpus: number;
   currentCpus: number;
+  /** restore --upgrade-to: each recorded value (recordedStride bytes) moved into the new layout (kernelStride bytes). */
+  migration?: ValueMigration;
 }
 
 /** True when image values must be re-laid out before the kernel takes them. */
@@ -59,6 +62,11 @@ export function valueLayoutFor(spec: MapSpec, data: MapData, policy: CpuMismatch
  * CPUs both machines have, zeros for CPUs only this one has.
  */
 export function relayoutValues(from: Uint8Array, to: Uint8Array, count: number, l: ValueLayout): void {
+  if (l.migration) {
+    to.fill(0, 0, count * l.kernelStride);
+    for (let i = 0; i < count; i++) l.migration.convert(from, i * l.recordedStride, to, i * l.kernelStride);
+    return;
+  }
   const keep = Math.min(l.recordedCpus, l.currentCpus) * l.slot;
   for (let i = 0; i < count; i++) {
     const src = i * l.recordedStride;

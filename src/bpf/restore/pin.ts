@@ -30,7 +30,7 @@ export interface PinOptions {
 }
 
 /** What pinning needs of a map: its record and its id at dump time (a restored map, or a record in a dry run). */
-export type Pinnable = Pick<RestoredMap, "oldId" | "spec">;
+export type Pinnable = Pick<RestoredMap, "oldId" | "spec" | "recordedSpec">;
 
 export interface MapPin<M extends Pinnable = RestoredMap> {
   map: M;
@@ -70,7 +70,7 @@ export function pinPaths<M extends Pinnable>(dir: string | undefined, maps: read
 
 /** The map's BTF, parsed once per BTF id; undefined when it has none or it does not parse. */
 function btfOf(map: Pinnable, cache: Map<number, Btf | undefined>, blobOf: PinOptions["btfBlob"]): Btf | undefined {
-  const b = map.spec.btf;
+  const b = (map.recordedSpec ?? map.spec).btf;
   if (!b) return undefined;
   if (!cache.has(b.id)) {
     const blob = b.data ?? blobOf?.(b.id);
@@ -93,7 +93,8 @@ function btfOf(map: Pinnable, cache: Map<number, Btf | undefined>, blobOf: PinOp
  * map_<id at dump time>.
  */
 export function pinName(map: Pinnable, btf?: Btf): string {
-  const s = map.spec;
+  // Named as dumped (restore --upgrade-to changes a map's definition, not the name libbpf knows it by).
+  const s = map.recordedSpec ?? map.spec;
   const full = btf && s.btf ? libbpfMapName(btf, { name: s.name, mapType: s.mapType, maxEntries: s.maxEntries, keyTypeId: s.btf.keyTypeId, valueTypeId: s.btf.valueTypeId }) : undefined;
   const name = full ?? s.name;
   return name ? libbpfPinName(name) : `map_${map.oldId}`;

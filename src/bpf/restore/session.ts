@@ -34,6 +34,7 @@ import { openMapFile } from "./open-file.js";
 import { mapRestoreOptions, type MapRestoreOptions } from "./options.js";
 import { PayloadFile } from "./payload-file.js";
 import { describeSlots, slotsOfRecord } from "../program-slots-text.js";
+import { parseRecordedBtf, type MapUpgrade } from "./upgrade.js";
 import { isProgramTable } from "../program-table.js";
 import { valueLayoutFor, type ValueLayout } from "./per-cpu.js";
 import { MapRecords, recordOf, type MapRecord } from "./records.js";
@@ -75,6 +76,16 @@ export interface RestoredMap {
   readonly layout: ValueLayout | undefined;
   /** Why it was re-created empty though the dumped map was not (an event stream, contents skipped at dump). */
   readonly emptied?: string;
+  /** restore --upgrade-to: the map as the image recorded it (`spec` is the new object's definition). */
+  readonly recordedSpec?: MapSpec;
+  /** restore --upgrade-to: what changed from the recorded map (empty: nothing did). */
+  readonly upgraded?: readonly string[];
+}
+
+/** A recorded map restore leaves out (restore --upgrade-to: read-only data whose layout changed). */
+export interface LeftOutMap {
+  spec: MapSpec;
+  why: string;
 }
 
 const SESSION_KEY = "bpfmap:session";
@@ -85,6 +96,10 @@ export class MapRestoreSession {
   private readonly btf: BtfCache;
   private dataIndex: Promise<MapDataIndex | undefined> | undefined;
   private released = false;
+  /** restore --upgrade-to: each recorded map's plan, by id at dump time (undefined: restored as recorded). */
+  private readonly upgrades = new Map<number, MapUpgrade | undefined>();
+  /** Maps restoreAll() leaves out, and why. */
+  readonly leftOut: LeftOutMap[] = [];
 
   private constructor(
     private readonly ctx: RestoreContext,
@@ -109,13 +124,33 @@ export class MapRestoreSession {
   /** Every recorded map against its contents and the machine, before any is created. */
   private async checkAll(): Promise<void> {
     const data = await this.data();
+    // Maps held by a map of maps: the outer map's template of them is what the kernel checks them against.
+    const inner = new Set<number>();
     for (const r of this.records.maps()) {
+      if (r.ext.inner_of_map_id !== undefined) inner.add(r.spec.mapId);
+      if (r.spec.inner?.mapId) inner.add(r.spec.inner.mapId);
+    }
+    for (const r of this.records.maps()) {
+      const upgrade = this.options.upgrade?.planFor(r.spec, parseRecordedBtf(r.spec.btf ? (r.spec.btf.data ?? this.records.btfBlob(r.spec.btf.id)) : undefined));
+      this.upgrades.set(r.spec.mapId, upgrade);
+      if (upgrade?.leaveOut !== undefined) {
+        this.leftOut.push({ spec: r.spec, why: upgrade.leaveOut });
+        continue;
+      }
+      if (upgrade?.changes.length && inner.has(r.spec.mapId)) {
+        throw new MapRestoreNotSupportedError(`${describeMap(r.spec)}: maps of maps hold it, and ${this.options.upgrade!.fileName} changes it (${upgrade.changes[0]}): crtool does not change the maps a map of maps holds yet`);
+      }
+      if (upgrade) checkPlausible(upgrade.spec);
       checkPlausible(r.spec);
+      const held = data?.get(r.spec.mapId)?.count ?? 0;
+      if (upgrade && held > upgrade.spec.maxEntries) {
+        throw new MapRestoreError(`${describeMap(r.spec)}: it holds ${held} elements, more than the ${upgrade.spec.maxEntries} ${this.options.upgrade!.fileName} allows (max_entries)`);
+      }
       const skipped = r.ext.contents_skipped;
       if (skipped !== undefined && !this.ctx.options.skipUnsupported) throw notDumped(r.spec, skipped);
       const d = data?.get(r.spec.mapId);
       if (d) {
-        checkLoadable(r.spec, d);
+        checkLoadable(upgrade?.spec ?? r.spec, d);
         valueLayoutFor(r.spec, d, this.options.cpuMismatch);
       }
     }
@@ -138,7 +173,7 @@ export class MapRestoreSession {
 
   /** Every map recorded in files.img, each once (a dump of pinned maps has no process to ask for them). */
   async restoreAll(): Promise<readonly RestoredMap[]> {
-    for (const r of this.records.maps()) await this.restoreMap(r.spec.mapId, r);
+    for (const r of this.records.maps()) if (!this.leftOut.some((l) => l.spec.mapId === r.spec.mapId)) await this.restoreMap(r.spec.mapId, r);
     return this.order;
   }
 
@@ -195,10 +230,14 @@ export class MapRestoreSession {
     if (this.released) throw new Error("MapRestoreSession used after release()");
     const record = this.records.byMapId(oldId) ?? given;
     if (!record) throw new MapRestoreError(`BPF map ${oldId} (id at dump time) has no record in files.img`);
-    const spec = record.spec;
+    const upgrade = this.upgrades.get(oldId);
+    if (upgrade?.leaveOut !== undefined) throw new MapRestoreError(`${describeMap(record.spec)}: ${upgrade.leaveOut}`);
+    // With --upgrade-to, the map is created as the new object defines it; its contents are read as recorded.
+    const spec = upgrade?.spec ?? record.spec;
     const who = describeMap(spec);
     const { data, emptied } = await this.contentsOf(record);
-    const layout = data ? valueLayoutFor(spec, data, this.options.cpuMismatch) : undefined;
+    let layout = data ? valueLayoutFor(record.spec, data, this.options.cpuMismatch) : undefined;
+    if (layout && upgrade?.migration) layout = { ...layout, kernelStride: upgrade.migration.newSize, migration: upgrade.migration };
     if (data) checkLoadable(spec, data);
 
     const inner = spec.isMapInMap && data && layout ? await this.restoreInnerMaps(spec, data, layout) : [];
@@ -221,7 +260,7 @@ export class MapRestoreSession {
         faultPoint("freeze");
         mapFreeze(fd);
       }
-      const map: RestoredMap = { oldId, newId: mapGetInfo(fd).id, fd, spec, count, data, layout, emptied };
+      const map: RestoredMap = { oldId, newId: mapGetInfo(fd).id, fd, spec, count, data, layout, emptied, ...(upgrade ? { recordedSpec: record.spec, upgraded: upgrade.changes } : {}) };
       this.restored.set(oldId, map);
       this.order.push(map);
       this.ctx.log(`${who}: restored as map ${map.newId}, ${count} elements${spec.frozen ? ", frozen" : ""}`);

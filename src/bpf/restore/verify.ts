@@ -185,10 +185,21 @@ function compareInOrder(map: RestoredMap, file: PayloadFile, expected: Expected,
           if (Buffer.compare(g, w) !== 0) diffs.add(expected.describe(label, g, w));
         }
       }
+      // restore --upgrade-to grew the array: the indexes past the recorded ones hold zeros.
+      for (let i = Math.max(0, n); i < count; i++) {
+        if (index + i < data.count) continue;
+        if (values.subarray(i * stride, (i + 1) * stride).some((b) => b !== 0)) diffs.add(`element ${index + i + 1}, past the recorded ones, is not zero`);
+      }
       index += count;
     },
   });
-  if (index !== data.count) diffs.add(`holds ${index} elements, the image ${data.count}`);
+  const expectedCount = map.recordedSpec && isArrayLike(map.spec.mapType) ? map.spec.maxEntries : data.count;
+  if (index !== expectedCount) diffs.add(`holds ${index} elements, the image ${data.count}`);
+}
+
+/** Arrays list every index: one grown by restore --upgrade-to lists the new ones too. */
+function isArrayLike(mapType: number): boolean {
+  return mapType === MAP_TYPE.ARRAY || mapType === MAP_TYPE.PERCPU_ARRAY;
 }
 
 /**

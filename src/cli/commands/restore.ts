@@ -3,6 +3,7 @@
  * the dumped process's fds restored at their numbers; or
  * `crtool restore -D DIR --pin BPFFS_DIR`: re-create the maps and pin them.
  */
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import type { RestoreSummary } from "../../checkpoint/restore-summary.js";
 import { Option } from "commander";
@@ -19,6 +20,7 @@ interface RestoreFlags {
   pin?: string;
   pinRecorded?: boolean;
   cpuMismatch?: "error" | "truncate-or-zero-fill";
+  upgradeTo?: string;
   dryRun?: boolean;
   json?: boolean;
   verbose?: boolean;
@@ -60,6 +62,10 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
   mark("restore modules loaded");
   const log = flags.verbose ? (m: string) => writeStderr(`${m}\n`) : undefined;
   const pinMode = flags.pin !== undefined || !!flags.pinRecorded;
+  if (flags.upgradeTo !== undefined && !pinMode) {
+    throw new InvalidArgumentError("--upgrade-to re-creates the maps for a new agent's loader to reuse: use it with --pin or --pin-recorded");
+  }
+  const upgrade = flags.upgradeTo !== undefined ? await upgradeTarget(flags.upgradeTo) : undefined;
   if (flags.dryRun) {
     const { planRestore } = await import("../../checkpoint/restore-plan.js");
     const plan = await planRestore(dir, {
@@ -70,6 +76,7 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
       skipUnsupported: !!flags.skipUnsupported,
       verbose: !!flags.verbose,
       cpuMismatch: flags.cpuMismatch,
+      upgrade,
     });
     if (flags.json) {
       writeStdout(JSON.stringify({ dryRun: true, ...plan }) + "\n");
@@ -93,6 +100,7 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
     skipUnsupported: !!flags.skipUnsupported,
     verbose: !!flags.verbose,
     cpuMismatch: flags.cpuMismatch,
+    upgrade,
   };
   if (pinMode) {
     if (command.length > 0) throw new InvalidArgumentError("--pin and --pin-recorded restore the maps only: give no command after --");
@@ -134,6 +142,23 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
   });
 }
 
+/** The new BPF object's map definitions (restore --upgrade-to). */
+async function upgradeTarget(path: string): Promise<import("../../bpf/restore/upgrade.js").UpgradeTarget> {
+  const [{ IoError }, { fsReason }, { readBpfObject }, { UpgradeTarget }] = await Promise.all([
+    import("../../images/errors.js"),
+    import("../../io/fs-reason.js"),
+    import("../../images/btf/bpf-object-file.js"),
+    import("../../bpf/restore/upgrade.js"),
+  ]);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new IoError(`${path}: ${fsReason(e)}`);
+  }
+  return new UpgradeTarget(readBpfObject(bytes, path), path);
+}
+
 export function registerRestore(program: Command): void {
   program
     .command("restore")
@@ -148,6 +173,7 @@ export function registerRestore(program: Command): void {
     .option("--verify", "read every restored map back and compare it with the images")
     .option("--pin <bpffs-dir>", "re-create the BPF maps only, each pinned under this bpffs directory by libbpf's pin name (its name, '.' as '_')")
     .addOption(new Option("--pin-recorded", "pin the maps at the paths a --pinned dump recorded").conflicts("pin"))
+    .option("--upgrade-to <bpf-object>", "with --pin: re-create each map as this new BPF object (built with clang -g) defines it, max_entries, flags and value layout, its values moved field by field through BTF, so the new agent's libbpf reuses every pin")
     .addOption(new Option("--cpu-mismatch <policy>", "per-CPU maps dumped on a machine with another CPU count: refuse, or drop/zero-fill CPUs").choices(["error", "truncate-or-zero-fill"]).default("error"))
     .option("--dry-run", "make every check restore makes before creating anything (the same refusals), and say what it would do")
     .option("--json", "print the summary as one JSON line (on stderr when a command is run: its stdout is the command's)")

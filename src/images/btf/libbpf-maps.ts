@@ -12,6 +12,12 @@ export interface BtfDefinedMap {
   name: string;
   mapType?: number;
   maxEntries?: number;
+  mapFlags?: number;
+  /** __uint(key_size, N) / __uint(value_size, N): sizes given without types. */
+  keySize?: number;
+  valueSize?: number;
+  /** __array(values, ...): a program table's or map of maps' initial values. */
+  hasValues?: boolean;
   /** The id of the key / value type (what libbpf gives BPF_MAP_CREATE as btf_key/value_type_id). */
   keyTypeId?: number;
   valueTypeId?: number;
@@ -29,12 +35,16 @@ export function btfDefinedMaps(btf: Btf): BtfDefinedMap[] {
       const m: BtfDefinedMap = { name: v.name };
       if (def && (def.kind === "STRUCT" || def.kind === "UNION")) {
         for (const f of def.members) {
+          if (f.name === "values") m.hasValues = true;
           const ptr = btf.type(f.type);
           if (ptr?.kind !== "PTR") continue;
           // __uint(name, N) is `int (*name)[N]`; __type(name, T) is `T *name`.
           const n = btf.type(ptr.type)?.array?.nelems;
           if (f.name === "type") m.mapType = n;
           else if (f.name === "max_entries") m.maxEntries = n;
+          else if (f.name === "map_flags") m.mapFlags = n;
+          else if (f.name === "key_size") m.keySize = n;
+          else if (f.name === "value_size") m.valueSize = n;
           else if (f.name === "key") m.keyTypeId = ptr.type;
           else if (f.name === "value") m.valueTypeId = ptr.type;
         }

@@ -5,6 +5,12 @@
  * a ring buffer, a spin lock and a timer, one program attached with a uprobe
  * (a perf_event link) and one with a raw tracepoint (a bpf link), and a
  * tail-call table (PROG_ARRAY) whose slot libbpf fills at load time.
+ *
+ * Built with -DAGENT_V2 it is the agent's next version, as upgrades change
+ * maps: flows and counters hold more, flow_stats gains a counter in the
+ * middle, .data a variable. -DAGENT_NARROW shrinks counters' values,
+ * -DAGENT_NEW_RODATA adds a read-only variable and -DAGENT_BIGGER_INNER
+ * grows the maps tenants holds (what an upgrade cannot carry, or not yet).
  */
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
@@ -24,6 +30,9 @@ struct flow_key {
 
 struct flow_stats {
 	__u64 packets;
+#ifdef AGENT_V2
+	__u64 drops;
+#endif
 	__u64 bytes;
 	char comm[16];
 };
@@ -51,16 +60,28 @@ struct event {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+#ifdef AGENT_V2
+	__uint(max_entries, 4096);
+#else
 	__uint(max_entries, 1024);
+#endif
 	__type(key, struct flow_key);
 	__type(value, struct flow_stats);
 } flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+#ifdef AGENT_V2
+	__uint(max_entries, 16);
+#else
 	__uint(max_entries, 8);
+#endif
 	__type(key, __u32);
+#ifdef AGENT_NARROW
+	__type(value, __u32);
+#else
 	__type(value, __u64);
+#endif
 } counters SEC(".maps");
 
 struct {
@@ -87,7 +108,11 @@ struct {
 
 struct inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+#ifdef AGENT_BIGGER_INNER
+	__uint(max_entries, 8);
+#else
 	__uint(max_entries, 4);
+#endif
 	__type(key, __u32);
 	__type(value, __u64);
 } inner_a SEC(".maps"), inner_b SEC(".maps");
@@ -141,9 +166,15 @@ struct {
 };
 
 /* .data, .bss and .rodata: global variables. */
+#ifdef AGENT_V2
+__u64 upgrades = 1;
+#endif
 __u64 total_calls = 5;
 __u32 last_arg;
 const volatile __u32 multiplier = 1;
+#ifdef AGENT_NEW_RODATA
+const volatile __u32 divisor = 1;
+#endif
 
 SEC("uprobe")
 int BPF_KPROBE(on_tick, int arg)

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 struct flow_key {
@@ -249,14 +250,33 @@ static int silent(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
-static uint64_t lookup_u64(struct bpf_map *m, size_t size)
+/* Global variable `name` of data section `sec`, found through the object's BTF (libbpf fills in its offsets at load). */
+static uint64_t global(struct bpf_object *obj, const char *sec, const char *name)
 {
+	struct btf *btf = bpf_object__btf(obj);
+	int id = btf__find_by_name_kind(btf, sec, BTF_KIND_DATASEC);
+	struct bpf_map *m = internal_map(obj, sec);
 	uint32_t zero = 0;
-	uint64_t v = 0;
+	unsigned char value[4096] = {};
+	const struct btf_type *t;
+	const struct btf_var_secinfo *v;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(m), &zero, &v))
+	if (id < 0 || bpf_map__value_size(m) > sizeof(value))
+		die(sec);
+	if (bpf_map_lookup_elem(bpf_map__fd(m), &zero, value))
 		die("lookup global data");
-	return size == 4 ? (uint32_t)v : v;
+	t = btf__type_by_id(btf, id);
+	v = btf_var_secinfos(t);
+	for (int i = 0; i < btf_vlen(t); i++, v++) {
+		uint64_t x = 0;
+
+		if (strcmp(btf__name_by_offset(btf, btf__type_by_id(btf, v->type)->name_off), name) != 0)
+			continue;
+		memcpy(&x, value + v->offset, v->size < 8 ? v->size : 8);
+		return x;
+	}
+	fprintf(stderr, "agent: no variable %s in %s\n", name, sec);
+	exit(1);
 }
 
 static int reuse(const char *path, const char *dir)
@@ -313,16 +333,18 @@ static int reuse(const char *path, const char *dir)
 		printf("jumps[2] %s %s\n", info.name, id == own.id ? "this loader's" : "another");
 		close(pfd);
 	}
-	printf("total_calls %llu\n", (unsigned long long)lookup_u64(internal_map(obj, ".data"), 8));
-	printf("last_arg %llu\n", (unsigned long long)lookup_u64(internal_map(obj, ".bss"), 4));
-	printf("multiplier %llu\n", (unsigned long long)lookup_u64(internal_map(obj, ".rodata"), 4));
+	printf("total_calls %llu\n", (unsigned long long)global(obj, ".data", "total_calls"));
+	printf("last_arg %llu\n", (unsigned long long)global(obj, ".bss", "last_arg"));
+	printf("multiplier %llu\n", (unsigned long long)global(obj, ".rodata", "multiplier"));
+	if (btf__find_by_name(bpf_object__btf(obj), "upgrades") > 0)
+		printf("upgrades %llu\n", (unsigned long long)global(obj, ".data", "upgrades"));
 	{
 		struct bpf_link *tick = attach_tick(obj);
 
 		agent_tick(6);
 		bpf_link__destroy(tick);
 	}
-	printf("total_calls after a tick %llu\n", (unsigned long long)lookup_u64(internal_map(obj, ".data"), 8));
+	printf("total_calls after a tick %llu\n", (unsigned long long)global(obj, ".data", "total_calls"));
 	{
 		uint32_t key = 1;
 		uint64_t tails = 0;
