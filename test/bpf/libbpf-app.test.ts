@@ -16,26 +16,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { decodeImage, type ImageMessage } from "../../src/images/index.js";
-import { IS_ROOT } from "../kernel/helpers.js";
 import { runCli } from "../helpers/run-cli.js";
-import { HAVE_DIST } from "./harness.js";
+import { agentSkipReason, buildAgentLoader, buildAgentObject } from "./libbpf-app/build.js";
 import { tempDir } from "./restore-harness.js";
 
-const SRC = fileURLToPath(new URL("./libbpf-app/", import.meta.url));
-const has = (cmd: string) => spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
-const reason = !IS_ROOT
-  ? "not running as root"
-  : !HAVE_DIST
-    ? "dist/ is not built"
-    : !has("clang") || !has("gcc")
-      ? "clang and gcc are needed to build the BPF object and its loader"
-      : !existsSync("/usr/include/bpf/libbpf.h")
-        ? "libbpf's headers are not installed (Debian: libbpf-dev)"
-        : !has("bpftool")
-          ? "bpftool is not installed"
-          : undefined;
+const reason = agentSkipReason();
 if (reason) console.warn(`skipping the libbpf application tests: ${reason}`);
 
 interface BpftoolElement {
@@ -71,12 +57,8 @@ describe.skipIf(!!reason)("a libbpf application: dump with no flags, restore --p
     work = tempDir("crtool-libbpf-");
     obj = join(work, "agent.bpf.o");
     agent = join(work, "agent");
-    const arch = spawnSync("gcc", ["-print-multiarch"], { encoding: "utf8" }).stdout.trim();
-    const target = process.arch === "arm64" ? "arm64" : "x86";
-    const cc = spawnSync("clang", ["-g", "-O2", "-target", "bpf", `-D__TARGET_ARCH_${target}`, `-I/usr/include/${arch}`, "-c", join(SRC, "agent.bpf.c"), "-o", obj], { encoding: "utf8" });
-    expect(cc.status, cc.stderr).toBe(0);
-    const ld = spawnSync("gcc", ["-O1", "-g", "-Wall", "-o", agent, join(SRC, "agent.c"), "-lbpf"], { encoding: "utf8" });
-    expect(ld.status, ld.stderr).toBe(0);
+    buildAgentObject(obj);
+    buildAgentLoader(agent);
 
     const ready = join(work, "ready");
     old = spawn(agent, ["run", obj, ready], { stdio: ["ignore", "ignore", "pipe"] });

@@ -11,25 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { IS_ROOT } from "../kernel/helpers.js";
 import { runCli } from "../helpers/run-cli.js";
-import { HAVE_DIST } from "./harness.js";
+import { agentSkipReason, buildAgentLoader, buildAgentObject } from "./libbpf-app/build.js";
 import { removeDir, tempDir } from "./restore-harness.js";
 
-const SRC = fileURLToPath(new URL("./libbpf-app/", import.meta.url));
-const has = (cmd: string) => spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
-const reason = !IS_ROOT
-  ? "not running as root"
-  : !HAVE_DIST
-    ? "dist/ is not built"
-    : !has("clang") || !has("gcc")
-      ? "clang and gcc are needed to build the BPF objects and their loader"
-      : !existsSync("/usr/include/bpf/libbpf.h")
-        ? "libbpf's headers are not installed (Debian: libbpf-dev)"
-        : !has("bpftool")
-          ? "bpftool is not installed"
-          : undefined;
+const reason = agentSkipReason();
 if (reason) console.warn(`skipping the upgrade tests: ${reason}`);
 
 describe.skipIf(!!reason)("restore --upgrade-to: an agent's maps as its next version defines them", () => {
@@ -43,17 +29,12 @@ describe.skipIf(!!reason)("restore --upgrade-to: an agent's maps as its next ver
 
   beforeAll(async () => {
     work = tempDir("crtool-upgrade-");
-    const arch = spawnSync("gcc", ["-print-multiarch"], { encoding: "utf8" }).stdout.trim();
-    const target = process.arch === "arm64" ? "arm64" : "x86";
-    for (const [version, define] of [["v1", ""], ["v2", "-DAGENT_V2"], ["narrow", "-DAGENT_NARROW"], ["new-rodata", "-DAGENT_NEW_RODATA"], ["bigger-inner", "-DAGENT_BIGGER_INNER"]]) {
+    for (const [version, define] of [["v1", ""], ["v2", "AGENT_V2"], ["narrow", "AGENT_NARROW"], ["new-rodata", "AGENT_NEW_RODATA"], ["bigger-inner", "AGENT_BIGGER_INNER"]]) {
       mkdirSync(join(work, version));
-      const args = ["-g", "-O2", "-target", "bpf", `-D__TARGET_ARCH_${target}`, `-I/usr/include/${arch}`, ...(define ? [define] : []), "-c", join(SRC, "agent.bpf.c"), "-o", object(version)];
-      const cc = spawnSync("clang", args, { encoding: "utf8" });
-      expect(cc.status, cc.stderr).toBe(0);
+      buildAgentObject(object(version), define ? [define] : []);
     }
     agent = join(work, "agent");
-    const ld = spawnSync("gcc", ["-O1", "-g", "-Wall", "-o", agent, join(SRC, "agent.c"), "-lbpf"], { encoding: "utf8" });
-    expect(ld.status, ld.stderr).toBe(0);
+    buildAgentLoader(agent);
 
     const ready = join(work, "ready");
     old = spawn(agent, ["run", object("v1"), ready], { stdio: ["ignore", "ignore", "pipe"] });

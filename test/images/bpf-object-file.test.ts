@@ -8,22 +8,17 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { BpfObjectFormatError, readBpfObject } from "../../src/images/btf/bpf-object-file.js";
+import { buildAgentObject } from "../bpf/libbpf-app/build.js";
 
-const SRC = fileURLToPath(new URL("../bpf/libbpf-app/agent.bpf.c", import.meta.url));
 const HAVE_CLANG = spawnSync("clang", ["--version"], { stdio: "ignore" }).status === 0 && spawnSync("gcc", ["--version"], { stdio: "ignore" }).status === 0;
 if (!HAVE_CLANG) console.warn("skipping the BPF object tests: clang and gcc are needed to build one");
 
 function build(defines: string[] = []): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), "crtool-bpf-object-"));
   try {
-    const arch = spawnSync("gcc", ["-print-multiarch"], { encoding: "utf8" }).stdout.trim();
-    const out = join(dir, "agent.bpf.o");
-    const target = process.arch === "arm64" ? "arm64" : "x86";
-    const r = spawnSync("clang", ["-g", "-O2", "-target", "bpf", `-D__TARGET_ARCH_${target}`, `-I/usr/include/${arch}`, ...defines.map((d) => `-D${d}`), "-c", SRC, "-o", out], { encoding: "utf8" });
-    expect(r.status, r.stderr).toBe(0);
-    return readFileSync(out);
+    buildAgentObject(join(dir, "agent.bpf.o"), defines);
+    return readFileSync(join(dir, "agent.bpf.o"));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
