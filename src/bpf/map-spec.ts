@@ -23,6 +23,8 @@ export interface MapBtf {
    * restore collects the blobs of all records by id before creating maps.
    */
   data: Uint8Array | undefined;
+  /** Where the blob comes from when not from the dump (restore --upgrade-to: "the BTF of OBJ"), for messages. */
+  origin?: string;
 }
 
 export interface MapSpecInit {

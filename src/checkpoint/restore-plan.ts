@@ -21,8 +21,10 @@ export interface RestorePlan {
   /** Left out with --skip-unsupported (restore refuses them otherwise). */
   refused: Refusal[];
   maps: { oldId: number; name: string; type: string; maxEntries: number }[];
-  /** --pin / --pin-recorded: where each map would be pinned. */
-  pins: { path: string; oldId: number; name: string }[];
+  /** --pin / --pin-recorded: where each map would be pinned, and with --upgrade-to what would change in it. */
+  pins: { path: string; oldId: number; name: string; upgraded?: string[] }[];
+  /** --upgrade-to: maps restore would leave out, and why. */
+  leftOut: { oldId: number; name: string; why: string }[];
 }
 
 export interface PlanOptions extends RestoreOptions {
@@ -61,7 +63,13 @@ export async function planRestore(dir: string, opts: PlanOptions): Promise<Resto
       recorded: !!opts.pinRecorded,
       btfBlob: (id) => session.records.btfBlob(id),
     });
-    pins = planned.pins.map((p) => ({ path: p.path, oldId: p.map.oldId, name: p.map.spec.name }));
+    const leftOutIds = new Set(session.leftOut.map((l) => l.spec.mapId));
+    pins = planned.pins
+      .filter((p) => !leftOutIds.has(p.map.oldId))
+      .map((p) => {
+        const changes = session.upgradeOf(p.map.oldId);
+        return changes && "changes" in changes && changes.changes.length > 0 ? { path: p.path, oldId: p.map.oldId, name: p.map.spec.name, upgraded: [...changes.changes] } : { path: p.path, oldId: p.map.oldId, name: p.map.spec.name };
+      });
   }
   const left = new Set(refused.map((x) => x.fd));
   return {
@@ -71,5 +79,6 @@ export async function planRestore(dir: string, opts: PlanOptions): Promise<Resto
     refused,
     maps: records.map((m) => ({ oldId: m.spec.mapId, name: m.spec.name, type: m.spec.typeName, maxEntries: m.spec.maxEntries })),
     pins,
+    leftOut: session.leftOut.map((l) => ({ oldId: l.spec.mapId, name: l.spec.name, why: l.why })),
   };
 }

@@ -61,6 +61,24 @@ describe.skipIf(!!reason)("restore --upgrade-to: an agent's maps as its next ver
     if (work) removeDir(work);
   });
 
+  it("--dry-run says what would change in each map, and what would be left out, creating nothing", (ctx) => {
+    if (!bpffs) return ctx.skip();
+    const pins = join(bpffs, "dry");
+    const r = runCli("crtool", ["restore", "-D", dir, "--pin", pins, "--upgrade-to", object("v2"), "--dry-run"]);
+    expect(r.status, r.stderr).toBe(0);
+    const out = r.stdout.toString();
+    expect(out).toContain(`  ${join(pins, "flows")}: map "flows" (id `);
+    expect(out).toMatch(/flows: map "flows" \(id \d+ at dump time\); upgraded: max_entries 1024 → 4096; flows.drops: new, starts at zero\n/);
+    expect(out).toMatch(/agent_data: map "agent.data" \(id \d+ at dump time\); upgraded: .data.upgrades: new, starts at its initial value\n/);
+    expect(out).toMatch(/routes: map "routes" \(id \d+ at dump time\)\n/);
+    const left = runCli("crtool", ["restore", "-D", dir, "--pin", pins, "--upgrade-to", object("new-rodata"), "--dry-run", "--json"]);
+    expect(left.status, left.stderr).toBe(0);
+    const plan = JSON.parse(left.stdout.toString()) as { pins: { name: string }[]; leftOut: { name: string; why: string }[] };
+    expect(plan.leftOut).toEqual([{ oldId: expect.any(Number), name: "agent.rodata", why: expect.stringMatching(/read-only data, which the new loader sets/) }]);
+    expect(plan.pins.map((p) => p.name)).not.toContain("agent.rodata");
+    expect(existsSync(pins)).toBe(false);
+  });
+
   it("re-creates each changed map as version 2 defines it, values moved field by field, and says what changed", (ctx) => {
     if (!bpffs) return ctx.skip();
     const pins = join(bpffs, "v2");
@@ -72,8 +90,9 @@ describe.skipIf(!!reason)("restore --upgrade-to: an agent's maps as its next ver
     const upgraded = Object.fromEntries(summary.maps.filter((m) => m.upgraded).map((m) => [m.name, m.upgraded]));
     expect(upgraded).toEqual({
       counters: ["max_entries 8 → 16"],
-      flows: ["max_entries 1024 → 4096", "flows.drops: new, starts at zero", "created without BTF (the dump's BTF describes the old layout)"],
-      "agent.data": [".data.upgrades: new, starts at its initial value", "created without BTF (the dump's BTF describes the old layout)"],
+      percpu_hits: ["percpu_hits.bytes: new, starts at zero"],
+      flows: ["max_entries 1024 → 4096", "flows.drops: new, starts at zero"],
+      "agent.data": [".data.upgrades: new, starts at its initial value"],
     });
     // flow_stats v2: packets, drops, bytes, comm[16]: the old packets and bytes moved around the new counter.
     const flows = JSON.parse(spawnSync("bpftool", ["map", "dump", "pinned", join(pins, "flows"), "-j"], { encoding: "utf8" }).stdout) as { key: string[]; value: string[] }[];
@@ -83,8 +102,17 @@ describe.skipIf(!!reason)("restore --upgrade-to: an agent's maps as its next ver
       [20n, 0n, 3000n, "curl-2"],
       [30n, 0n, 4500n, "curl-3"],
     ]);
-    const info = JSON.parse(spawnSync("bpftool", ["map", "show", "pinned", join(pins, "flows"), "-j"], { encoding: "utf8" }).stdout) as { max_entries: number; bytes_value: number };
+    const info = JSON.parse(spawnSync("bpftool", ["map", "show", "pinned", join(pins, "flows"), "-j"], { encoding: "utf8" }).stdout) as { max_entries: number; bytes_value: number; btf_id?: number };
     expect([info.max_entries, info.bytes_value]).toEqual([4096, 40]);
+    // It has version 2's BTF: bpftool shows the values typed, with the new field.
+    const formatted = (flows as unknown as { formatted: { value: Record<string, unknown> } }[]).map((e) => e.formatted.value).sort((a, b) => Number(a.packets) - Number(b.packets));
+    expect(formatted[0]).toEqual({ packets: 10, drops: 0, bytes: 1500, comm: "curl-1" });
+    // Per-CPU values moved CPU by CPU: the agent wrote CPU c's hits of key k as c * 100 + k.
+    const hits = JSON.parse(spawnSync("bpftool", ["map", "dump", "pinned", join(pins, "percpu_hits"), "-j"], { encoding: "utf8" }).stdout) as { formatted: { key: number; values: { cpu: number; value: unknown }[] } }[];
+    const key2 = hits.find((e) => e.formatted.key === 2)!.formatted.values;
+    expect(key2.map((v) => v.value)).toEqual(key2.map((v) => ({ count: v.cpu * 100 + 2, bytes: 0 })));
+    const data = JSON.parse(spawnSync("bpftool", ["map", "dump", "pinned", join(pins, "agent_data"), "-j"], { encoding: "utf8" }).stdout) as { formatted: unknown }[];
+    expect(data[0].formatted).toEqual({ value: { ".data": [{ upgrades: 1 }, { total_calls: 10 }] } });
   });
 
   it("version 2's libbpf loader reuses every pin and finds the old state", (ctx) => {

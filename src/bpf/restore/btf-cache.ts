@@ -14,7 +14,7 @@ export class BtfCache {
   constructor(private readonly blobOf: (btfId: number) => Uint8Array | undefined) {}
 
   /** The loaded BTF object for `btf.id` at dump time; `who` names the map for errors. */
-  fdFor(btf: Pick<MapBtf, "id" | "data">, who: string): number {
+  fdFor(btf: Pick<MapBtf, "id" | "data" | "origin">, who: string): number {
     const known = this.fds.get(btf.id);
     if (known !== undefined) return known;
     const blob = btf.data ?? this.blobOf(btf.id);
@@ -24,7 +24,8 @@ export class BtfCache {
       faultPoint("btf-load");
       fd = btfLoad(blob);
     } catch (e) {
-      throw new BtfRestoreError(`${who}: the kernel refused its BTF (id ${btf.id} at dump time, ${blob.byteLength} bytes): ${(e as Error).message}`);
+      const what = btf.origin ?? `its BTF (id ${btf.id} at dump time, ${blob.byteLength} bytes)`;
+      throw new BtfRestoreError(`${who}: the kernel refused ${what}: ${(e as Error).message}`);
     }
     this.fds.set(btf.id, fd);
     return fd;

@@ -30,8 +30,12 @@ export interface ValueLayout {
   slot: number;
   recordedCpus: number;
   currentCpus: number;
-  /** restore --upgrade-to: each recorded value (recordedStride bytes) moved into the new layout (kernelStride bytes). */
+  /**
+   * restore --upgrade-to: each recorded value moved into the new layout
+   * (per-CPU: each CPU's slot, from `slot` bytes to `migratedSlot`).
+   */
   migration?: ValueMigration;
+  migratedSlot?: number;
 }
 
 /** True when image values must be re-laid out before the kernel takes them. */
@@ -64,7 +68,11 @@ export function valueLayoutFor(spec: MapSpec, data: MapData, policy: CpuMismatch
 export function relayoutValues(from: Uint8Array, to: Uint8Array, count: number, l: ValueLayout): void {
   if (l.migration) {
     to.fill(0, 0, count * l.kernelStride);
-    for (let i = 0; i < count; i++) l.migration.convert(from, i * l.recordedStride, to, i * l.kernelStride);
+    const cpus = Math.min(l.recordedCpus, l.currentCpus);
+    const slot = l.migratedSlot ?? l.kernelStride;
+    for (let i = 0; i < count; i++) {
+      for (let c = 0; c < cpus; c++) l.migration.convert(from, i * l.recordedStride + c * l.slot, to, i * l.kernelStride + c * slot);
+    }
     return;
   }
   const keep = Math.min(l.recordedCpus, l.currentCpus) * l.slot;

@@ -156,6 +156,11 @@ export class MapRestoreSession {
     }
   }
 
+  /** restore --upgrade-to: what changes in the map recorded with this id (undefined: restored as recorded). */
+  upgradeOf(oldId: number): MapUpgrade | undefined {
+    return this.upgrades.get(oldId);
+  }
+
   /** The maps restored so far, inner maps before their outer maps. */
   get maps(): readonly RestoredMap[] {
     return this.order;
@@ -237,7 +242,11 @@ export class MapRestoreSession {
     const who = describeMap(spec);
     const { data, emptied } = await this.contentsOf(record);
     let layout = data ? valueLayoutFor(record.spec, data, this.options.cpuMismatch) : undefined;
-    if (layout && upgrade?.migration) layout = { ...layout, kernelStride: upgrade.migration.newSize, migration: upgrade.migration };
+    if (layout && upgrade?.migration) {
+      // Per-CPU: a slot per CPU of this machine, each 8-aligned, as the kernel lays them out.
+      const slot = spec.isPerCpu ? Math.ceil(upgrade.migration.newSize / 8) * 8 : upgrade.migration.newSize;
+      layout = { ...layout, kernelStride: slot * layout.currentCpus, migration: upgrade.migration, migratedSlot: slot };
+    }
     if (data) checkLoadable(spec, data);
 
     const inner = spec.isMapInMap && data && layout ? await this.restoreInnerMaps(spec, data, layout) : [];

@@ -18,7 +18,7 @@ import { planValueMigration, ValueMigrationError, type LayoutField, type ValueMi
 import { mapTypeLabel } from "../map-types.js";
 import type { MapSpec } from "../map-spec.js";
 import { describeMap } from "./describe.js";
-import { MapRestoreError, MapRestoreNotSupportedError } from "./errors.js";
+import { MapRestoreError } from "./errors.js";
 
 /** What restore does with one recorded map under --upgrade-to. */
 export type MapUpgrade =
@@ -32,6 +32,9 @@ export type MapUpgrade =
       leaveOut?: undefined;
     }
   | { leaveOut: string };
+
+/** The key the new object's BTF is loaded under (once per restore), apart from the dump's BTF ids (all positive). */
+const OBJECT_BTF_ID = -1;
 
 export class UpgradeTarget {
   constructor(
@@ -58,15 +61,16 @@ export class UpgradeTarget {
       if (target.mapFlags !== spec.mapFlags) changes.push(`map_flags 0x${spec.mapFlags.toString(16)} → 0x${target.mapFlags.toString(16)}`);
       if (migration && !migration.identical) {
         if (spec.frozen) return { leaveOut: `its layout changes in ${this.fileName} and it is read-only data, which the new loader sets: left out, for libbpf to create` };
-        if (spec.isPerCpu) throw new MapRestoreNotSupportedError(`${who}: its per-CPU values change layout in ${this.fileName}: crtool does not move per-CPU values into a new layout yet`);
-        changes.push(...migration.changes, "created without BTF (the dump's BTF describes the old layout)");
+        changes.push(...migration.changes);
       }
       const moved = migration !== undefined && !migration.identical;
+      // Values in the new layout are described by the new object's BTF (the dump's describes the old one).
+      const btfOfObject = { id: OBJECT_BTF_ID, keyTypeId: target.keyTypeId, valueTypeId: target.valueTypeId, vmlinuxValueTypeId: 0, data: this.object.loadableBtf, origin: `the BTF of ${this.fileName}` };
       const upgraded = spec.with({
         maxEntries: target.maxEntries,
         mapFlags: target.mapFlags,
         valueSize: target.valueSize,
-        btf: moved ? undefined : spec.btf,
+        btf: moved ? btfOfObject : spec.btf,
       });
       return { spec: upgraded, migration: moved ? migration : undefined, changes };
     } catch (e) {

@@ -143,7 +143,7 @@ class Expected {
   describe(label: string, got: Uint8Array, want: Uint8Array): string {
     if (!this.map.spec.isPerCpu) return `${label}: value ${hexOf(got)}, the image has ${hexOf(want)}`;
     const parts: string[] = [];
-    const slot = this.layout.slot;
+    const slot = this.layout.migratedSlot ?? this.layout.slot;
     for (let c = 0; c < this.layout.currentCpus; c++) {
       const g = got.subarray(c * slot, c * slot + this.map.spec.valueSize);
       const w = want.subarray(c * slot, c * slot + this.map.spec.valueSize);

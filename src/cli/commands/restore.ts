@@ -87,7 +87,8 @@ async function restoreFrom(command: string[], flags: RestoreFlags, dir: string, 
     else writeStdout(`process ${plan.pid}: ${plan.fds.length} fds, ${maps}; the images check out\n`);
     for (const f of plan.fds) writeStdout(`  fd ${f.fd}: ${f.kind}\n`);
     for (const x of plan.refused) writeStdout(`  fd ${x.fd}: ${x.what}: left out (--skip-unsupported): ${x.why}\n`);
-    for (const p of plan.pins) writeStdout(`  ${p.path}: map ${p.name ? `"${p.name}" ` : ""}(id ${p.oldId} at dump time)\n`);
+    for (const p of plan.pins) writeStdout(`  ${p.path}: map ${p.name ? `"${p.name}" ` : ""}(id ${p.oldId} at dump time)${p.upgraded ? `; upgraded: ${p.upgraded.join("; ")}` : ""}\n`);
+    for (const l of plan.leftOut) writeStdout(`  left out: map "${l.name}" (id ${l.oldId} at dump time): ${l.why}\n`);
     if (plan.mode === "command") for (const m of plan.maps) writeStdout(`  map ${m.oldId} "${m.name}" ${m.type}, max_entries ${m.maxEntries}\n`);
     return;
   }

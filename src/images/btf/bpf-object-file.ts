@@ -54,6 +54,12 @@ export interface ObjectMap {
 export interface BpfObjectFile {
   btf: Btf;
   maps: ObjectMap[];
+  /**
+   * The object's BTF as BPF_BTF_LOAD takes it: each DATASEC's size and its
+   * variables' offsets filled in from the ELF sections and symbols, as
+   * libbpf does before it loads an object (clang leaves them zero).
+   */
+  loadableBtf: Uint8Array;
 }
 
 interface Section {
@@ -104,7 +110,20 @@ export function readBpfObject(bytes: Uint8Array, fileName = "object"): BpfObject
   const sections: Section[] = raw.map((s) => ({ ...s, name: cString(strtab.offset, strtab.offset + strtab.size, s.nameOff) }));
   const btfSection = sections.find((s) => s.name === ".BTF");
   if (!btfSection) fail("it has no .BTF section (build it with clang -g)");
-  const btf = Btf.parse(bytes.subarray(btfSection!.offset, btfSection!.offset + btfSection!.size));
+  const rawBtf = bytes.subarray(btfSection!.offset, btfSection!.offset + btfSection!.size);
+  const btf = Btf.parse(rawBtf);
+  const symtab = sections.find((s) => s.type === SHT_SYMTAB);
+  /** The object's variables of section `index` (STT_OBJECT symbols), by name: offset and size. */
+  const symbolsOf = (index: number): Map<string, { offset: number; size: number }> => {
+    const out = new Map<string, { offset: number; size: number }>();
+    if (!symtab) return out;
+    const names = sections[symtab.link];
+    for (let at = symtab.offset; at + 24 <= symtab.offset + symtab.size; at += symtab.entsize || 24) {
+      if ((bytes[at + 4] & 0xf) !== STT_OBJECT || view.getUint16(at + 6, true) !== index) continue;
+      out.set(cString(names.offset, names.offset + names.size, view.getUint32(at, true)), { offset: Number(view.getBigUint64(at + 8, true)), size: Number(view.getBigUint64(at + 16, true)) });
+    }
+    return out;
+  };
   const sizes = new BtfDumper(btf);
   const sizeOf = (id: number) => (id ? sizes.sizeOf(id) : 0);
 
@@ -125,22 +144,15 @@ export function readBpfObject(bytes: Uint8Array, fileName = "object"): BpfObject
   }
 
   // Global data: one ARRAY element holding the whole section, as libbpf makes it.
-  const symtab = sections.find((s) => s.type === SHT_SYMTAB);
   for (let index = 0; index < sections.length; index++) {
     const s = sections[index];
     if (!/^\.(data|bss|rodata)(\..+)?$/.test(s.name) || s.size === 0) continue;
     const readOnly = s.name.startsWith(".rodata");
     const datasec = btf.named(s.name, "DATASEC")[0];
     const variables: DataVariable[] = [];
-    if (symtab) {
-      const names = sections[symtab.link];
-      for (let at = symtab.offset; at + 24 <= symtab.offset + symtab.size; at += symtab.entsize || 24) {
-        const info = bytes[at + 4];
-        if ((info & 0xf) !== STT_OBJECT || view.getUint16(at + 6, true) !== index) continue;
-        const name = cString(names.offset, names.offset + names.size, view.getUint32(at, true));
-        const typeVar = datasec?.members.find((v) => btf.type(v.type)?.name === name);
-        variables.push({ name, offset: Number(view.getBigUint64(at + 8, true)), size: Number(view.getBigUint64(at + 16, true)), typeId: typeVar ? btf.type(typeVar.type)!.type : 0 });
-      }
+    for (const [name, sym] of symbolsOf(index)) {
+      const typeVar = datasec?.members.find((v) => btf.type(v.type)?.name === name);
+      variables.push({ name, ...sym, typeId: typeVar ? btf.type(typeVar.type)!.type : 0 });
     }
     variables.sort((a, b) => a.offset - b.offset);
     maps.push({
@@ -156,5 +168,20 @@ export function readBpfObject(bytes: Uint8Array, fileName = "object"): BpfObject
       initialValue: s.type === SHT_NOBITS ? new Uint8Array(s.size) : bytes.slice(s.offset, s.offset + s.size),
     });
   }
-  return { btf, maps };
+  // What libbpf does to the BTF before loading it: every DATASEC gets its section's size and its variables' offsets.
+  const loadableBtf = rawBtf.slice();
+  const fix = new DataView(loadableBtf.buffer, loadableBtf.byteOffset, loadableBtf.byteLength);
+  for (let id = 1; id <= btf.count; id++) {
+    const t = btf.type(id)!;
+    if (t.kind !== "DATASEC" || t.at === undefined) continue;
+    const index = sections.findIndex((s) => s.name === t.name);
+    if (index < 0) continue;
+    fix.setUint32(t.at + 8, sections[index].size, true);
+    const symbols = symbolsOf(index);
+    t.members.forEach((m, i) => {
+      const sym = symbols.get(m.name);
+      if (sym) fix.setUint32(t.at! + 12 + i * 12 + 4, sym.offset, true);
+    });
+  }
+  return { btf, maps, loadableBtf };
 }

@@ -70,6 +70,8 @@ export interface BtfType {
   members: BtfMember[];
   /** VAR: linkage; FUNC: linkage (vlen); DECL_TAG: component index. */
   linkage?: number;
+  /** Where its record starts in the raw BTF (bytes from the start). */
+  at?: number;
 }
 
 const HEADER_SIZE = 24;
@@ -125,7 +127,7 @@ export class Btf {
       const kind = KIND_NAMES.get(kindNo);
       if (!kind) throw new BtfFormatError(`type ${types.length + 1} has unknown kind ${kindNo}`, { offset: at });
       const kindFlag = (info & 0x80000000) !== 0;
-      const t: BtfType = { id: types.length + 1, kind, name: nameAt(nameOff, at), size: 0, type: 0, kindFlag, members: [] };
+      const t: BtfType = { id: types.length + 1, kind, name: nameAt(nameOff, at), size: 0, type: 0, kindFlag, members: [], at };
       switch (kind) {
         case "INT": {
           need(4, at);

@@ -8,7 +8,7 @@
  *
  * Built with -DAGENT_V2 it is the agent's next version, as upgrades change
  * maps: flows and counters hold more, flow_stats gains a counter in the
- * middle, .data a variable. -DAGENT_NARROW shrinks counters' values,
+ * middle, the per-CPU hits a field, .data a variable. -DAGENT_NARROW shrinks counters' values,
  * -DAGENT_NEW_RODATA adds a read-only variable and -DAGENT_BIGGER_INNER
  * grows the maps tenants holds (what an upgrade cannot carry, or not yet).
  */
@@ -84,11 +84,18 @@ struct {
 #endif
 } counters SEC(".maps");
 
+struct hit {
+	__u64 count;
+#ifdef AGENT_V2
+	__u64 bytes;
+#endif
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 64);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct hit);
 } percpu_hits SEC(".maps");
 
 struct {
