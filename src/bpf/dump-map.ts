@@ -22,6 +22,7 @@ import { CONTENTS_PREFETCH, type ContentsPrefetch, type ContentsWriter, type Pre
 import { criuFileEntry, fileEntryOf, type MapFileAttrs } from "./map-spec-image.js";
 import { captureSpec } from "./map-capture.js";
 import { isProgramTable, readProgramSlots } from "./program-table.js";
+import { isSurelyEmpty } from "./empty-map.js";
 import { describeSlots, slotsOfRecord } from "./program-slots-text.js";
 
 /** Who refers to a map: a process's fd, or a pin on a bpffs. */
@@ -69,6 +70,8 @@ export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: M
   if (isProgramTable(map.info.type)) return fileEntryOf(spec, file, { ...pin, ...recordProgramTable(map, file.owner, ctx) });
   const why = map.whyUnreadable();
   if (why !== undefined) {
+    // Nothing in it, nothing lost: an empty map, as restore re-creates it exactly.
+    if (contentsOnce(ctx, map.id, () => writeEmptyContents(map, file.owner, ctx, why)) === undefined && contentsWereEmpty(ctx, map.id)) return fileEntryOf(spec, file, pin);
     skipOrThrow(new MapNotSupportedError(describeOwner(file.owner), map.id, map.typeName, why), file.owner, ctx);
     return fileEntryOf(spec, file, { ...pin, contents_skipped: why });
   }
@@ -157,6 +160,24 @@ const contentsDone = new WeakMap<DumpContext, Map<number, true | Promise<void>>>
  * helper thread), so a dump of 10,000 maps does not pay a promise per map.
  * Returns what to wait for, if anything.
  */
+/** Map ids (per dump) whose contents cannot be read but were found empty, and written as such. */
+const emptyMaps = new WeakMap<DumpContext, Set<number>>();
+
+function contentsWereEmpty(ctx: DumpContext, id: number): boolean {
+  return emptyMaps.get(ctx)?.has(id) ?? false;
+}
+
+/** An empty bpfmap-data entry for a map whose type cannot be read, when it surely holds nothing. */
+function writeEmptyContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, why: string): void {
+  if (!isSurelyEmpty(map)) return;
+  let ids = emptyMaps.get(ctx);
+  if (!ids) emptyMaps.set(ctx, (ids = new Set()));
+  ids.add(map.id);
+  ctx.image("bpfmap-data.img", "BPFMAP_DATA").append({ map_id: map.id, keys_bytes: 0, values_bytes: 0, count: 0 });
+  ctx.stats.maps++;
+  ctx.log(`BPF map ${map.id} (${map.typeName}, ${describeOwner(owner)}) is empty: dumped as an empty map (had it held anything, it could not have been: ${why})`);
+}
+
 function contentsOnce(ctx: DumpContext, id: number, write: () => void | Promise<void>): Promise<void> | undefined {
   let done = contentsDone.get(ctx);
   if (!done) contentsDone.set(ctx, (done = new Map()));

@@ -148,7 +148,7 @@ export class MapSpec {
       keySize: this.keySize,
       valueSize: this.valueSize,
       maxEntries: this.maxEntries,
-      mapFlags: this.mapFlags,
+      mapFlags: this.mapFlags & ~kernelAddedFlags(this.mapType),
       name: this.name,
       ifindex: this.ifindex,
       numaNode: this.numaNode,
@@ -158,4 +158,15 @@ export class MapSpec {
       btfVmlinuxValueTypeId: this.btf?.vmlinuxValueTypeId,
     };
   }
+}
+
+const BPF_F_RDONLY_PROG = 1 << 7;
+
+/**
+ * Flags the kernel sets on a map of this type itself, which BPF_MAP_CREATE
+ * refuses from user space: device maps are read-only to programs
+ * (dev_map_alloc adds BPF_F_RDONLY_PROG), so their info reports it.
+ */
+function kernelAddedFlags(mapType: number): number {
+  return mapType === MAP_TYPE.DEVMAP || mapType === MAP_TYPE.DEVMAP_HASH ? BPF_F_RDONLY_PROG : 0;
 }
