@@ -10,7 +10,7 @@ import { BPF_F_NUMA_NODE, O_ACCMODE, O_CLOEXEC, O_WRONLY, isPerCpuMap, readFdinf
 import type { ImageMessage } from "../images/index.js";
 import { FD_TYPE_NUMBERS } from "../contract/fd-kind.js";
 import type { DumpContext } from "../contract/dump-context.js";
-import type { CrtoolBpfmapFileExt, FownEntry } from "../images/schema/types.js";
+import type { CrtoolBpfmapFileExt, CrtoolBpfProgSlot, FownEntry } from "../images/schema/types.js";
 import { ringbufPositions } from "../kernel/index.js";
 import { eventStreamOf, hasReadPositions, readPlanFor } from "./map-types.js";
 import { MapNotSupportedError } from "./errors.js";
@@ -65,13 +65,12 @@ export function dumpMapFile(fd: number, file: MapFile, ctx: DumpContext, opts: M
   ctx.firstTime("bpfmap-record", map.id);
   const spec = specOf(map, ctx, file.fdinfo);
   const pin = "pinPath" in file.owner ? { pin_path: file.owner.pinPath } : {};
-  const stream = eventStreamOf(map.info.type);
-  if (stream !== undefined) return fileEntryOf(spec, file, { ...pin, ...recordStream(map, stream, file.owner, ctx) });
-  if (isProgramTable(map.info.type)) return fileEntryOf(spec, file, { ...pin, ...recordProgramTable(map, file.owner, ctx) });
+  const recorded = recordedWithoutContents(map, file.owner, ctx);
+  if (recorded) return fileEntryOf(spec, file, { ...pin, ...recorded });
   const why = map.whyUnreadable();
   if (why !== undefined) {
     // Nothing in it, nothing lost: an empty map, as restore re-creates it exactly.
-    if (contentsOnce(ctx, map.id, () => writeEmptyContents(map, file.owner, ctx, why)) === undefined && contentsWereEmpty(ctx, map.id)) return fileEntryOf(spec, file, pin);
+    if (dumpedEmpty(map, file.owner, ctx, why)) return fileEntryOf(spec, file, pin);
     skipOrThrow(new MapNotSupportedError(describeOwner(file.owner), map.id, map.typeName, why), file.owner, ctx);
     return fileEntryOf(spec, file, { ...pin, contents_skipped: why });
   }
@@ -160,24 +159,6 @@ const contentsDone = new WeakMap<DumpContext, Map<number, true | Promise<void>>>
  * helper thread), so a dump of 10,000 maps does not pay a promise per map.
  * Returns what to wait for, if anything.
  */
-/** Map ids (per dump) whose contents cannot be read but were found empty, and written as such. */
-const emptyMaps = new WeakMap<DumpContext, Set<number>>();
-
-function contentsWereEmpty(ctx: DumpContext, id: number): boolean {
-  return emptyMaps.get(ctx)?.has(id) ?? false;
-}
-
-/** An empty bpfmap-data entry for a map whose type cannot be read, when it surely holds nothing. */
-function writeEmptyContents(map: LiveMap, owner: MapOwner, ctx: DumpContext, why: string): void {
-  if (!isSurelyEmpty(map)) return;
-  let ids = emptyMaps.get(ctx);
-  if (!ids) emptyMaps.set(ctx, (ids = new Set()));
-  ids.add(map.id);
-  ctx.image("bpfmap-data.img", "BPFMAP_DATA").append({ map_id: map.id, keys_bytes: 0, values_bytes: 0, count: 0 });
-  ctx.stats.maps++;
-  ctx.log(`BPF map ${map.id} (${map.typeName}, ${describeOwner(owner)}) is empty: dumped as an empty map (had it held anything, it could not have been: ${why})`);
-}
-
 function contentsOnce(ctx: DumpContext, id: number, write: () => void | Promise<void>): Promise<void> | undefined {
   let done = contentsDone.get(ctx);
   if (!done) contentsDone.set(ctx, (done = new Map()));
@@ -226,16 +207,55 @@ function recordStream(map: LiveMap, stream: string, owner: MapOwner, ctx: DumpCo
   return unread === undefined ? { event_stream: stream } : { event_stream: stream, unread_bytes: unread };
 }
 
+/**
+ * The extension fields of a map recorded without contents, which restore
+ * re-creates empty: an event stream, a program table. Undefined for others.
+ */
+function recordedWithoutContents(map: LiveMap, owner: MapOwner, ctx: DumpContext): CrtoolBpfmapFileExt | undefined {
+  const stream = eventStreamOf(map.info.type);
+  if (stream !== undefined) return recordStream(map, stream, owner, ctx);
+  if (isProgramTable(map.info.type)) return recordProgramTable(map, owner, ctx);
+  return undefined;
+}
+
+/**
+ * What the first open file of a map found out about it, for the map's
+ * other open files in the same dump: a program table's slots, whether an
+ * unreadable map is empty.
+ */
+function oncePerMap<T>(memo: WeakMap<DumpContext, Map<number, T>>, ctx: DumpContext, id: number, find: () => T): T {
+  let known = memo.get(ctx);
+  if (!known) memo.set(ctx, (known = new Map()));
+  if (!known.has(id)) known.set(id, find());
+  return known.get(id)!;
+}
+
+const programSlots = new WeakMap<DumpContext, Map<number, CrtoolBpfProgSlot[]>>();
+
 /** A program table's slots, by program id: the table is re-created empty for its application to fill (program-table.ts). */
 function recordProgramTable(map: LiveMap, owner: MapOwner, ctx: DumpContext): CrtoolBpfmapFileExt {
-  const slots = readProgramSlots(map);
-  if (ctx.firstTime("program-table", map.id)) {
+  const slots = oncePerMap(programSlots, ctx, map.id, () => {
+    const read = readProgramSlots(map);
     ctx.stats.maps++;
-    const described = slotsOfRecord(slots);
+    const described = slotsOfRecord(read);
     ctx.stats.programTables.push({ owner: describeOwner(owner), mapId: map.id, name: map.info.name, maxEntries: map.maxEntries, slots: described });
     ctx.log(`BPF map ${map.id} (${map.typeName}) is a program table: ${describeSlots(described, map.maxEntries)}; restore re-creates it empty`);
-  }
+    return read;
+  });
   return { program_table: true, program_slots: slots };
+}
+
+const emptyVerdicts = new WeakMap<DumpContext, Map<number, boolean>>();
+
+/** For a map whose type cannot be read: true when it surely holds nothing, its empty bpfmap-data entry written (once per map). */
+function dumpedEmpty(map: LiveMap, owner: MapOwner, ctx: DumpContext, why: string): boolean {
+  return oncePerMap(emptyVerdicts, ctx, map.id, () => {
+    if (!isSurelyEmpty(map)) return false;
+    ctx.image("bpfmap-data.img", "BPFMAP_DATA").append({ map_id: map.id, keys_bytes: 0, values_bytes: 0, count: 0 });
+    ctx.stats.maps++;
+    ctx.log(`BPF map ${map.id} (${map.typeName}, ${describeOwner(owner)}) is empty: dumped as an empty map (had it held anything, it could not have been: ${why})`);
+    return true;
+  });
 }
 
 function skipOrThrow(err: MapNotSupportedError, owner: MapOwner, ctx: DumpContext): void {
@@ -317,15 +337,9 @@ async function dumpInnerMap(id: number, outer: LiveMap, owner: MapOwner, ctx: Du
     const first = ctx.firstTime("bpfmap-record", id);
     const spec = first ? specOf(inner, ctx) : undefined;
     const file = (): MapFileAttrs => ({ id: ctx.newFileId(), flags: O_RDWR, pos: 0n, fown: { ...NO_FOWN }, mntId: readFdinfo("self", inner.fd).mntId });
-    const stream = eventStreamOf(inner.info.type);
-    if (stream !== undefined) {
-      const ext = recordStream(inner, stream, owner, ctx);
-      if (spec) addRecord(ctx, fileEntryOf(spec, file(), { inner_of_map_id: outer.id, ...ext }));
-      return;
-    }
-    if (isProgramTable(inner.info.type)) {
-      const ext = recordProgramTable(inner, owner, ctx);
-      if (spec) addRecord(ctx, fileEntryOf(spec, file(), { inner_of_map_id: outer.id, ...ext }));
+    const recorded = recordedWithoutContents(inner, owner, ctx);
+    if (recorded) {
+      if (spec) addRecord(ctx, fileEntryOf(spec, file(), { inner_of_map_id: outer.id, ...recorded }));
       return;
     }
     const why = inner.whyUnreadable();

@@ -7,7 +7,8 @@
  * array-like ones by a lookup of every index (each type answers lookups of
  * an empty slot with ENOENT, and a filled one otherwise).
  */
-import { MAP_TYPE, mapGetNextKey, mapLookupElem, stableBuffer, SyscallError } from "../kernel/index.js";
+import { MAP_TYPE, mapGetNextKey, stableBuffer, SyscallError } from "../kernel/index.js";
+import { filledSlots } from "./read/filled-slots.js";
 import type { LiveMap } from "./map.js";
 
 const HASH_LIKE = new Set<number>([MAP_TYPE.SOCKHASH, MAP_TYPE.DEVMAP_HASH, MAP_TYPE.STACK_TRACE]);
@@ -26,13 +27,7 @@ export function isSurelyEmpty(map: LiveMap): boolean {
   try {
     if (HASH_LIKE.has(type)) return !mapGetNextKey(reader.fd, null, stableBuffer(Math.max(1, map.keySize)));
     if (map.maxEntries > MAX_SLOTS_ASKED) return false;
-    const key = stableBuffer(4);
-    const value = stableBuffer(Math.max(8, map.valueSize));
-    for (let index = 0; index < map.maxEntries; index++) {
-      key.writeUInt32LE(index, 0);
-      if (mapLookupElem(reader.fd, key, value.subarray(0, map.valueSize))) return false;
-    }
-    return true;
+    return filledSlots(reader.fd, map.maxEntries, map.valueSize).next().done === true;
   } catch (e) {
     // A type that answers otherwise (EOPNOTSUPP...) cannot be told empty.
     if (e instanceof SyscallError) return false;

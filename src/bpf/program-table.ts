@@ -9,7 +9,8 @@
  * programs. An empty table loses nothing.
  */
 import type { CrtoolBpfProgSlot } from "../images/schema/types.js";
-import { close, MAP_TYPE, mapLookupElem, progGetFdById, progGetInfo, stableBuffer, SyscallError } from "../kernel/index.js";
+import { close, MAP_TYPE, progGetFdById, progGetInfo, SyscallError } from "../kernel/index.js";
+import { filledSlots } from "./read/filled-slots.js";
 import type { LiveMap } from "./map.js";
 
 export function isProgramTable(mapType: number): boolean {
@@ -20,13 +21,8 @@ export function isProgramTable(mapType: number): boolean {
 export function readProgramSlots(map: LiveMap): CrtoolBpfProgSlot[] {
   const readable = map.forReading();
   try {
-    const key = stableBuffer(4);
-    const value = stableBuffer(4);
     const slots: CrtoolBpfProgSlot[] = [];
-    // No batch or next-key shortcut helps: an array lists every index, empty or not.
-    for (let index = 0; index < map.maxEntries; index++) {
-      key.writeUInt32LE(index, 0);
-      if (!mapLookupElem(readable.fd, key, value)) continue;
+    for (const { index, value } of filledSlots(readable.fd, map.maxEntries, 4)) {
       const progId = value.readUInt32LE(0);
       const progName = programName(progId);
       slots.push(progName ? { index, prog_id: progId, prog_name: progName } : { index, prog_id: progId });

@@ -63,13 +63,13 @@ export async function planRestore(dir: string, opts: PlanOptions): Promise<Resto
       recorded: !!opts.pinRecorded,
       btfBlob: (id) => session.records.btfBlob(id),
     });
-    const leftOutIds = new Set(session.leftOut.map((l) => l.spec.mapId));
-    pins = planned.pins
-      .filter((p) => !leftOutIds.has(p.map.oldId))
-      .map((p) => {
-        const changes = session.upgradeOf(p.map.oldId);
-        return changes && "changes" in changes && changes.changes.length > 0 ? { path: p.path, oldId: p.map.oldId, name: p.map.spec.name, upgraded: [...changes.changes] } : { path: p.path, oldId: p.map.oldId, name: p.map.spec.name };
-      });
+    pins = [];
+    for (const p of planned.pins) {
+      const upgrade = session.upgradeOf(p.map.oldId);
+      if (upgrade?.leaveOut !== undefined) continue;
+      const pin = { path: p.path, oldId: p.map.oldId, name: p.map.spec.name };
+      pins.push(upgrade?.changes.length ? { ...pin, upgraded: [...upgrade.changes] } : pin);
+    }
   }
   const left = new Set(refused.map((x) => x.fd));
   return {

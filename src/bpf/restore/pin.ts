@@ -9,11 +9,12 @@
  * fails the call, and the pins made so far are removed again. Each pin made
  * is registered for rollback, so a restore that fails later removes it too.
  */
+import { recordedBtf } from "./recorded-btf.js";
 import { faultPoint } from "../../debug/hooks.js";
 import { chmodSync, existsSync, lstatSync, mkdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { SyscallError, objPin } from "../../kernel/index.js";
-import { Btf } from "../../images/btf/btf.js";
+import type { Btf } from "../../images/btf/btf.js";
 import { libbpfMapName, libbpfPinName } from "../../images/btf/libbpf-maps.js";
 import { isOnBpffs } from "../bpffs.js";
 import { describeMap } from "./describe.js";
@@ -68,21 +69,9 @@ export function pinPaths<M extends Pinnable>(dir: string | undefined, maps: read
   return out;
 }
 
-/** The map's BTF, parsed once per BTF id; undefined when it has none or it does not parse. */
+/** The map's BTF as dumped, parsed once per BTF id; undefined (the map keeps its kernel name) when it has none or it does not parse. */
 function btfOf(map: Pinnable, cache: Map<number, Btf | undefined>, blobOf: PinOptions["btfBlob"]): Btf | undefined {
-  const b = (map.recordedSpec ?? map.spec).btf;
-  if (!b) return undefined;
-  if (!cache.has(b.id)) {
-    const blob = b.data ?? blobOf?.(b.id);
-    let parsed: Btf | undefined;
-    try {
-      parsed = blob ? Btf.parse(blob) : undefined;
-    } catch {
-      // A BTF crtool cannot read only costs the long name: the map keeps its kernel name.
-    }
-    cache.set(b.id, parsed);
-  }
-  return cache.get(b.id);
+  return recordedBtf((map.recordedSpec ?? map.spec).btf, cache, blobOf);
 }
 
 /**

@@ -34,7 +34,9 @@ import { openMapFile } from "./open-file.js";
 import { mapRestoreOptions, type MapRestoreOptions } from "./options.js";
 import { PayloadFile } from "./payload-file.js";
 import { describeSlots, slotsOfRecord } from "../program-slots-text.js";
-import { parseRecordedBtf, type MapUpgrade } from "./upgrade.js";
+import type { MapUpgrade } from "./upgrade.js";
+import { recordedBtf } from "./recorded-btf.js";
+import type { Btf } from "../../images/btf/btf.js";
 import { isProgramTable } from "../program-table.js";
 import { valueLayoutFor, type ValueLayout } from "./per-cpu.js";
 import { MapRecords, recordOf, type MapRecord } from "./records.js";
@@ -98,8 +100,8 @@ export class MapRestoreSession {
   private released = false;
   /** restore --upgrade-to: each recorded map's plan, by id at dump time (undefined: restored as recorded). */
   private readonly upgrades = new Map<number, MapUpgrade | undefined>();
-  /** Maps restoreAll() leaves out, and why. */
-  readonly leftOut: LeftOutMap[] = [];
+  /** The dump's BTF objects, parsed (by BTF id) for the upgrade plans. */
+  private readonly parsedBtfs = new Map<number, Btf | undefined>();
 
   private constructor(
     private readonly ctx: RestoreContext,
@@ -131,29 +133,35 @@ export class MapRestoreSession {
       if (r.spec.inner?.mapId) inner.add(r.spec.inner.mapId);
     }
     for (const r of this.records.maps()) {
-      const upgrade = this.options.upgrade?.planFor(r.spec, parseRecordedBtf(r.spec.btf ? (r.spec.btf.data ?? this.records.btfBlob(r.spec.btf.id)) : undefined));
+      const upgrade = this.options.upgrade?.planFor(r.spec, recordedBtf(r.spec.btf, this.parsedBtfs, (id) => this.records.btfBlob(id)));
       this.upgrades.set(r.spec.mapId, upgrade);
-      if (upgrade?.leaveOut !== undefined) {
-        this.leftOut.push({ spec: r.spec, why: upgrade.leaveOut });
-        continue;
-      }
+      if (upgrade?.leaveOut !== undefined) continue;
       if (upgrade?.changes.length && inner.has(r.spec.mapId)) {
         throw new MapRestoreNotSupportedError(`${describeMap(r.spec)}: maps of maps hold it, and ${this.options.upgrade!.fileName} changes it (${upgrade.changes[0]}): crtool does not change the maps a map of maps holds yet`);
       }
       if (upgrade) checkPlausible(upgrade.spec);
       checkPlausible(r.spec);
-      const held = data?.get(r.spec.mapId)?.count ?? 0;
-      if (upgrade && held > upgrade.spec.maxEntries) {
-        throw new MapRestoreError(`${describeMap(r.spec)}: it holds ${held} elements, more than the ${upgrade.spec.maxEntries} ${this.options.upgrade!.fileName} allows (max_entries)`);
+      const d = data?.get(r.spec.mapId);
+      if (upgrade && d && d.count > upgrade.spec.maxEntries) {
+        throw new MapRestoreError(`${describeMap(r.spec)}: it holds ${d.count} elements, more than the ${upgrade.spec.maxEntries} ${this.options.upgrade!.fileName} allows (max_entries)`);
       }
       const skipped = r.ext.contents_skipped;
       if (skipped !== undefined && !this.ctx.options.skipUnsupported) throw notDumped(r.spec, skipped);
-      const d = data?.get(r.spec.mapId);
       if (d) {
         checkLoadable(upgrade?.spec ?? r.spec, d);
         valueLayoutFor(r.spec, d, this.options.cpuMismatch);
       }
     }
+  }
+
+  /** Maps restoreAll() leaves out (restore --upgrade-to), and why. */
+  get leftOut(): LeftOutMap[] {
+    const out: LeftOutMap[] = [];
+    for (const r of this.records.maps()) {
+      const why = this.upgrades.get(r.spec.mapId)?.leaveOut;
+      if (why !== undefined) out.push({ spec: r.spec, why });
+    }
+    return out;
   }
 
   /** restore --upgrade-to: what changes in the map recorded with this id (undefined: restored as recorded). */
@@ -178,7 +186,7 @@ export class MapRestoreSession {
 
   /** Every map recorded in files.img, each once (a dump of pinned maps has no process to ask for them). */
   async restoreAll(): Promise<readonly RestoredMap[]> {
-    for (const r of this.records.maps()) if (!this.leftOut.some((l) => l.spec.mapId === r.spec.mapId)) await this.restoreMap(r.spec.mapId, r);
+    for (const r of this.records.maps()) if (this.upgrades.get(r.spec.mapId)?.leaveOut === undefined) await this.restoreMap(r.spec.mapId, r);
     return this.order;
   }
 
@@ -244,7 +252,7 @@ export class MapRestoreSession {
     let layout = data ? valueLayoutFor(record.spec, data, this.options.cpuMismatch) : undefined;
     if (layout && upgrade?.migration) {
       // Per-CPU: a slot per CPU of this machine, each 8-aligned, as the kernel lays them out.
-      const slot = spec.isPerCpu ? Math.ceil(upgrade.migration.newSize / 8) * 8 : upgrade.migration.newSize;
+      const slot = kernelValueSize(spec.mapType, upgrade.migration.newSize, 1);
       layout = { ...layout, kernelStride: slot * layout.currentCpus, migration: upgrade.migration, migratedSlot: slot };
     }
     if (data) checkLoadable(spec, data);

@@ -11,7 +11,7 @@
  * loader's to set, and libbpf then creates it. A map the object does not
  * define comes back as it was dumped.
  */
-import { Btf } from "../../images/btf/btf.js";
+import type { Btf } from "../../images/btf/btf.js";
 import type { BpfObjectFile, ObjectMap } from "../../images/btf/bpf-object-file.js";
 import { libbpfMapName } from "../../images/btf/libbpf-maps.js";
 import { planValueMigration, ValueMigrationError, type LayoutField, type ValueMigration } from "../../images/btf/value-migration.js";
@@ -115,14 +115,4 @@ function datasecFields(btf: Btf, members: readonly { type: number; offset: numbe
     const v = btf.type(m.type);
     return { name: v?.name ?? "", typeId: v?.type ?? 0, offset: m.offset, bits: 0 };
   });
-}
-
-/** Parses a map's recorded BTF blob for the planner (undefined when absent or unreadable). */
-export function parseRecordedBtf(blob: Uint8Array | undefined): Btf | undefined {
-  if (!blob) return undefined;
-  try {
-    return Btf.parse(blob);
-  } catch {
-    return undefined;
-  }
 }

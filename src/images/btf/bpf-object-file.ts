@@ -113,9 +113,13 @@ export function readBpfObject(bytes: Uint8Array, fileName = "object"): BpfObject
   const rawBtf = bytes.subarray(btfSection!.offset, btfSection!.offset + btfSection!.size);
   const btf = Btf.parse(rawBtf);
   const symtab = sections.find((s) => s.type === SHT_SYMTAB);
-  /** The object's variables of section `index` (STT_OBJECT symbols), by name: offset and size. */
+  /** The object's variables of section `index` (STT_OBJECT symbols), by name: offset and size; read once per section. */
+  const symbolsRead = new Map<number, Map<string, { offset: number; size: number }>>();
   const symbolsOf = (index: number): Map<string, { offset: number; size: number }> => {
+    const known = symbolsRead.get(index);
+    if (known) return known;
     const out = new Map<string, { offset: number; size: number }>();
+    symbolsRead.set(index, out);
     if (!symtab) return out;
     const names = sections[symtab.link];
     for (let at = symtab.offset; at + 24 <= symtab.offset + symtab.size; at += symtab.entsize || 24) {
